@@ -1,0 +1,92 @@
+// Package waitroom turns a spike of fans into a steady, fair flow: a queue per event, signed tokens that carry a
+// fan's place, and an admission controller that lets fans in at the organizer's rate.
+package waitroom
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors; the HTTP layer maps them to problem types.
+var (
+	ErrNotFound    = errors.New("no waiting room for this event")
+	ErrBadToken    = errors.New("queue token is forged, altered, expired or for another event") // 401 unauthorized
+	ErrNotAdmitted = errors.New("access token is missing, forged, expired or for another event")  // 403 not-admitted
+	ErrInvalid     = errors.New("invalid request")                                                  // 400, wrapped with the reason
+)
+
+// State is where a fan stands.
+type State string
+
+const (
+	Prequeue State = "prequeue" // joined before the on-sale opened; order drawn at open
+	Waiting  State = "waiting"
+	Admitted State = "admitted"
+	SoldOut  State = "sold-out"
+	Closed   State = "closed" // the fan left, or the event's queue is closed
+)
+
+// Wave is one phase of the on-sale.
+type Wave struct {
+	ID          string         `json:"id"`
+	StartsAt    time.Time      `json:"starts_at"`
+	AdmitPerMin int            `json:"admit_per_min"`
+	MaxActive   int            `json:"max_active"`
+	Codes       []string       `json:"codes,omitempty"`   // presale codes: this wave admits only fans who joined with one
+	Release     map[string]int `json:"release,omitempty"` // units per section this wave makes buyable
+}
+
+// Config is an event's waiting-room configuration.
+type Config struct {
+	Event string `json:"event"`
+	Waves []Wave `json:"waves"`
+}
+
+// Ticket answers a join.
+type Ticket struct {
+	Token     string
+	State     State
+	Position  int64
+	PollAfter time.Duration
+	Created   bool // false when the same fan joined again and got the same place back
+}
+
+// Status answers a poll.
+type Status struct {
+	State           State         `json:"state"`
+	Position        int64         `json:"position"`
+	Ahead           int64         `json:"ahead"`
+	EstimatedWait   time.Duration `json:"-"`
+	PollAfter       time.Duration `json:"-"`
+	AccessToken     string        `json:"access_token,omitempty"`
+	AccessExpiresAt time.Time     `json:"access_expires_at,omitzero"`
+}
+
+// Admission changes an event's admission live; nil fields are left as they are.
+type Admission struct {
+	Paused      *bool `json:"paused,omitempty"`
+	AdmitPerMin *int  `json:"admit_per_min,omitempty"`
+	MaxActive   *int  `json:"max_active,omitempty"`
+}
+
+// Stats are an event's waiting-room counters.
+type Stats struct {
+	Queued          int64   `json:"queued"`
+	Admitted        int64   `json:"admitted"`
+	Active          int64   `json:"active"`
+	AdmitRatePerMin float64 `json:"admit_rate_per_min"` // measured (moving average), not configured
+	AdmitPerMin     int     `json:"admit_per_min"`      // configured, after live changes
+	MaxActive       int     `json:"max_active"`
+	Paused          bool    `json:"paused"`
+	Wave            string  `json:"wave,omitempty"`
+	LotterySeed     string  `json:"lottery_seed,omitempty"` // published once the pre-queue has been drawn
+}
+
+// Stock is what the waiting room asks of the inventory; core adapts inventory.Store to it.
+type Stock interface {
+	// Remaining returns the units buyable now and the units held (which may come back to sale).
+	Remaining(ctx context.Context, event string) (available, held int, err error)
+	// ReleaseWave makes a wave's withheld units buyable, once per wave id.
+	ReleaseWave(ctx context.Context, event, wave string, release map[string]int) error
+}
