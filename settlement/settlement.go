@@ -41,7 +41,9 @@ type Order struct {
 	Currency      string           `json:"currency"`
 	PaymentMethod string           `json:"-"`
 	PaymentIntent string           `json:"payment_intent"`
+	PaymentKey    string           `json:"-"` // the PaymentIntent's idempotency key, stored before the call
 	FailureReason string           `json:"failure_reason,omitempty"`
+	Attempts      int              `json:"-"` // times the poller re-drove it
 	CreatedAt     time.Time        `json:"created_at"`
 	UpdatedAt     time.Time        `json:"updated_at"`
 }

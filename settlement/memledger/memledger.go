@@ -1,0 +1,288 @@
+// Package memledger is the embedded settlement ledger: orders, outbox and processed messages in memory, with
+// the same contract as pgledger (one lock stands in for a transaction). It serves when no database is configured.
+package memledger
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/onsale/onsale/inventory"
+	"github.com/onsale/onsale/settlement"
+)
+
+type order struct {
+	settlement.Order
+	idemKey  string
+	deadline time.Time
+}
+
+type row struct {
+	seq     int64
+	msg     settlement.Message
+	claimed bool // a relay is publishing it
+	sent    bool
+}
+
+// Ledger keeps a ledger in memory. It is safe for concurrent use.
+type Ledger struct {
+	mu        sync.Mutex
+	orders    map[string]*order
+	byHold    map[string]string
+	byKey     map[string]string // fan + "\x00" + key → order
+	byPI      map[string]string
+	outbox    []*row
+	seq       int64
+	processed map[string]bool
+	events    map[string]inventory.Event
+	now       func() time.Time
+}
+
+var _ settlement.Ledger = (*Ledger)(nil)
+
+// New returns an empty ledger.
+func New() *Ledger {
+	return &Ledger{
+		orders: map[string]*order{}, byHold: map[string]string{}, byKey: map[string]string{},
+		byPI: map[string]string{}, processed: map[string]bool{}, events: map[string]inventory.Event{},
+		now: time.Now,
+	}
+}
+
+// Close does nothing; the ledger holds no connections.
+func (l *Ledger) Close() error { return nil }
+
+func (l *Ledger) CreateOrder(_ context.Context, o settlement.Order, key string, deadline time.Time, outbox []settlement.Message) (settlement.Order, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if id, ok := l.byHold[o.HoldID]; ok {
+		return l.orders[id].copy(), false, nil
+	}
+	if key != "" {
+		if id, ok := l.byKey[o.Fan+"\x00"+key]; ok {
+			return l.orders[id].copy(), false, nil
+		}
+	}
+	if _, ok := l.orders[o.ID]; ok {
+		return settlement.Order{}, false, fmt.Errorf("order %s exists", o.ID)
+	}
+	o.Seats, o.Lines = slices.Clone(o.Seats), slices.Clone(o.Lines)
+	l.orders[o.ID] = &order{Order: o, idemKey: key, deadline: deadline}
+	l.byHold[o.HoldID] = o.ID
+	if key != "" {
+		l.byKey[o.Fan+"\x00"+key] = o.ID
+	}
+	l.append(outbox)
+	return o, true, nil
+}
+
+func (o *order) copy() settlement.Order {
+	c := o.Order
+	c.Seats, c.Lines = slices.Clone(c.Seats), slices.Clone(c.Lines)
+	return c
+}
+
+func (l *Ledger) append(msgs []settlement.Message) {
+	for _, m := range msgs {
+		l.seq++
+		l.outbox = append(l.outbox, &row{seq: l.seq, msg: m})
+	}
+}
+
+func (l *Ledger) Order(_ context.Context, id string) (settlement.Order, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	o, ok := l.orders[id]
+	if !ok {
+		return settlement.Order{}, settlement.ErrNotFound
+	}
+	return o.copy(), nil
+}
+
+func (l *Ledger) OrderByHold(ctx context.Context, holdID string) (settlement.Order, error) {
+	l.mu.Lock()
+	id, ok := l.byHold[holdID]
+	l.mu.Unlock()
+	if !ok {
+		return settlement.Order{}, settlement.ErrNotFound
+	}
+	return l.Order(ctx, id)
+}
+
+func (l *Ledger) OrderByPaymentIntent(ctx context.Context, pi string) (settlement.Order, error) {
+	l.mu.Lock()
+	id, ok := l.byPI[pi]
+	l.mu.Unlock()
+	if !ok {
+		return settlement.Order{}, settlement.ErrNotFound
+	}
+	return l.Order(ctx, id)
+}
+
+func (l *Ledger) Transition(_ context.Context, t settlement.Transition) (settlement.Order, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	o, ok := l.orders[t.OrderID]
+	if !ok {
+		return settlement.Order{}, settlement.ErrNotFound
+	}
+	if t.MessageID != "" && l.processed[t.MessageID] {
+		return o.copy(), settlement.ErrDuplicate
+	}
+	if !slices.Contains(t.From, o.Status) {
+		return o.copy(), settlement.ErrConflict
+	}
+	o.Status = t.To
+	if t.PaymentKey != "" {
+		o.PaymentKey = t.PaymentKey
+	}
+	if t.PaymentIntent != "" {
+		o.PaymentIntent = t.PaymentIntent
+		l.byPI[t.PaymentIntent] = o.ID
+	}
+	if t.FailureReason != "" {
+		o.FailureReason = t.FailureReason
+	}
+	if !t.Deadline.IsZero() {
+		o.deadline = t.Deadline
+	}
+	o.UpdatedAt = l.now().UTC()
+	if t.MessageID != "" {
+		l.processed[t.MessageID] = true
+	}
+	l.append(t.Outbox)
+	return o.copy(), nil
+}
+
+func (l *Ledger) Processed(_ context.Context, id string) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.processed[id], nil
+}
+
+func (l *Ledger) MarkProcessed(_ context.Context, id string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.processed[id] = true
+	return nil
+}
+
+// RelayOutbox claims unsent rows so that concurrent relays skip them, publishes outside the lock, and marks
+// sent only what publish confirmed.
+func (l *Ledger) RelayOutbox(ctx context.Context, limit int, publish func(context.Context, []settlement.Message) ([]string, error)) (int, error) {
+	l.mu.Lock()
+	var rows []*row
+	for _, r := range l.outbox {
+		if len(rows) == limit {
+			break
+		}
+		if !r.sent && !r.claimed {
+			r.claimed = true
+			rows = append(rows, r)
+		}
+	}
+	l.mu.Unlock()
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	msgs := make([]settlement.Message, len(rows))
+	for i, r := range rows {
+		msgs[i] = r.msg
+	}
+	ids, err := publish(ctx, msgs)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ok := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		ok[id] = true
+	}
+	n := 0
+	for _, r := range rows {
+		r.claimed = false
+		if ok[r.msg.ID] {
+			r.sent = true
+			n++
+		}
+	}
+	// Drop the sent prefix so the outbox does not grow without bound.
+	i := 0
+	for i < len(l.outbox) && l.outbox[i].sent {
+		i++
+	}
+	l.outbox = l.outbox[i:]
+	if err != nil {
+		return n, fmt.Errorf("publish outbox: %w", err)
+	}
+	return n, nil
+}
+
+func (l *Ledger) OutboxPending(context.Context) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, r := range l.outbox {
+		if !r.sent {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (l *Ledger) Redrive(_ context.Context, now time.Time, limit int, next func(settlement.Order) time.Time, msg func(settlement.Order) settlement.Message) ([]settlement.Order, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var due []*order
+	for _, o := range l.orders {
+		if (o.Status == settlement.Pending || o.Status == settlement.Paying) && !o.deadline.After(now) {
+			due = append(due, o)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].deadline.Before(due[j].deadline) })
+	if len(due) > limit {
+		due = due[:limit]
+	}
+	out := make([]settlement.Order, 0, len(due))
+	for _, o := range due {
+		o.Attempts++
+		c := o.copy()
+		o.deadline = next(c)
+		l.append([]settlement.Message{msg(c)})
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (l *Ledger) SaveEvent(_ context.Context, ev inventory.Event) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events[ev.ID] = ev
+	return nil
+}
+
+func (l *Ledger) Event(_ context.Context, id string) (inventory.Event, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ev, ok := l.events[id]
+	if !ok {
+		return inventory.Event{}, settlement.ErrNotFound
+	}
+	return ev, nil
+}
+
+func (l *Ledger) LiveOrders(_ context.Context, event string) ([]settlement.Order, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []settlement.Order
+	for _, o := range l.orders {
+		if o.Event == event && (o.Status == settlement.Paid || o.Status == settlement.Pending || o.Status == settlement.Paying) {
+			out = append(out, o.copy())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, nil
+}
+
+func (l *Ledger) Ping(context.Context) error { return nil }

@@ -1,0 +1,59 @@
+package settlement
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the saga's Prometheus series (names from the project's shared list).
+type metrics struct {
+	orders      *prometheus.CounterVec
+	lag         prometheus.Histogram
+	outbox      prometheus.Gauge
+	deadLetters prometheus.Counter
+	payments    *prometheus.CounterVec
+	refunds     prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	if reg == nil {
+		reg = prometheus.DefaultRegisterer
+	}
+	return &metrics{
+		orders: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "onsale_settlement_orders_total", Help: "Orders moved into each status.",
+		}, []string{"status"})),
+		lag: register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "onsale_settlement_lag_seconds",
+			Help:    "Time from checkout to the order's outcome.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		})),
+		outbox: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "onsale_settlement_outbox_pending", Help: "Outbox rows not yet confirmed by the broker.",
+		})),
+		deadLetters: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "onsale_settlement_dead_letters_total", Help: "Messages parked after their last attempt.",
+		})),
+		payments: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "onsale_settlement_payments_total", Help: "Payment attempts by result (succeeded, failed, error).",
+		}, []string{"result"})),
+		refunds: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "onsale_settlement_refunds_total", Help: "Payments given back because the hold had ended.",
+		})),
+	}
+}
+
+// register registers c, or returns the collector already registered under the same name, so that several
+// services in one process (tests, or one per role) share the series instead of failing.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}

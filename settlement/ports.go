@@ -1,0 +1,206 @@
+package settlement
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/onsale/onsale/inventory"
+)
+
+// More sentinel errors, for the adapters' contracts.
+var (
+	// ErrConflict: a ledger transition found the order in a state it does not start from.
+	ErrConflict = errors.New("order is not in the expected state")
+	// ErrDuplicate: a message or webhook event was already processed.
+	ErrDuplicate = errors.New("message already processed")
+	// ErrDeclined: the payment provider refused the payment (no money moved).
+	ErrDeclined = errors.New("payment declined")
+)
+
+// Topics (routing keys) of the messages the saga publishes.
+const (
+	TopicPaymentRequested = "payment.requested"
+	TopicBookingConfirmed = "booking.confirmed"
+	TopicBookingFailed    = "booking.failed"
+	TopicBookingRefunded  = "booking.refunded"
+)
+
+// CheckoutRequest asks to pay for a hold.
+type CheckoutRequest struct {
+	HoldID         string
+	Fan            string
+	PaymentMethod  string
+	IdempotencyKey string
+}
+
+// BookingEvent tells the outside world (notifications) that an order reached its outcome.
+type BookingEvent struct {
+	Type          string           `json:"type"` // booking.confirmed | booking.failed | booking.refunded
+	OrderID       string           `json:"order_id"`
+	HoldID        string           `json:"hold_id"`
+	Event         string           `json:"event"`
+	Fan           string           `json:"fan"`
+	Status        Status           `json:"status"`
+	Seats         []string         `json:"seats,omitempty"`
+	Lines         []inventory.Line `json:"items,omitempty"`
+	Total         int64            `json:"total"`
+	Currency      string           `json:"currency"`
+	PaymentIntent string           `json:"payment_intent,omitempty"`
+	Reason        string           `json:"reason,omitempty"`
+	At            time.Time        `json:"at"`
+}
+
+// ReconcileReport says what Reconcile did for one event.
+type ReconcileReport struct {
+	Event        string `json:"event"`
+	CreatedEvent bool   `json:"created_event"` // the store did not know the event and it was created from the ledger
+	Paid         int    `json:"paid"`          // paid orders found in the ledger
+	InCheckout   int    `json:"in_checkout"`   // pending or paying orders found in the ledger
+	Restored     int    `json:"restored"`      // holds the store did not know and re-applied
+}
+
+// Message is one outbox row, published to the bus under its topic. ID is unique and is the bus message id
+// consumers dedupe on.
+type Message struct {
+	ID    string          `json:"id"`
+	Topic string          `json:"topic"`
+	Body  json.RawMessage `json:"body"`
+}
+
+// Delivery is a message as a consumer receives it. Attempt counts deliveries through the retry queue, from 1.
+type Delivery struct {
+	Message
+	Attempt int
+}
+
+// Outcome is what a consumer decides for a delivery.
+type Outcome int
+
+const (
+	Ack   Outcome = iota // done (or a duplicate): remove it
+	Retry                // transient failure: deliver again after the retry delay
+	Park                 // give up: move it to the parking queue for a person to look at
+)
+
+// Handler handles one delivery. It is called from one goroutine per consumer.
+type Handler func(ctx context.Context, d Delivery) Outcome
+
+// Queue names a consumer's queue and the topics bound to it. Adapters prefix the name.
+type Queue struct {
+	Name     string // e.g. "payments"
+	Bind     string // topic pattern: "payment.*", "booking.#"
+	Prefetch int    // unacknowledged deliveries in flight for this consumer
+}
+
+// Bus carries messages between the outbox relay and the consumers.
+type Bus interface {
+	// Publish sends messages and returns the ids the broker confirmed; an error may come with a partial list.
+	// A message not in the list must be treated as unsent.
+	Publish(ctx context.Context, msgs []Message) (confirmed []string, err error)
+	// Consume delivers q's messages to h until ctx ends, surviving broker restarts. It returns ctx's error.
+	Consume(ctx context.Context, q Queue, h Handler) error
+	// Ping reports whether the broker is reachable.
+	Ping(ctx context.Context) error
+}
+
+// Transition moves one order from one of From to To in one ledger transaction that also writes Outbox rows and,
+// when MessageID is set, records that message as processed (ErrDuplicate if it already was).
+type Transition struct {
+	OrderID       string
+	From          []Status
+	To            Status
+	PaymentKey    string // stored when set
+	PaymentIntent string // stored when set
+	FailureReason string // stored when set
+	Deadline      time.Time
+	MessageID     string
+	Outbox        []Message
+}
+
+// Ledger is the system of record for orders (PostgreSQL, or memory for the embedded default).
+type Ledger interface {
+	// CreateOrder writes a pending order with its outbox rows in one transaction. When the hold already has an
+	// order, or the fan's idempotency key was used, it writes nothing and returns that order with created=false.
+	CreateOrder(ctx context.Context, o Order, idempotencyKey string, deadline time.Time, outbox []Message) (existing Order, created bool, err error)
+	// Order returns an order or ErrNotFound.
+	Order(ctx context.Context, id string) (Order, error)
+	// OrderByHold returns the order of a hold, or ErrNotFound.
+	OrderByHold(ctx context.Context, holdID string) (Order, error)
+	// OrderByPaymentIntent returns the order a PaymentIntent pays for, or ErrNotFound.
+	OrderByPaymentIntent(ctx context.Context, pi string) (Order, error)
+	// Transition applies t; ErrConflict (with the current order) when the order is not in t.From.
+	Transition(ctx context.Context, t Transition) (Order, error)
+	// Processed reports whether a message id was recorded; MarkProcessed records it (no-op if it was).
+	Processed(ctx context.Context, messageID string) (bool, error)
+	MarkProcessed(ctx context.Context, messageID string) error
+
+	// RelayOutbox locks up to limit unsent rows (skipping rows other relays hold), hands them to publish and
+	// marks sent the ids publish returns, in one transaction. It returns how many it marked.
+	RelayOutbox(ctx context.Context, limit int, publish func(context.Context, []Message) ([]string, error)) (int, error)
+	// OutboxPending counts unsent rows.
+	OutboxPending(ctx context.Context) (int, error)
+	// Redrive claims up to limit orders in pending or paying whose deadline passed, pushes each deadline to
+	// next(order) and writes the outbox rows msg(order) returns, in one transaction; it returns the orders.
+	Redrive(ctx context.Context, now time.Time, limit int, next func(Order) time.Time, msg func(Order) Message) ([]Order, error)
+
+	// SaveEvent stores (or replaces) an event definition; Event returns it or ErrNotFound.
+	SaveEvent(ctx context.Context, ev inventory.Event) error
+	Event(ctx context.Context, id string) (inventory.Event, error)
+	// LiveOrders returns an event's orders that own seats: paid, pending and paying.
+	LiveOrders(ctx context.Context, event string) ([]Order, error)
+
+	// Ping reports whether the ledger is reachable.
+	Ping(ctx context.Context) error
+}
+
+// PaymentStatus is a payment's state as the saga sees it.
+type PaymentStatus string
+
+const (
+	PaymentSucceeded  PaymentStatus = "succeeded"
+	PaymentFailed     PaymentStatus = "failed"     // declined or canceled: no money taken
+	PaymentProcessing PaymentStatus = "processing" // not final yet: a webhook or the poller will look again
+)
+
+// PaymentRequest creates and confirms one payment. IdempotencyKey makes repeating it return the same payment.
+type PaymentRequest struct {
+	OrderID        string
+	IdempotencyKey string
+	Amount         int64
+	Currency       string
+	PaymentMethod  string
+}
+
+// Payment is a payment provider's view of one payment.
+type Payment struct {
+	ID            string // the PaymentIntent id; empty when the provider refused before creating one
+	OrderID       string // from the payment's metadata
+	Status        PaymentStatus
+	Amount        int64
+	Currency      string
+	FailureReason string
+}
+
+// Payments takes money (Stripe, or a provider following Stripe's test cards).
+type Payments interface {
+	// Pay creates and confirms a payment. A declined card is a Payment with PaymentFailed, not an error;
+	// an error means the outcome is unknown and the call must be repeated with the same key.
+	Pay(ctx context.Context, req PaymentRequest) (Payment, error)
+	// Payment re-reads a payment's true state.
+	Payment(ctx context.Context, id string) (Payment, error)
+	// Refund gives a payment back in full; repeating it with the same key refunds once.
+	Refund(ctx context.Context, paymentID, idempotencyKey string) error
+}
+
+// Stock is the part of inventory.Store the saga needs.
+type Stock interface {
+	Get(ctx context.Context, holdID string) (inventory.Hold, error)
+	BeginCheckout(ctx context.Context, holdID string) (inventory.Hold, error)
+	Confirm(ctx context.Context, holdID string) (inventory.Hold, error)
+	Release(ctx context.Context, holdID string) (inventory.Hold, error)
+}
+
+// Terminal reports whether s is an outcome.
+func (s Status) Terminal() bool { return s == Paid || s == Failed || s == Refunded }

@@ -1,0 +1,144 @@
+package settlement
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Queues the service consumes.
+var (
+	paymentsQueue = Queue{Name: "payments", Bind: "payment.*"}
+	bookingsQueue = Queue{Name: "bookings", Bind: "booking.*"}
+)
+
+// Run runs the outbox relay, the payment workers, the stalled-saga poller and, when OnBooking is set, the
+// booking consumer, until ctx ends. It returns nil at ctx end.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	start := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	if !s.opts.DisableRelay {
+		start(s.relay)
+	}
+	start(s.poll)
+	q := paymentsQueue
+	q.Prefetch = s.opts.Prefetch
+	for range s.opts.Workers {
+		start(func(ctx context.Context) { _ = s.bus.Consume(ctx, q, s.consumer(s.handlePayment)) })
+	}
+	if s.opts.OnBooking != nil {
+		bq := bookingsQueue
+		bq.Prefetch = s.opts.Prefetch
+		start(func(ctx context.Context) { _ = s.bus.Consume(ctx, bq, s.consumer(s.handleBooking)) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// consumer applies the retry policy: a delivery that still fails on its last attempt is parked and counted.
+func (s *Service) consumer(h Handler) Handler {
+	return func(ctx context.Context, d Delivery) Outcome {
+		out := h(ctx, d)
+		if out == Retry && d.Attempt >= s.opts.MaxAttempts {
+			out = Park
+		}
+		if out == Park {
+			s.m.deadLetters.Inc()
+			s.log.ErrorContext(ctx, "message parked", slog.String("message", d.ID), slog.String("topic", d.Topic),
+				slog.Int("attempt", d.Attempt))
+		}
+		return out
+	}
+}
+
+func (s *Service) handleBooking(ctx context.Context, d Delivery) Outcome {
+	var ev BookingEvent
+	if err := json.Unmarshal(d.Body, &ev); err != nil {
+		return Park
+	}
+	s.opts.OnBooking(ctx, ev)
+	return Ack
+}
+
+// relay publishes outbox rows with publisher confirms; a row is marked sent only once the broker confirmed it,
+// so rows caught in a broker outage stay unsent and go out again.
+func (s *Service) relay(ctx context.Context) {
+	idle := time.NewTicker(s.opts.RelayIdle)
+	defer idle.Stop()
+	backoff := time.Duration(0)
+	gaugeAt := time.Time{}
+	for {
+		n, err := s.ledger.RelayOutbox(ctx, s.opts.RelayBatch, s.bus.Publish)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			backoff = min(max(2*backoff, 50*time.Millisecond), 2*time.Second)
+			s.log.WarnContext(ctx, "outbox relay", slog.Any("err", err), slog.Duration("retry_in", backoff))
+		} else {
+			backoff = 0
+		}
+		if now := time.Now(); now.Sub(gaugeAt) > time.Second {
+			gaugeAt = now
+			if p, err := s.ledger.OutboxPending(ctx); err == nil {
+				s.m.outbox.Set(float64(p))
+			}
+		}
+		if err == nil && n >= s.opts.RelayBatch {
+			continue // more waiting
+		}
+		if backoff > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-idle.C:
+		}
+	}
+}
+
+// poll re-drives orders stalled in pending or paying past their deadline: it re-publishes their payment
+// request, and the worker resumes from the persisted state (re-reading the PaymentIntent by its stored key).
+func (s *Service) poll(ctx context.Context) {
+	every := max(s.opts.StallAfter/4, 20*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		orders, err := s.ledger.Redrive(ctx, s.opts.Now(), 256, s.nextDeadline, func(o Order) Message { return paymentMessage(o.ID) })
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.WarnContext(ctx, "stalled-saga poller", slog.Any("err", err))
+			}
+			continue
+		}
+		for _, o := range orders {
+			s.log.InfoContext(ctx, "re-driving stalled order", slog.String("order", o.ID),
+				slog.String("status", string(o.Status)), slog.Int("attempts", o.Attempts))
+		}
+		if len(orders) > 0 {
+			s.nudge()
+		}
+	}
+}
+
+// nextDeadline backs off: StallAfter × 2^attempts, at most 64×.
+func (s *Service) nextDeadline(o Order) time.Time {
+	return s.opts.Now().Add(s.opts.StallAfter << min(o.Attempts, 6))
+}

@@ -1,0 +1,184 @@
+package settlement
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/onsale/onsale/inventory"
+)
+
+// PaymentKey is the Stripe idempotency key of an order's PaymentIntent: deterministic, so repeating the
+// create after a crash returns the same PaymentIntent instead of charging twice.
+func PaymentKey(orderID string) string { return "pi:" + orderID }
+
+// RefundKey is the idempotency key of a PaymentIntent's refund.
+func RefundKey(paymentIntent string) string { return "refund:" + paymentIntent }
+
+// handlePayment is the payment worker: one payment.requested delivery drives its order as far as it can.
+func (s *Service) handlePayment(ctx context.Context, d Delivery) Outcome {
+	var body paymentBody
+	if err := json.Unmarshal(d.Body, &body); err != nil || body.OrderID == "" {
+		s.log.WarnContext(ctx, "unreadable payment message", slog.String("message", d.ID))
+		return Park
+	}
+	if done, err := s.ledger.Processed(ctx, d.ID); err != nil {
+		s.log.WarnContext(ctx, "dedupe lookup", slog.String("message", d.ID), slog.Any("err", err))
+		return Retry
+	} else if done {
+		return Ack
+	}
+	err := s.drive(ctx, body.OrderID, d.ID)
+	switch {
+	case err == nil:
+		return Ack
+	case errors.Is(err, ErrNotFound):
+		s.log.WarnContext(ctx, "payment for an unknown order", slog.String("order", body.OrderID))
+		return Park
+	default:
+		s.log.WarnContext(ctx, "payment step failed; will retry", slog.String("order", body.OrderID),
+			slog.Int("attempt", d.Attempt), slog.Any("err", err))
+		return Retry
+	}
+}
+
+// drive moves an order from its persisted state towards an outcome. Every step is safe to repeat:
+// the Stripe call is keyed by PaymentKey, inventory Confirm and Release are idempotent, and each ledger
+// transition only applies from the state it expects. messageID, when set, is recorded with the outcome.
+func (s *Service) drive(ctx context.Context, orderID, messageID string) error {
+	o, err := s.ledger.Order(ctx, orderID)
+	if err != nil {
+		return fmt.Errorf("order %s: %w", orderID, err)
+	}
+	if o.Status.Terminal() {
+		return s.markProcessed(ctx, messageID)
+	}
+	if o.Status == Pending {
+		// Before any money moves: a hold that ended while the order waited fails without a charge.
+		h, err := s.stock.Get(ctx, o.HoldID)
+		switch {
+		case err == nil && !h.State.Live() && h.State != inventory.Confirmed,
+			errors.Is(err, inventory.ErrNotFound):
+			return s.finish(ctx, o, Transition{From: []Status{Pending}, To: Failed,
+				FailureReason: "hold expired before payment", MessageID: messageID})
+		case err != nil:
+			return fmt.Errorf("order %s: hold %s: %w", o.ID, o.HoldID, err)
+		}
+		o, err = s.transition(ctx, Transition{OrderID: o.ID, From: []Status{Pending}, To: Paying,
+			PaymentKey: PaymentKey(o.ID), Deadline: s.opts.Now().Add(s.opts.StallAfter)})
+		if errors.Is(err, ErrConflict) {
+			return s.drive(ctx, orderID, messageID) // someone else moved it: start from what it is now
+		}
+		if err != nil {
+			return err
+		}
+	}
+	key := o.PaymentKey
+	if key == "" {
+		key = PaymentKey(o.ID)
+	}
+	p, err := s.pay.Pay(ctx, PaymentRequest{
+		OrderID: o.ID, IdempotencyKey: key, Amount: o.Total, Currency: o.Currency, PaymentMethod: o.PaymentMethod,
+	})
+	if err != nil {
+		s.m.payments.WithLabelValues("error").Inc()
+		return fmt.Errorf("order %s: pay: %w", o.ID, err)
+	}
+	return s.settle(ctx, o, p, messageID)
+}
+
+// settle applies a payment's true state to an order in paying.
+func (s *Service) settle(ctx context.Context, o Order, p Payment, messageID string) error {
+	switch p.Status {
+	case PaymentSucceeded:
+		if _, err := s.stock.Confirm(ctx, o.HoldID); err == nil {
+			return s.finish(ctx, o, Transition{From: []Status{Paying}, To: Paid, PaymentIntent: p.ID, MessageID: messageID})
+		} else if !errors.Is(err, inventory.ErrHoldExpired) {
+			return fmt.Errorf("order %s: confirm hold %s: %w", o.ID, o.HoldID, err)
+		}
+		// The money came after the hold ended: the fan gets no seats, so the fan keeps the money.
+		if err := s.pay.Refund(ctx, p.ID, RefundKey(p.ID)); err != nil {
+			return fmt.Errorf("order %s: refund %s: %w", o.ID, p.ID, err)
+		}
+		return s.finish(ctx, o, Transition{From: []Status{Paying}, To: Refunded, PaymentIntent: p.ID,
+			FailureReason: "hold expired before the payment succeeded", MessageID: messageID})
+	case PaymentFailed:
+		if _, err := s.stock.Release(ctx, o.HoldID); err != nil && !errors.Is(err, inventory.ErrNotFound) {
+			return fmt.Errorf("order %s: release hold %s: %w", o.ID, o.HoldID, err)
+		}
+		reason := p.FailureReason
+		if reason == "" {
+			reason = "payment failed"
+		}
+		return s.finish(ctx, o, Transition{From: []Status{Paying}, To: Failed, PaymentIntent: p.ID,
+			FailureReason: reason, MessageID: messageID})
+	default:
+		// Not final: keep the PaymentIntent id; its webhook or the poller finishes the order.
+		if p.ID != "" && o.PaymentIntent != p.ID {
+			_, err := s.transition(ctx, Transition{OrderID: o.ID, From: []Status{Paying}, To: Paying,
+				PaymentIntent: p.ID, Deadline: s.opts.Now().Add(s.opts.StallAfter)})
+			if err != nil && !errors.Is(err, ErrConflict) {
+				return err
+			}
+		}
+		return s.markProcessed(ctx, messageID)
+	}
+}
+
+// finish writes an outcome with its booking event. A conflict means another actor (a webhook, another worker)
+// already wrote the order's outcome, which is as good.
+func (s *Service) finish(ctx context.Context, o Order, t Transition) error {
+	t.OrderID = o.ID
+	next := o
+	next.Status = t.To
+	if t.PaymentIntent != "" {
+		next.PaymentIntent = t.PaymentIntent
+	}
+	next.FailureReason = t.FailureReason
+	t.Outbox = []Message{bookingMessage(next, s.opts.Now().UTC())}
+	done, err := s.transition(ctx, t)
+	switch {
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrDuplicate):
+		return nil
+	case err != nil:
+		return err
+	}
+	switch done.Status {
+	case Paid:
+		s.m.payments.WithLabelValues("succeeded").Inc()
+	case Refunded:
+		s.m.payments.WithLabelValues("succeeded").Inc()
+		s.m.refunds.Inc()
+	case Failed:
+		s.m.payments.WithLabelValues("failed").Inc()
+	}
+	s.m.lag.Observe(s.opts.Now().Sub(done.CreatedAt).Seconds())
+	s.log.DebugContext(ctx, "order settled", slog.String("order", done.ID), slog.String("status", string(done.Status)))
+	return nil
+}
+
+func (s *Service) transition(ctx context.Context, t Transition) (Order, error) {
+	o, err := s.ledger.Transition(ctx, t)
+	if err != nil {
+		return o, fmt.Errorf("order %s: %s → %s: %w", t.OrderID, t.From, t.To, err)
+	}
+	if t.To != Paying || len(t.From) == 0 || t.From[0] != Paying {
+		s.m.orders.WithLabelValues(string(t.To)).Inc()
+	}
+	if len(t.Outbox) > 0 {
+		s.nudge()
+	}
+	return o, nil
+}
+
+func (s *Service) markProcessed(ctx context.Context, messageID string) error {
+	if messageID == "" {
+		return nil
+	}
+	if err := s.ledger.MarkProcessed(ctx, messageID); err != nil {
+		return fmt.Errorf("mark %s processed: %w", messageID, err)
+	}
+	return nil
+}
