@@ -1,5 +1,3 @@
-// Package waitroom turns a spike of fans into a steady, fair flow: a queue per event, signed tokens that carry a
-// fan's place, and an admission controller that lets fans in at the organizer's rate.
 package waitroom
 
 import (
@@ -11,9 +9,10 @@ import (
 // Sentinel errors; the HTTP layer maps them to problem types.
 var (
 	ErrNotFound    = errors.New("no waiting room for this event")
-	ErrBadToken    = errors.New("queue token is forged, altered, expired or for another event") // 401 unauthorized
-	ErrNotAdmitted = errors.New("access token is missing, forged, expired or for another event")  // 403 not-admitted
-	ErrInvalid     = errors.New("invalid request")                                                  // 400, wrapped with the reason
+	ErrBadToken    = errors.New("queue token is forged, altered, expired or for another event")  // 401 unauthorized
+	ErrNotAdmitted = errors.New("access token is missing, forged, expired or for another event") // 403 not-admitted
+	ErrInvalid     = errors.New("invalid request")                                               // 400, wrapped with the reason
+	ErrBadCode     = errors.New("unknown presale code")                                          // 400 bad-request (or 403)
 )
 
 // State is where a fan stands.
@@ -61,6 +60,11 @@ type Status struct {
 	PollAfter       time.Duration `json:"-"`
 	AccessToken     string        `json:"access_token,omitempty"`
 	AccessExpiresAt time.Time     `json:"access_expires_at,omitzero"`
+	// QueueToken is a fresh queue token when the old one should be replaced: after the pre-queue draw (it then
+	// carries the drawn position) or when the old one nears its expiry. Clients store it in place of the old one.
+	QueueToken string `json:"queue_token,omitempty"`
+	// Lane is the presale wave whose code lane the fan waits in; empty for the general lane.
+	Lane string `json:"lane,omitempty"`
 }
 
 // Admission changes an event's admission live; nil fields are left as they are.
@@ -81,6 +85,10 @@ type Stats struct {
 	Paused          bool    `json:"paused"`
 	Wave            string  `json:"wave,omitempty"`
 	LotterySeed     string  `json:"lottery_seed,omitempty"` // published once the pre-queue has been drawn
+	// PrequeueSizes are the pre-queue sizes the draw covered, per lane ("" is the general lane, else the presale
+	// wave's id): with LotterySeed they are all Draw needs to recompute the order.
+	PrequeueSizes map[string]int64 `json:"prequeue_sizes,omitempty"`
+	SoldOut       bool             `json:"sold_out,omitempty"` // the queue is closed: nothing is left to sell
 }
 
 // Stock is what the waiting room asks of the inventory; core adapts inventory.Store to it.

@@ -1,0 +1,59 @@
+// Package waitroom turns a spike of fans into a steady, fair flow: a queue per event, signed tokens that carry a
+// fan's place, and an admission controller that lets fans in at the organizer's rate.
+//
+// # Places and positions
+//
+// Each lane of an event has a join counter: a fan's join number (seq) is the counter's value when the fan first
+// joined, and one identity holds one place per event: joining again (refresh, new tab, another device) returns the
+// same place (Ticket.Created false), in the lane of the first join. Leave frees the place: it becomes a hole the
+// controller skips, and a later join gets a new place at the back.
+//
+// # Pre-queue and lottery
+//
+// Fans who join before the first wave's starts_at are in the pre-queue. The first join after open (or the
+// controller, whichever comes first) freezes each lane's pre-queue size n; the controller then generates a
+// 32-byte seed with crypto/rand, and the lane's first n positions are the Draw of that seed: join number j gets
+// position Draw(seed, lane, n)[j-1]. Fans who join after the freeze get position = seq, behind the drawn pre-queue,
+// first come first served. The seed is published by Stats (LotterySeed, hex) with the sizes (PrequeueSizes), so
+// anyone can recompute the draw; it did not exist before open, so nobody could have predicted it.
+//
+// A pre-queue token carries the join number but no position. Once the seed is known, Status resolves it to the
+// drawn position and answers with a fresh queue token (Status.QueueToken) carrying it; the old token keeps
+// resolving to the same place, so a client that ignores the new token loses nothing.
+//
+// # Lanes and waves
+//
+// Waves are ordered by starts_at; the current wave is the last one started. A wave with presale codes has a code
+// lane of its own (own counter, own serving position): a fan who joins with one of its codes (case-insensitive)
+// joins that lane; an unknown code is ErrBadCode, and so is joining without a code when no wave admits the general
+// lane. The controller's budget per tick is the current wave's admit_per_min, shared by the lanes it admits from,
+// highest priority first: the code lanes of every wave that has started, earlier presales first, then the general
+// lane when the current wave has no codes. So during a presale only code holders advance; in a general wave, code
+// holders not admitted yet keep their priority and take from the budget first, and the general lane gets the rest.
+// When a wave starts the controller calls Stock.ReleaseWave for it once (recorded in the store by wave id).
+//
+// # Admission
+//
+// One controller per event at a time: a lease in the store, renewed every tick, taken over by another process when
+// it lapses (Options.LeaseTTL); the store refuses admissions from a process that lost the lease. Each tick adds
+// rate×elapsed to a carry and admits the whole part, bounded by max_active − active and by available − active
+// (every active shopper can buy at least one unit); the fraction carries to the next tick, unused whole admissions
+// do not. An admitted place counts as active until its fan claims access (ArrivalTTL, so no-shows never stall the
+// queue), then until its access expires (AccessTTL) or Finished. Paused stops admissions; live changes of rate
+// and max active apply from the next tick until the next wave. When available + held reaches 0 in the last wave,
+// the controller closes the queue: fans not admitted see sold-out.
+//
+// # Polls
+//
+// Status answers from the signed token and a snapshot of the event's counters that Run refreshes every Refresh
+// (100–250 ms): no store call per poll. The one poll that first finds the fan admitted claims the access in the
+// store (once per fan and process) and mints the access token. PollAfter grows with the estimated wait (1 s near
+// the front, 30 s far back), and the estimated wait uses the measured admission rate (a moving average over ticks
+// with a 10 s time constant), not the configured one. Watch serves streams from one goroutine per event.
+//
+// # Tokens
+//
+// Queue and access tokens are base64url(payload ‖ HMAC-SHA256 tag truncated to 128 bits), bound to the event and
+// the fan, with an expiry (see token.go). Any altered byte, truncation, other event, other kind or expiry is refused
+// (ErrBadToken for queue tokens, ErrNotAdmitted for access tokens); the tag is compared in constant time.
+package waitroom

@@ -1,0 +1,600 @@
+package waitroom
+
+import (
+	"cmp"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options configure a Room.
+type Options struct {
+	Secret     []byte        // HMAC key for queue and access tokens (required, at least 16 bytes)
+	AccessTTL  time.Duration // how long an admitted fan may shop (default 10 min)
+	Tick       time.Duration // admission tick (default 250 ms)
+	Owner      string        // lease owner id of this process (default a random id)
+	Registerer prometheus.Registerer
+	Now        func() time.Time
+
+	// ArrivalTTL is how long an admitted fan has to show up (claim access) before the place stops counting as
+	// active (default 2 min, at most AccessTTL). A late fan is still let in.
+	ArrivalTTL time.Duration
+	// Refresh is how often Run refreshes the in-process view that answers polls (default 200 ms).
+	Refresh time.Duration
+	// LeaseTTL is the controller lease's life; a lease not renewed for that long is taken over (default 10 ticks,
+	// at least 200 ms).
+	LeaseTTL time.Duration
+	// QueueTTL is a queue token's life; Status hands out a fresh one past half of it (default 24 h).
+	QueueTTL time.Duration
+	Logger   *slog.Logger
+}
+
+// Room is the waiting room of every configured event.
+type Room struct {
+	store Store
+	stock Stock
+	opts  Options
+	sig   signer
+	m     *metrics
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	events map[string]*eventState
+
+	claimMu sync.Mutex
+	claims  map[claimKey]claim // access already claimed in this process: no store call for repeated polls
+}
+
+type claimKey struct {
+	event, fan string
+	lane       int
+	seq        int64
+}
+
+type claim struct {
+	deadline time.Time
+	token    string
+}
+
+// New returns a Room over store and stock.
+func New(store Store, stock Stock, opts Options) (*Room, error) {
+	if store == nil || stock == nil {
+		return nil, fmt.Errorf("%w: a store and a stock are required", ErrInvalid)
+	}
+	if len(opts.Secret) < 16 {
+		return nil, fmt.Errorf("%w: the token secret must have at least 16 bytes", ErrInvalid)
+	}
+	opts.AccessTTL = cmp.Or(opts.AccessTTL, 10*time.Minute)
+	opts.Tick = cmp.Or(opts.Tick, 250*time.Millisecond)
+	opts.ArrivalTTL = min(cmp.Or(opts.ArrivalTTL, 2*time.Minute), opts.AccessTTL)
+	opts.Refresh = cmp.Or(opts.Refresh, 200*time.Millisecond)
+	opts.LeaseTTL = cmp.Or(opts.LeaseTTL, max(10*opts.Tick, 200*time.Millisecond))
+	opts.QueueTTL = cmp.Or(opts.QueueTTL, 24*time.Hour)
+	if opts.AccessTTL < time.Second || opts.Tick < time.Millisecond || opts.Refresh < time.Millisecond ||
+		opts.LeaseTTL <= opts.Tick || opts.QueueTTL < time.Minute {
+		return nil, fmt.Errorf("%w: durations out of range", ErrInvalid)
+	}
+	if opts.Owner == "" {
+		opts.Owner = randomHex(8)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	reg := opts.Registerer
+	if reg == nil {
+		reg = prometheus.DefaultRegisterer
+	}
+	return &Room{
+		store:  store,
+		stock:  stock,
+		opts:   opts,
+		sig:    newSigner(opts.Secret),
+		m:      newMetrics(reg),
+		log:    opts.Logger.With("component", "waitroom"),
+		events: map[string]*eventState{},
+		claims: map[claimKey]claim{},
+	}, nil
+}
+
+func (r *Room) now() time.Time { return r.opts.Now() }
+
+// eventState is this process's knowledge of one event: the snapshot that answers polls, the watchers, and the
+// controller's state while this process holds the lease.
+type eventState struct {
+	name   string
+	snap   atomic.Pointer[snapshot]
+	loadMu sync.Mutex
+
+	watchMu sync.Mutex
+	subs    map[*subscriber]struct{}
+	wake    chan struct{}
+	running bool
+
+	ctl controller // touched only by the controller loop
+}
+
+// snapshot is an immutable copy of an event's state; polls read it without locks.
+type snapshot struct {
+	cfg   *eventConfig
+	view  View
+	perms [MaxLanes][]int32 // the drawn pre-queue order per lane, once the seed is known
+}
+
+func (r *Room) event(name string) *eventState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ev := r.events[name]
+	if ev == nil {
+		ev = &eventState{name: name, wake: make(chan struct{}, 1)}
+		r.events[name] = ev
+	}
+	return ev
+}
+
+func (r *Room) knownEvents() []*eventState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*eventState, 0, len(r.events))
+	for _, ev := range r.events {
+		out = append(out, ev)
+	}
+	return out
+}
+
+// snapshot returns the event's cached snapshot, loading it once when this process has none yet.
+func (r *Room) snapshot(ctx context.Context, event string) (*eventState, *snapshot, error) {
+	if !validID(event) {
+		return nil, nil, ErrNotFound
+	}
+	ev := r.event(event)
+	if s := ev.snap.Load(); s != nil {
+		return ev, s, nil
+	}
+	s, err := r.load(ctx, ev)
+	return ev, s, err
+}
+
+// load reads the event's view (and its configuration when it changed) and publishes a new snapshot.
+func (r *Room) load(ctx context.Context, ev *eventState) (*snapshot, error) {
+	ev.loadMu.Lock()
+	defer ev.loadMu.Unlock()
+	v, err := r.store.View(ctx, ev.name, r.now())
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			r.mu.Lock()
+			if r.events[ev.name] == ev && ev.snap.Load() == nil {
+				delete(r.events, ev.name) // do not keep state for ids that name nothing
+			}
+			r.mu.Unlock()
+		}
+		return nil, fmt.Errorf("event %s: %w", ev.name, err)
+	}
+	old := ev.snap.Load()
+	s := &snapshot{view: v}
+	if old != nil && old.cfg.version == v.ConfigVersion {
+		s.cfg = old.cfg
+	} else {
+		b, ver, err := r.store.Config(ctx, ev.name)
+		if err != nil {
+			return nil, fmt.Errorf("event %s: %w", ev.name, err)
+		}
+		if s.cfg, err = parseStored(b, ver); err != nil {
+			return nil, fmt.Errorf("event %s: %w", ev.name, err)
+		}
+	}
+	if v.Seed != nil {
+		for lane := range MaxLanes {
+			n := v.Lanes[lane].Pre
+			switch {
+			case n <= 0:
+			case old != nil && string(old.view.Seed) == string(v.Seed) && len(old.perms[lane]) == int(n):
+				s.perms[lane] = old.perms[lane]
+			default:
+				s.perms[lane] = Draw(v.Seed, s.cfg.laneName[lane], int(n))
+			}
+		}
+	}
+	ev.snap.Store(s)
+	if old == nil || changed(old, s) {
+		select {
+		case ev.wake <- struct{}{}:
+		default:
+		}
+	}
+	return s, nil
+}
+
+// changed reports whether a watcher could see a different status.
+func changed(a, b *snapshot) bool {
+	if a.view.SoldOut != b.view.SoldOut || (a.view.Seed == nil) != (b.view.Seed == nil) || a.cfg != b.cfg {
+		return true
+	}
+	for i := range MaxLanes {
+		if a.view.Lanes[i].Serving != b.view.Lanes[i].Serving || a.view.Lanes[i].Pre != b.view.Lanes[i].Pre {
+			return true
+		}
+	}
+	return false
+}
+
+// Configure creates or replaces an event's waves.
+func (r *Room) Configure(ctx context.Context, cfg Config) error {
+	cfg, err := validate(cfg)
+	if err != nil {
+		return err
+	}
+	var prev map[string]int
+	if b, _, err := r.store.Config(ctx, cfg.Event); err == nil {
+		var s stored
+		if err := json.Unmarshal(b, &s); err == nil {
+			prev = s.Lanes
+		}
+	} else if !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("configure %s: %w", cfg.Event, err)
+	}
+	lanes := assignLanes(cfg, prev)
+	for id, n := range lanes {
+		if n >= MaxLanes {
+			return fmt.Errorf("%w: wave %q: too many presale lanes over this event's life", ErrInvalid, id)
+		}
+	}
+	b, err := json.Marshal(stored{Config: cfg, Lanes: lanes})
+	if err != nil {
+		return fmt.Errorf("configure %s: %w", cfg.Event, err)
+	}
+	if err := r.store.PutConfig(ctx, cfg.Event, b); err != nil {
+		return fmt.Errorf("configure %s: %w", cfg.Event, err)
+	}
+	if _, err := r.load(ctx, r.event(cfg.Event)); err != nil {
+		return fmt.Errorf("configure %s: %w", cfg.Event, err)
+	}
+	return nil
+}
+
+// Join gives fan a place in event's queue; code puts the fan in a presale lane.
+func (r *Room) Join(ctx context.Context, event, fan, code string) (Ticket, error) {
+	if !validFan(fan) {
+		return Ticket{}, fmt.Errorf("%w: fan id must be 1..256 printable bytes", ErrInvalid)
+	}
+	if len(code) > 64 {
+		return Ticket{}, ErrBadCode
+	}
+	ev, snap, err := r.snapshot(ctx, event)
+	if err != nil {
+		return Ticket{}, err
+	}
+	lane, err := snap.cfg.laneOf(code)
+	if err != nil {
+		return Ticket{}, err
+	}
+	now := r.now()
+	p, err := r.store.Join(ctx, event, fan, lane, now, snap.cfg.openAt())
+	if err != nil {
+		return Ticket{}, fmt.Errorf("join %s: %w", event, err)
+	}
+	if p.Created {
+		r.m.joins.WithLabelValues(event).Inc()
+	}
+	if p.Pre >= 0 && !snap.view.Frozen {
+		// This join froze the pre-queue; read the sizes now so this fan's answer is right.
+		if s, err := r.load(ctx, ev); err == nil {
+			snap = s
+		}
+	}
+	t := queueToken{Event: event, Fan: fan, Lane: p.Lane, Seq: p.Seq, Issued: now, Joined: now, Expires: now.Add(r.opts.QueueTTL)}
+	if p.Prequeue() {
+		t.Prequeue = true
+	} else {
+		t.Pos = p.Seq
+	}
+	st := r.evaluate(snap, t, now)
+	tok := st.QueueToken
+	if tok == "" {
+		tok = r.sig.queue(t)
+	}
+	return Ticket{Token: tok, State: st.State, Position: st.Position, PollAfter: st.PollAfter, Created: p.Created}, nil
+}
+
+// Status answers a poll from the token and the in-process snapshot; only the poll that first finds the fan
+// admitted reaches the store (to claim the access), once per fan and process.
+func (r *Room) Status(ctx context.Context, event, queueToken string) (Status, error) {
+	now := r.now()
+	t, err := r.sig.parseQueue(queueToken, event, now)
+	if err != nil {
+		return Status{}, ErrBadToken
+	}
+	_, snap, err := r.snapshot(ctx, event)
+	if err != nil {
+		return Status{}, err
+	}
+	return r.status(ctx, snap, t, now)
+}
+
+func (r *Room) status(ctx context.Context, snap *snapshot, t queueToken, now time.Time) (Status, error) {
+	st := r.evaluate(snap, t, now)
+	if st.State != Admitted {
+		return st, nil
+	}
+	k := claimKey{event: t.Event, fan: t.Fan, lane: t.Lane, seq: t.Seq}
+	r.claimMu.Lock()
+	c, ok := r.claims[k]
+	r.claimMu.Unlock()
+	if !ok {
+		deadline, first, err := r.store.Claim(ctx, t.Event, t.Fan, t.Lane, t.Seq, st.Position, now, r.opts.AccessTTL)
+		if errors.Is(err, ErrGone) {
+			return Status{State: Closed, Position: st.Position, Lane: st.Lane}, nil
+		}
+		if err != nil {
+			return Status{}, fmt.Errorf("claim access %s: %w", t.Event, err)
+		}
+		if first {
+			r.m.queueWait.WithLabelValues(t.Event).Observe(max(0, now.Sub(t.Joined).Seconds()))
+		}
+		exp := time.Unix(deadline.Unix(), 0) // tokens carry whole seconds
+		c = claim{deadline: exp, token: r.sig.access(accessToken{Event: t.Event, Fan: t.Fan, Expires: exp})}
+		r.claimMu.Lock()
+		r.claims[k] = c
+		r.claimMu.Unlock()
+	}
+	if !now.Before(c.deadline) {
+		return Status{State: Closed, Position: st.Position, Lane: st.Lane}, nil
+	}
+	st.AccessToken, st.AccessExpiresAt = c.token, c.deadline
+	return st, nil
+}
+
+// evaluate computes a token's status from a snapshot; it makes no store call and mints no access token.
+func (r *Room) evaluate(snap *snapshot, t queueToken, now time.Time) Status {
+	v := &snap.view
+	lv := v.Lanes[t.Lane]
+	st := Status{Lane: snap.cfg.laneName[t.Lane]}
+	pos := t.Pos
+	if pos == 0 {
+		switch {
+		case v.Frozen && t.Seq > lv.Pre:
+			pos = t.Seq // joined after open although the token was minted as pre-queue
+		case v.Seed != nil && t.Seq <= int64(len(snap.perms[t.Lane])):
+			pos = int64(snap.perms[t.Lane][t.Seq-1])
+		}
+		if pos != 0 {
+			nt := t
+			nt.Prequeue, nt.Pos, nt.Issued, nt.Expires = false, pos, now, now.Add(r.opts.QueueTTL)
+			st.QueueToken = r.sig.queue(nt)
+		}
+	} else if now.Sub(t.Issued) > r.opts.QueueTTL/2 {
+		nt := t
+		nt.Issued, nt.Expires = now, now.Add(r.opts.QueueTTL)
+		st.QueueToken = r.sig.queue(nt)
+	}
+	if pos == 0 {
+		st.State = Prequeue
+		st.EstimatedWait = max(0, snap.cfg.openAt().Sub(now))
+		st.PollAfter = pollAfter(st.EstimatedWait / 2)
+		if v.SoldOut {
+			st.State, st.PollAfter, st.EstimatedWait = SoldOut, 0, 0
+		}
+		return st
+	}
+	st.Position = pos
+	if pos <= lv.Serving {
+		st.State = Admitted
+		return st
+	}
+	if v.SoldOut {
+		st.State = SoldOut
+		return st
+	}
+	st.State = Waiting
+	ahead := pos - lv.Serving - 1
+	if behind := lv.Seq - lv.Serving; behind > 0 && lv.Left > 0 {
+		// Holes left by fans who left are spread over the queue; remove their share of the places ahead.
+		ahead -= ahead * min(lv.Left, behind) / behind
+	}
+	st.Ahead = max(0, ahead)
+	st.EstimatedWait = r.estimate(snap, t.Lane, st.Ahead, now)
+	st.PollAfter = pollAfter(st.EstimatedWait / 20)
+	return st
+}
+
+// estimate is the wait for ahead places from the measured admission rate (the lane's moving average, else the
+// event's, else, before anything was measured, the configured rate), plus the time until the lane's wave starts.
+func (r *Room) estimate(snap *snapshot, lane int, ahead int64, now time.Time) time.Duration {
+	rate := snap.view.Lanes[lane].Rate
+	if rate < 1 {
+		rate = snap.view.Rate
+	}
+	var start time.Time
+	for _, w := range snap.cfg.Config.Waves {
+		if (lane == 0) == (len(w.Codes) == 0) && (lane == 0 || snap.cfg.Lanes[w.ID] == lane) {
+			start = w.StartsAt
+			if rate < 1 {
+				rate = float64(w.AdmitPerMin)
+			}
+			break
+		}
+	}
+	d := time.Duration(float64(ahead+1) / max(rate, 1) * float64(time.Minute))
+	if start.After(now) {
+		d += start.Sub(now)
+	}
+	return d.Round(time.Second)
+}
+
+// pollAfter keeps polls rare far from the front: 1 s near it, up to 30 s far back.
+func pollAfter(d time.Duration) time.Duration {
+	return min(max(d, time.Second), 30*time.Second).Round(time.Second)
+}
+
+// Leave gives up the fan's place: it is not counted any more, and a later join gets a new place at the back.
+func (r *Room) Leave(ctx context.Context, event, queueToken string) error {
+	now := r.now()
+	t, err := r.sig.parseQueue(queueToken, event, now)
+	if err != nil {
+		return ErrBadToken
+	}
+	ev, snap, err := r.snapshot(ctx, event)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		pos := r.evaluate(snap, t, now).Position
+		err = r.store.Leave(ctx, event, t.Fan, t.Lane, t.Seq, pos)
+		if !errors.Is(err, ErrNeedPosition) || attempt > 0 {
+			break
+		}
+		if snap, err = r.load(ctx, ev); err != nil {
+			break
+		}
+	}
+	r.forgetClaim(claimKey{event: event, fan: t.Fan, lane: t.Lane, seq: t.Seq})
+	if err != nil && !errors.Is(err, ErrGone) { // leaving twice is fine
+		return fmt.Errorf("leave %s: %w", event, err)
+	}
+	return nil
+}
+
+func (r *Room) forgetClaim(k claimKey) {
+	r.claimMu.Lock()
+	delete(r.claims, k)
+	r.claimMu.Unlock()
+}
+
+// VerifyAccess checks an access token for event and returns its fan; it reads nothing but the token.
+func (r *Room) VerifyAccess(event, accessToken string) (string, error) {
+	t, err := r.sig.parseAccess(accessToken, event, r.now())
+	if err != nil {
+		return "", ErrNotAdmitted
+	}
+	return t.Fan, nil
+}
+
+// Finished ends the fan's shopping: its active slot is freed at once (the next tick can admit someone else).
+func (r *Room) Finished(ctx context.Context, event, fan string) error {
+	if !validFan(fan) {
+		return fmt.Errorf("%w: fan id", ErrInvalid)
+	}
+	ev, snap, err := r.snapshot(ctx, event)
+	if err != nil {
+		return err
+	}
+	p, err := r.store.Lookup(ctx, event, fan)
+	if errors.Is(err, ErrGone) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("finished %s: %w", event, err)
+	}
+	t := queueToken{Event: event, Fan: fan, Lane: p.Lane, Seq: p.Seq, Issued: r.now()}
+	if !p.Prequeue() {
+		t.Pos = p.Seq
+	}
+	pos := r.evaluate(snap, t, r.now()).Position
+	if pos == 0 && p.Prequeue() && snap.view.Seed == nil {
+		if snap, err = r.load(ctx, ev); err != nil {
+			return err
+		}
+		pos = r.evaluate(snap, t, r.now()).Position
+	}
+	r.forgetClaim(claimKey{event: event, fan: fan, lane: p.Lane, seq: p.Seq})
+	if pos == 0 {
+		return nil // not drawn yet, so not admitted: nothing to free
+	}
+	if err := r.store.Finish(ctx, event, p.Lane, pos); err != nil {
+		return fmt.Errorf("finished %s: %w", event, err)
+	}
+	return nil
+}
+
+// SetAdmission pauses or resumes admission, or changes the current wave's rate and max active; the controller
+// applies it on its next tick. Rate and max active overrides last until the next wave starts.
+func (r *Room) SetAdmission(ctx context.Context, event string, a Admission) error {
+	if a.AdmitPerMin != nil && (*a.AdmitPerMin < 1 || *a.AdmitPerMin > 10_000_000) {
+		return fmt.Errorf("%w: admit_per_min must be 1..10000000", ErrInvalid)
+	}
+	if a.MaxActive != nil && (*a.MaxActive < 1 || *a.MaxActive > 100_000_000) {
+		return fmt.Errorf("%w: max_active must be 1..100000000", ErrInvalid)
+	}
+	ev, _, err := r.snapshot(ctx, event)
+	if err != nil {
+		return err
+	}
+	snap, err := r.load(ctx, ev)
+	if err != nil {
+		return err
+	}
+	cur := max(snap.cfg.current(r.now()), 0)
+	o := Overrides{Wave: snap.cfg.Config.Waves[cur].ID}
+	if a.AdmitPerMin != nil {
+		o.AdmitPerMin = *a.AdmitPerMin
+	}
+	if a.MaxActive != nil {
+		o.MaxActive = *a.MaxActive
+	}
+	if err := r.store.SetOverrides(ctx, event, a.Paused, o); err != nil {
+		return fmt.Errorf("set admission %s: %w", event, err)
+	}
+	return nil
+}
+
+// Stats reads the event's counters from the store.
+func (r *Room) Stats(ctx context.Context, event string) (Stats, error) {
+	ev, _, err := r.snapshot(ctx, event)
+	if err != nil {
+		return Stats{}, err
+	}
+	snap, err := r.load(ctx, ev)
+	if err != nil {
+		return Stats{}, err
+	}
+	v := &snap.view
+	s := Stats{Admitted: v.Admitted, Active: v.Active, AdmitRatePerMin: v.Rate, Paused: v.Paused, SoldOut: v.SoldOut}
+	s.Queued = queued(v)
+	cur := snap.cfg.current(r.now())
+	if cur >= 0 {
+		w := snap.cfg.Config.Waves[cur]
+		s.Wave = w.ID
+		s.AdmitPerMin, s.MaxActive = effective(w, v.Overrides)
+	} else {
+		s.AdmitPerMin, s.MaxActive = effective(snap.cfg.Config.Waves[0], v.Overrides)
+	}
+	if v.Seed != nil {
+		s.LotterySeed = hex.EncodeToString(v.Seed)
+		s.PrequeueSizes = map[string]int64{}
+		for lane := range MaxLanes {
+			if n := v.Lanes[lane].Pre; n > 0 {
+				s.PrequeueSizes[snap.cfg.laneName[lane]] = n
+			}
+		}
+	}
+	return s, nil
+}
+
+// queued counts the places not admitted yet whose fans did not leave.
+func queued(v *View) int64 {
+	var n int64
+	for _, l := range v.Lanes {
+		n += max(0, l.Seq-l.Serving-l.Left)
+	}
+	return max(0, n-v.PendingLeaves)
+}
+
+// effective returns a wave's rate and max active after the organizer's overrides.
+func effective(w Wave, o Overrides) (rate, maxActive int) {
+	rate, maxActive = w.AdmitPerMin, w.MaxActive
+	if o.Wave == w.ID {
+		rate = cmp.Or(o.AdmitPerMin, rate)
+		maxActive = cmp.Or(o.MaxActive, maxActive)
+	}
+	return rate, maxActive
+}
