@@ -1,0 +1,322 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/onsale/onsale/inventory"
+	"github.com/onsale/onsale/waitroom"
+)
+
+// The organizer API. Creating an event touches three services in order: the inventory (which owns the id, so a
+// duplicate fails there before anything else changes), the waiting room, and the settlement's ledger.
+
+// eventBody is the body of POST /v1/admin/events (API.md).
+type eventBody struct {
+	ID        string        `json:"id"`
+	Name      string        `json:"name"`
+	Currency  string        `json:"currency"`
+	HoldTTLS  int           `json:"hold_ttl_s"`
+	MaxPerFan int           `json:"max_per_fan"`
+	Sections  []sectionBody `json:"sections"`
+	Waves     []waveBody    `json:"waves"`
+}
+
+type sectionBody struct {
+	ID       string          `json:"id"`
+	Kind     inventory.Kind  `json:"kind"`
+	Capacity int             `json:"capacity"`
+	Price    int64           `json:"price"`
+	Rows     []inventory.Row `json:"rows,omitempty"`
+}
+
+type waveBody struct {
+	ID          string         `json:"id"`
+	StartsAt    time.Time      `json:"starts_at"`
+	AdmitPerMin int            `json:"admit_per_min"`
+	MaxActive   int            `json:"max_active"`
+	Codes       []string       `json:"codes,omitempty"`
+	Release     map[string]int `json:"release,omitempty"`
+}
+
+const (
+	maxWaves       = 50
+	maxCodes       = 1000
+	maxNameLen     = 200
+	maxHoldTTLSecs = 3600
+)
+
+// build validates the body and turns it into the inventory's event and the waiting room's configuration.
+// Sections named in any wave's release start withheld entirely; each wave's release makes its share buyable.
+func (b *eventBody) build(now time.Time) (inventory.Event, waitroom.Config, error) {
+	switch {
+	case !inventory.ValidEventID(b.ID):
+		return inventory.Event{}, waitroom.Config{}, badRequest(`"id" must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	case len(b.Name) > maxNameLen:
+		return inventory.Event{}, waitroom.Config{}, badRequest(fmt.Sprintf(`"name" is longer than %d bytes`, maxNameLen))
+	case b.HoldTTLS < 1 || b.HoldTTLS > maxHoldTTLSecs:
+		return inventory.Event{}, waitroom.Config{}, badRequest(`"hold_ttl_s" must be 1 to 3600`)
+	case b.MaxPerFan < 1:
+		return inventory.Event{}, waitroom.Config{}, badRequest(`"max_per_fan" must be at least 1`)
+	case len(b.Sections) == 0:
+		return inventory.Event{}, waitroom.Config{}, badRequest(`"sections" must name at least one section`)
+	case len(b.Waves) == 0:
+		return inventory.Event{}, waitroom.Config{}, badRequest(`"waves" must name at least one wave`)
+	case len(b.Waves) > maxWaves:
+		return inventory.Event{}, waitroom.Config{}, badRequest(fmt.Sprintf("at most %d waves", maxWaves))
+	}
+	ev := inventory.Event{ID: b.ID, Name: b.Name, Currency: b.Currency, HoldTTL: time.Duration(b.HoldTTLS) * time.Second,
+		MaxPerFan: b.MaxPerFan, CreatedAt: now.UTC()}
+	for _, s := range b.Sections {
+		ev.Sections = append(ev.Sections, inventory.Section{ID: s.ID, Kind: s.Kind, Capacity: s.Capacity, Price: s.Price, Rows: s.Rows})
+	}
+	// Validate fills seated capacities, which the withheld amounts need.
+	if err := ev.Validate(); err != nil {
+		return inventory.Event{}, waitroom.Config{}, err
+	}
+	capacity := make(map[string]int, len(ev.Sections))
+	for _, s := range ev.Sections {
+		capacity[s.ID] = s.Capacity
+	}
+	cfg := waitroom.Config{Event: b.ID}
+	ids := make(map[string]bool, len(b.Waves))
+	for i, w := range b.Waves {
+		switch {
+		case w.ID == "" || len(w.ID) > 64:
+			return inventory.Event{}, waitroom.Config{}, badRequest(fmt.Sprintf("waves[%d].id must be 1 to 64 bytes", i))
+		case ids[w.ID]:
+			return inventory.Event{}, waitroom.Config{}, badRequest(fmt.Sprintf("waves[%d].id %q is used twice", i, w.ID))
+		case w.AdmitPerMin < 1:
+			return inventory.Event{}, waitroom.Config{}, badRequest(fmt.Sprintf("waves[%d].admit_per_min must be at least 1", i))
+		case w.MaxActive < 1:
+			return inventory.Event{}, waitroom.Config{}, badRequest(fmt.Sprintf("waves[%d].max_active must be at least 1", i))
+		case len(w.Codes) > maxCodes:
+			return inventory.Event{}, waitroom.Config{}, badRequest(fmt.Sprintf("waves[%d] has more than %d codes", i, maxCodes))
+		}
+		ids[w.ID] = true
+		for _, c := range w.Codes {
+			if c == "" || len(c) > maxFanLen {
+				return inventory.Event{}, waitroom.Config{}, badRequest(fmt.Sprintf("waves[%d].codes: a code must be 1 to %d bytes", i, maxFanLen))
+			}
+		}
+		for sec, n := range w.Release {
+			c, ok := capacity[sec]
+			switch {
+			case !ok:
+				return inventory.Event{}, waitroom.Config{}, badRequest(fmt.Sprintf("waves[%d].release names unknown section %q", i, sec))
+			case n < 0 || n > c:
+				return inventory.Event{}, waitroom.Config{}, badRequest(fmt.Sprintf("waves[%d].release of %q must be 0 to %d", i, sec, c))
+			}
+			if ev.Withheld == nil {
+				ev.Withheld = map[string]int{}
+			}
+			ev.Withheld[sec] = c
+		}
+		starts := w.StartsAt
+		if starts.IsZero() {
+			starts = now // no start time: the wave is open at once
+		}
+		cfg.Waves = append(cfg.Waves, waitroom.Wave{ID: w.ID, StartsAt: starts.UTC(), AdmitPerMin: w.AdmitPerMin,
+			MaxActive: w.MaxActive, Codes: w.Codes, Release: w.Release})
+	}
+	if err := ev.Validate(); err != nil {
+		return inventory.Event{}, waitroom.Config{}, err
+	}
+	return ev, cfg, nil
+}
+
+func adminCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 15*time.Second)
+}
+
+// createEvent: POST /v1/admin/events.
+func (s *Server) createEvent(ctx *fasthttp.RequestCtx, _ string) error {
+	if err := s.auth.organizer(ctx); err != nil {
+		return err
+	}
+	var body eventBody
+	if err := decodeJSON(ctx.PostBody(), &body, false); err != nil {
+		return err
+	}
+	ev, cfg, err := body.build(s.now())
+	if err != nil {
+		return err
+	}
+	actx, cancel := adminCtx()
+	defer cancel()
+	if err := s.inv.CreateEvent(actx, ev); err != nil {
+		return fmt.Errorf("create event %s: %w", ev.ID, err)
+	}
+	if err := s.room.Configure(actx, cfg); err != nil {
+		return fmt.Errorf("configure the waiting room of %s: %w", ev.ID, err)
+	}
+	if err := s.settl.RegisterEvent(actx, ev); err != nil {
+		return fmt.Errorf("register %s with the settlement: %w", ev.ID, err)
+	}
+	s.log.Info("event created", "event", ev.ID, "sections", len(ev.Sections), "waves", len(cfg.Waves))
+	v, err := s.eventView(actx, ev.ID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusCreated, v)
+}
+
+// eventView is an event with its live counters.
+type eventView struct {
+	ID        string        `json:"id"`
+	Name      string        `json:"name"`
+	Currency  string        `json:"currency"`
+	HoldTTLS  int           `json:"hold_ttl_s"`
+	MaxPerFan int           `json:"max_per_fan"`
+	CreatedAt time.Time     `json:"created_at"`
+	statsView
+	Paused      bool   `json:"paused"`
+	AdmitPerMin int    `json:"admit_per_min"`
+	MaxActive   int    `json:"max_active"`
+	Wave        string `json:"wave,omitempty"`
+}
+
+type sectionView struct {
+	ID        string          `json:"id"`
+	Kind      inventory.Kind  `json:"kind"`
+	Price     int64           `json:"price"`
+	Rows      []inventory.Row `json:"rows,omitempty"`
+	Capacity  int             `json:"capacity"`
+	Available int             `json:"available"`
+	Held      int             `json:"held"`
+	Sold      int             `json:"sold"`
+	Withheld  int             `json:"withheld"`
+	Revenue   money           `json:"revenue"`
+}
+
+// statsView is GET /v1/admin/events/{event}/stats.
+type statsView struct {
+	Event           string        `json:"event"`
+	Queued          int64         `json:"queued"`
+	Admitted        int64         `json:"admitted"`
+	Active          int64         `json:"active"`
+	Held            int           `json:"held"`
+	Sold            int           `json:"sold"`
+	Available       int           `json:"available"`
+	Withheld        int           `json:"withheld"`
+	Capacity        int           `json:"capacity"`
+	AdmitRatePerMin float64       `json:"admit_rate_per_min"`
+	Revenue         money         `json:"revenue"`
+	LotterySeed     string        `json:"lottery_seed,omitempty"`
+	SectionStats    []sectionView `json:"sections"`
+}
+
+func (s *Server) stats(ctx context.Context, event string) (inventory.Event, statsView, waitroom.Stats, error) {
+	ev, err := s.inv.Event(ctx, event)
+	if err != nil {
+		return ev, statsView{}, waitroom.Stats{}, fmt.Errorf("event %s: %w", event, err)
+	}
+	st, err := s.inv.Stats(ctx, event)
+	if err != nil {
+		return ev, statsView{}, waitroom.Stats{}, fmt.Errorf("stats of %s: %w", event, err)
+	}
+	rs, err := s.room.Stats(ctx, event)
+	if err != nil {
+		return ev, statsView{}, waitroom.Stats{}, fmt.Errorf("waiting room of %s: %w", event, err)
+	}
+	t := st.Totals()
+	v := statsView{Event: event, Queued: rs.Queued, Admitted: rs.Admitted, Active: rs.Active, Held: t.Held, Sold: t.Sold,
+		Available: t.Available, Withheld: t.Withheld, Capacity: t.Capacity, AdmitRatePerMin: rs.AdmitRatePerMin,
+		Revenue: money{t.Revenue, ev.Currency}, LotterySeed: rs.LotterySeed, SectionStats: make([]sectionView, 0, len(st.Sections))}
+	defs := make(map[string]inventory.Section, len(ev.Sections))
+	for _, d := range ev.Sections {
+		defs[d.ID] = d
+	}
+	for _, sec := range st.Sections {
+		d := defs[sec.ID]
+		v.SectionStats = append(v.SectionStats, sectionView{ID: sec.ID, Kind: d.Kind, Price: sec.Price, Rows: d.Rows,
+			Capacity: sec.Capacity, Available: sec.Available, Held: sec.Held, Sold: sec.Sold, Withheld: sec.Withheld,
+			Revenue: money{sec.Revenue, ev.Currency}})
+	}
+	return ev, v, rs, nil
+}
+
+func (s *Server) eventView(ctx context.Context, event string) (eventView, error) {
+	ev, st, rs, err := s.stats(ctx, event)
+	if err != nil {
+		return eventView{}, err
+	}
+	return eventView{ID: ev.ID, Name: ev.Name, Currency: ev.Currency, HoldTTLS: int(ev.HoldTTL / time.Second),
+		MaxPerFan: ev.MaxPerFan, CreatedAt: ev.CreatedAt, statsView: st,
+		Paused: rs.Paused, AdmitPerMin: rs.AdmitPerMin, MaxActive: rs.MaxActive, Wave: rs.Wave}, nil
+}
+
+// getEvent: GET /v1/admin/events/{event}.
+func (s *Server) getEvent(ctx *fasthttp.RequestCtx, event string) error {
+	if err := s.auth.organizer(ctx); err != nil {
+		return err
+	}
+	actx, cancel := adminCtx()
+	defer cancel()
+	v, err := s.eventView(actx, event)
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, v)
+}
+
+// eventStats: GET /v1/admin/events/{event}/stats.
+func (s *Server) eventStats(ctx *fasthttp.RequestCtx, event string) error {
+	if err := s.auth.organizer(ctx); err != nil {
+		return err
+	}
+	actx, cancel := adminCtx()
+	defer cancel()
+	_, v, _, err := s.stats(actx, event)
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, v)
+}
+
+type admissionView struct {
+	Event       string `json:"event"`
+	Paused      bool   `json:"paused"`
+	AdmitPerMin int    `json:"admit_per_min"`
+	MaxActive   int    `json:"max_active"`
+	Wave        string `json:"wave,omitempty"`
+}
+
+// patchAdmission: PATCH /v1/admin/events/{event}/admission.
+func (s *Server) patchAdmission(ctx *fasthttp.RequestCtx, event string) error {
+	if err := s.auth.organizer(ctx); err != nil {
+		return err
+	}
+	var body admissionBody
+	if err := decodeJSON(ctx.PostBody(), &body, false); err != nil {
+		return err
+	}
+	if err := body.validate(); err != nil {
+		return err
+	}
+	actx, cancel := adminCtx()
+	defer cancel()
+	a := waitroom.Admission{Paused: body.Paused, AdmitPerMin: body.AdmitPerMin, MaxActive: body.MaxActive}
+	if err := s.room.SetAdmission(actx, event, a); err != nil {
+		return fmt.Errorf("admission of %s: %w", event, err)
+	}
+	rs, err := s.room.Stats(actx, event)
+	if err != nil {
+		return fmt.Errorf("waiting room of %s: %w", event, err)
+	}
+	v := admissionView{Event: event, Paused: rs.Paused, AdmitPerMin: rs.AdmitPerMin, MaxActive: rs.MaxActive, Wave: rs.Wave}
+	// The change takes effect on the next admission tick; answer with what was asked where the room has not caught up.
+	if body.Paused != nil {
+		v.Paused = *body.Paused
+	}
+	if body.AdmitPerMin != nil {
+		v.AdmitPerMin = *body.AdmitPerMin
+	}
+	if body.MaxActive != nil {
+		v.MaxActive = *body.MaxActive
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, v)
+}

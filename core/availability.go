@@ -1,0 +1,124 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/onsale/onsale/inventory"
+)
+
+// availabilityCache answers GET /v1/events/{event}/availability from a short-lived rendering per event: a crowd
+// refreshing the page costs the inventory one Stats call per event per ttl, and concurrent misses wait for the
+// one fetch under way instead of each fetching.
+type availabilityCache struct {
+	ttl time.Duration
+	inv inventory.Store
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]*availEntry
+}
+
+type availEntry struct {
+	mu      sync.Mutex // held while fetching: the single flight
+	body    []byte
+	expires time.Time
+}
+
+// maxAvailEntries bounds the cache; only events that exist get an entry, so this is a guard, not a policy.
+const maxAvailEntries = 10_000
+
+func newAvailabilityCache(ttl time.Duration, inv inventory.Store, now func() time.Time) *availabilityCache {
+	return &availabilityCache{ttl: ttl, inv: inv, now: now, entries: map[string]*availEntry{}}
+}
+
+type availabilityView struct {
+	Event     string             `json:"event"`
+	Currency  string             `json:"currency"`
+	Available int                `json:"available"`
+	SoldOut   bool               `json:"sold_out"`
+	Sections  []availabilitySect `json:"sections"`
+	AsOf      time.Time          `json:"as_of"`
+}
+
+type availabilitySect struct {
+	ID        string `json:"id"`
+	Kind      string `json:"kind"`
+	Price     int64  `json:"price"`
+	Capacity  int    `json:"capacity"`
+	Available int    `json:"available"`
+}
+
+func (c *availabilityCache) get(ctx context.Context, event string) ([]byte, error) {
+	c.mu.Lock()
+	e, ok := c.entries[event]
+	if !ok {
+		if len(c.entries) >= maxAvailEntries {
+			clear(c.entries)
+		}
+		e = &availEntry{}
+		c.entries[event] = e
+	}
+	c.mu.Unlock()
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := c.now()
+	if e.body != nil && now.Before(e.expires) {
+		return e.body, nil
+	}
+	body, err := c.render(ctx, event, now)
+	if err != nil {
+		if errors.Is(err, inventory.ErrNotFound) {
+			c.mu.Lock()
+			delete(c.entries, event)
+			c.mu.Unlock()
+		}
+		return nil, err
+	}
+	e.body, e.expires = body, now.Add(c.ttl)
+	return body, nil
+}
+
+func (c *availabilityCache) render(ctx context.Context, event string, now time.Time) ([]byte, error) {
+	ev, err := c.inv.Event(ctx, event)
+	if err != nil {
+		return nil, fmt.Errorf("availability of %s: %w", event, err)
+	}
+	st, err := c.inv.Stats(ctx, event)
+	if err != nil {
+		return nil, fmt.Errorf("availability of %s: %w", event, err)
+	}
+	kinds := make(map[string]inventory.Kind, len(ev.Sections))
+	for _, sec := range ev.Sections {
+		kinds[sec.ID] = sec.Kind
+	}
+	v := availabilityView{Event: event, Currency: ev.Currency, AsOf: now.UTC(), Sections: make([]availabilitySect, 0, len(st.Sections))}
+	for _, sec := range st.Sections {
+		v.Available += sec.Available
+		v.Sections = append(v.Sections, availabilitySect{ID: sec.ID, Kind: string(kinds[sec.ID]), Price: sec.Price,
+			Capacity: sec.Capacity, Available: sec.Available})
+	}
+	t := st.Totals()
+	v.SoldOut = t.Available == 0 && t.Held == 0 && t.Withheld == 0
+	return json.Marshal(v)
+}
+
+// availability: GET /v1/events/{event}/availability (public).
+func (s *Server) availability(ctx *fasthttp.RequestCtx, event string) error {
+	actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	body, err := s.avail.get(actx, event)
+	if err != nil {
+		return err
+	}
+	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=1")
+	writeRaw(ctx, fasthttp.StatusOK, body)
+	return nil
+}

@@ -1,0 +1,41 @@
+package core
+
+import (
+	"context"
+
+	"github.com/onsale/onsale/inventory"
+	"github.com/onsale/onsale/settlement"
+	"github.com/onsale/onsale/waitroom"
+)
+
+// Room is what core needs of the waiting room (*waitroom.Room implements it).
+type Room interface {
+	Configure(ctx context.Context, cfg waitroom.Config) error
+	Join(ctx context.Context, event, fan, code string) (waitroom.Ticket, error)
+	Status(ctx context.Context, event, queueToken string) (waitroom.Status, error)
+	Watch(ctx context.Context, event, queueToken string) (<-chan waitroom.Status, error)
+	Leave(ctx context.Context, event, queueToken string) error
+	VerifyAccess(event, accessToken string) (fan string, err error)
+	SetAdmission(ctx context.Context, event string, a waitroom.Admission) error
+	Stats(ctx context.Context, event string) (waitroom.Stats, error)
+}
+
+// Settlement is what core needs of the settlement service (*settlement.Service implements it).
+type Settlement interface {
+	Checkout(ctx context.Context, req settlement.CheckoutRequest) (settlement.Order, error)
+	Order(ctx context.Context, id string) (settlement.Order, error)
+	HandleWebhook(ctx context.Context, payload []byte, signatureHeader string) error
+	RegisterEvent(ctx context.Context, ev inventory.Event) error
+}
+
+// Check is one backend the readiness probe pings: Name is the backend label of onsale_backend_up
+// (redis, postgres, rabbitmq, stripe).
+type Check struct {
+	Name string
+	Ping func(ctx context.Context) error
+}
+
+// PoolStats are a Redis client's connection-pool figures, for onsale_redis_pool_*.
+type PoolStats struct {
+	Total, Idle, Timeouts uint32
+}

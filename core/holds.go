@@ -1,0 +1,271 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/onsale/onsale/inventory"
+	"github.com/onsale/onsale/settlement"
+)
+
+// Holds, checkout and orders: every call carries the waiting room's access token, which names the fan; a hold or
+// order of another fan is answered as not found, so nothing is revealed about it.
+
+const (
+	headerIdempotencyKey = "Idempotency-Key"
+	maxIdempotencyKey    = 255
+	maxPaymentMethod     = 255
+)
+
+// admitted returns the fan an access token admits to event.
+func (s *Server) admitted(ctx *fasthttp.RequestCtx, event string) (string, error) {
+	tok := bearer(ctx)
+	if len(tok) == 0 {
+		return "", errNoAccess
+	}
+	fan, err := s.room.VerifyAccess(event, string(tok))
+	if err != nil {
+		return "", problemf(403, typeNotAdmitted, "the access token is forged, expired or for another event")
+	}
+	return fan, nil
+}
+
+func idempotencyKey(ctx *fasthttp.RequestCtx) (string, error) {
+	k := ctx.Request.Header.Peek(headerIdempotencyKey)
+	if len(k) > maxIdempotencyKey {
+		return "", badRequest(fmt.Sprintf("Idempotency-Key is longer than %d bytes", maxIdempotencyKey))
+	}
+	return string(k), nil
+}
+
+// createHold: POST /v1/events/{event}/holds.
+func (s *Server) createHold(ctx *fasthttp.RequestCtx, event string) error {
+	fan, err := s.admitted(ctx, event)
+	if err != nil {
+		return err
+	}
+	var body holdBody
+	if err := decodeJSON(ctx.PostBody(), &body, false); err != nil {
+		s.metrics.holdResult(holdInvalid)
+		return err
+	}
+	if err := body.validate(); err != nil {
+		s.metrics.holdResult(holdInvalid)
+		return err
+	}
+	req := inventory.HoldRequest{Event: event, Fan: fan, Items: body.Items, Seats: body.Seats}
+	if req.IdempotencyKey, err = idempotencyKey(ctx); err != nil {
+		return err
+	}
+	if req.IdempotencyKey != "" {
+		req.Fingerprint = inventory.RequestFingerprint(req)
+	}
+	h, err := s.inv.Hold(context.Background(), req)
+	if err != nil {
+		s.metrics.holdResult(holdResultOf(err))
+		return fmt.Errorf("hold in %s: %w", event, err)
+	}
+	s.metrics.holdsCreated.Inc()
+	writeHold(ctx, fasthttp.StatusCreated, &h)
+	return nil
+}
+
+func holdResultOf(err error) string {
+	switch {
+	case errors.Is(err, inventory.ErrSoldOut):
+		return holdSoldOut
+	case errors.Is(err, inventory.ErrSeatsUnavailable):
+		return holdSeatsUnavailable
+	case errors.Is(err, inventory.ErrLimitExceeded):
+		return holdLimitExceeded
+	case errors.Is(err, inventory.ErrInvalid), errors.Is(err, inventory.ErrNotFound),
+		errors.Is(err, inventory.ErrIdempotencyReused):
+		return holdInvalid
+	}
+	return holdError
+}
+
+func writeHold(ctx *fasthttp.RequestCtx, status int, h *inventory.Hold) {
+	buf := getBuf()
+	b := append(buf.b[:0], `{"hold_id":`...)
+	b = appendJSONString(b, h.ID)
+	b = append(b, `,"event":`...)
+	b = appendJSONString(b, h.Event)
+	b = append(b, `,"state":`...)
+	b = appendJSONString(b, string(h.State))
+	b = append(b, `,"created_at":`...)
+	b = appendTime(b, h.CreatedAt)
+	b = append(b, `,"expires_at":`...)
+	b = appendTime(b, h.ExpiresAt)
+	b = append(b, `,"seats":[`...)
+	for i, seat := range h.Seats {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, seat)
+	}
+	b = append(b, `],"items":[`...)
+	for i, l := range h.Lines {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"section":`...)
+		b = appendJSONString(b, l.Section)
+		b = append(b, `,"quantity":`...)
+		b = appendInt(b, int64(l.Quantity))
+		b = append(b, `,"unit_price":`...)
+		b = appendInt(b, l.UnitPrice)
+		b = append(b, `,"amount":`...)
+		b = appendInt(b, l.Amount)
+		b = append(b, '}')
+	}
+	b = append(b, `],"units":`...)
+	b = appendInt(b, int64(h.Units))
+	b = append(b, `,"total":`...)
+	b = appendMoney(b, h.Total, h.Currency)
+	b = append(b, '}')
+	writeRaw(ctx, status, b)
+	putBuf(buf, b)
+}
+
+// holdFan returns the fan the request's access token admits to the event of a hold id.
+func (s *Server) holdFan(ctx *fasthttp.RequestCtx, id string) (string, error) {
+	event, ok := inventory.EventOfHold(id)
+	if !ok {
+		if len(bearer(ctx)) == 0 {
+			return "", errNoAccess
+		}
+		return "", errNotFound
+	}
+	return s.admitted(ctx, event)
+}
+
+// ownHold loads a hold of the fan the request's access token admits; another fan's hold is not found.
+func (s *Server) ownHold(ctx *fasthttp.RequestCtx, id string) (inventory.Hold, string, error) {
+	fan, err := s.holdFan(ctx, id)
+	if err != nil {
+		return inventory.Hold{}, "", err
+	}
+	h, err := s.inv.Get(context.Background(), id)
+	if err != nil {
+		return inventory.Hold{}, "", fmt.Errorf("hold %s: %w", id, err)
+	}
+	if h.Fan != fan {
+		return inventory.Hold{}, "", errNotFound
+	}
+	return h, fan, nil
+}
+
+// getHold: GET /v1/holds/{hold}.
+func (s *Server) getHold(ctx *fasthttp.RequestCtx, id string) error {
+	h, _, err := s.ownHold(ctx, id)
+	if err != nil {
+		return err
+	}
+	writeHold(ctx, fasthttp.StatusOK, &h)
+	return nil
+}
+
+// releaseHold: DELETE /v1/holds/{hold}.
+func (s *Server) releaseHold(ctx *fasthttp.RequestCtx, id string) error {
+	if _, _, err := s.ownHold(ctx, id); err != nil {
+		return err
+	}
+	if _, err := s.inv.Release(context.Background(), id); err != nil {
+		return fmt.Errorf("release %s: %w", id, err)
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+// checkout: POST /v1/holds/{hold}/checkout → 202 with a pending order.
+func (s *Server) checkout(ctx *fasthttp.RequestCtx, id string) error {
+	// The settlement checks the hold is this fan's (another fan's reads as not found), so no lookup here.
+	fan, err := s.holdFan(ctx, id)
+	if err != nil {
+		return err
+	}
+	var body checkoutBody
+	if err := decodeJSON(ctx.PostBody(), &body, false); err != nil {
+		return err
+	}
+	if body.PaymentMethod == "" || len(body.PaymentMethod) > maxPaymentMethod {
+		return badRequest(`"payment_method" is required (at most 255 bytes)`)
+	}
+	key, err := idempotencyKey(ctx)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	o, err := s.settl.Checkout(cctx, settlement.CheckoutRequest{HoldID: id, Fan: fan, PaymentMethod: body.PaymentMethod, IdempotencyKey: key})
+	if err != nil {
+		return fmt.Errorf("checkout %s: %w", id, err)
+	}
+	return writeJSON(ctx, fasthttp.StatusAccepted, checkoutView{OrderID: o.ID, HoldID: o.HoldID, Status: string(o.Status)})
+}
+
+type checkoutView struct {
+	OrderID string `json:"order_id"`
+	HoldID  string `json:"hold_id"`
+	Status  string `json:"status"`
+}
+
+// orderView is an order as fans see it.
+type orderView struct {
+	OrderID       string           `json:"order_id"`
+	HoldID        string           `json:"hold_id"`
+	Event         string           `json:"event"`
+	Status        string           `json:"status"`
+	Seats         []string         `json:"seats"`
+	Items         []inventory.Line `json:"items"`
+	Total         money            `json:"total"`
+	PaymentIntent string           `json:"payment_intent"`
+	FailureReason string           `json:"failure_reason,omitempty"`
+	CreatedAt     time.Time        `json:"created_at"`
+	UpdatedAt     time.Time        `json:"updated_at"`
+}
+
+// getOrder: GET /v1/orders/{order}.
+func (s *Server) getOrder(ctx *fasthttp.RequestCtx, id string) error {
+	tok := bearer(ctx)
+	if len(tok) == 0 {
+		return errNoAccess
+	}
+	o, err := s.settl.Order(context.Background(), id)
+	if err != nil {
+		return fmt.Errorf("order %s: %w", id, err)
+	}
+	fan, err := s.admitted(ctx, o.Event)
+	if err != nil {
+		return err
+	}
+	if o.Fan != fan {
+		return errNotFound
+	}
+	v := orderView{OrderID: o.ID, HoldID: o.HoldID, Event: o.Event, Status: string(o.Status), Seats: o.Seats,
+		Items: o.Lines, Total: money{o.Total, o.Currency}, PaymentIntent: o.PaymentIntent,
+		FailureReason: o.FailureReason, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+	if v.Seats == nil {
+		v.Seats = []string{}
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, v)
+}
+
+// webhook: POST /v1/webhooks/stripe; the settlement verifies the signature.
+func (s *Server) webhook(ctx *fasthttp.RequestCtx, _ string) error {
+	body := ctx.PostBody()
+	if len(body) > maxBody {
+		return errTooLarge
+	}
+	wctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := s.settl.HandleWebhook(wctx, body, string(ctx.Request.Header.Peek("Stripe-Signature"))); err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, map[string]bool{"received": true})
+}

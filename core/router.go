@@ -1,0 +1,237 @@
+package core
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// A handler answers one route; arg is the path's one variable part (an event, hold or order id), if any.
+// It returns an error to answer with a problem.
+type handler func(ctx *fasthttp.RequestCtx, arg string) error
+
+// method indexes the methods the API uses.
+type method uint8
+
+const (
+	mGET method = iota
+	mPOST
+	mDELETE
+	mPATCH
+	mHEAD
+	nMethods
+	mOther = nMethods
+)
+
+var methodNames = [nMethods]string{"GET", "POST", "DELETE", "PATCH", "HEAD"}
+
+func methodOf(m []byte) method {
+	switch string(m) { // no allocation: the compiler compares bytes
+	case "GET":
+		return mGET
+	case "POST":
+		return mPOST
+	case "DELETE":
+		return mDELETE
+	case "PATCH":
+		return mPATCH
+	case "HEAD":
+		return mHEAD
+	}
+	return mOther
+}
+
+// pattern is one path shape of the API with a handler per method; name labels its metrics.
+type pattern struct {
+	name    string
+	routes  [nMethods]*route
+	allowed string // for 405's Allow header
+}
+
+// route is a pattern with one method.
+type route struct {
+	name    string
+	method  string
+	h       handler
+	metrics *routeMetrics
+}
+
+// Path ids, in the order match returns them.
+const (
+	pHealthz = iota
+	pReadyz
+	pMetrics
+	pPage
+	pAdminPage
+	pDocs
+	pOpenAPI
+	pAdminEvents
+	pAdminEvent
+	pAdminAdmission
+	pAdminStats
+	pQueue
+	pQueueStream
+	pHolds
+	pAvailability
+	pHold
+	pCheckout
+	pOrder
+	pWebhook
+	nPatterns
+)
+
+// routes builds the routing table.
+func (s *Server) routes() []*pattern {
+	ps := make([]*pattern, nPatterns+1)
+	add := func(id int, name string, hs map[method]handler) {
+		p := &pattern{name: name}
+		var allow []string
+		for m := mGET; m < nMethods; m++ {
+			h, ok := hs[m]
+			if !ok && m == mHEAD {
+				h, ok = hs[mGET], hs[mGET] != nil
+			}
+			if ok {
+				p.routes[m] = &route{name: name, method: methodNames[m], h: h}
+				allow = append(allow, methodNames[m])
+			}
+		}
+		p.allowed = strings.Join(allow, ", ")
+		ps[id] = p
+	}
+	add(pHealthz, "/healthz", map[method]handler{mGET: s.healthz})
+	add(pReadyz, "/readyz", map[method]handler{mGET: s.readyz})
+	add(pMetrics, "/metrics", map[method]handler{mGET: s.serveMetrics})
+	add(pPage, "/e/{event}", map[method]handler{mGET: s.eventPage})
+	add(pAdminPage, "/admin", map[method]handler{mGET: s.adminPage})
+	add(pDocs, "/docs", map[method]handler{mGET: s.docsPage})
+	add(pOpenAPI, "/openapi.yaml", map[method]handler{mGET: s.openAPI})
+	add(pAdminEvents, "/v1/admin/events", map[method]handler{mPOST: s.createEvent})
+	add(pAdminEvent, "/v1/admin/events/{event}", map[method]handler{mGET: s.getEvent})
+	add(pAdminAdmission, "/v1/admin/events/{event}/admission", map[method]handler{mPATCH: s.patchAdmission})
+	add(pAdminStats, "/v1/admin/events/{event}/stats", map[method]handler{mGET: s.eventStats})
+	add(pQueue, "/v1/events/{event}/queue", map[method]handler{mPOST: s.join, mGET: s.queueStatus, mDELETE: s.leave})
+	add(pQueueStream, "/v1/events/{event}/queue/stream", map[method]handler{mGET: s.queueStream})
+	add(pHolds, "/v1/events/{event}/holds", map[method]handler{mPOST: s.createHold})
+	add(pAvailability, "/v1/events/{event}/availability", map[method]handler{mGET: s.availability})
+	add(pHold, "/v1/holds/{hold}", map[method]handler{mGET: s.getHold, mDELETE: s.releaseHold})
+	add(pCheckout, "/v1/holds/{hold}/checkout", map[method]handler{mPOST: s.checkout})
+	add(pOrder, "/v1/orders/{order}", map[method]handler{mGET: s.getOrder})
+	add(pWebhook, "/v1/webhooks/stripe", map[method]handler{mPOST: s.webhook})
+	// The last entry answers every path the API does not have.
+	notFound := func(*fasthttp.RequestCtx, string) error { return errNotFoundRoute }
+	p := &pattern{name: "unmatched"}
+	for m := mGET; m < nMethods; m++ {
+		p.routes[m] = &route{name: p.name, method: methodNames[m], h: notFound}
+	}
+	ps[nPatterns] = p
+	return ps
+}
+
+var opsPatterns = [...]bool{pHealthz: true, pReadyz: true, pMetrics: true}
+
+// match finds the route of a request without allocating beyond the path argument.
+func (s *Server) match(ctx *fasthttp.RequestCtx) (*route, string) {
+	id, arg := matchPath(ctx.Path())
+	if s.cfg.OpsOnly && (id >= len(opsPatterns) || !opsPatterns[id]) {
+		id = nPatterns
+	}
+	p := s.patterns[id]
+	m := methodOf(ctx.Method())
+	if id == nPatterns {
+		if m == mOther {
+			m = mGET
+		}
+		return p.routes[m], ""
+	}
+	if m == mOther || p.routes[m] == nil {
+		return s.methodNotAllowed(p), ""
+	}
+	return p.routes[m], string(arg)
+}
+
+// methodNotAllowed is a route that answers 405 for a pattern; built lazily per pattern would need locking,
+// and 405s are rare, so it allocates.
+func (s *Server) methodNotAllowed(p *pattern) *route {
+	return &route{name: p.name, method: "other", metrics: s.metrics.other(p.name), h: func(ctx *fasthttp.RequestCtx, _ string) error {
+		ctx.Response.Header.Set("Allow", p.allowed)
+		pe := problemf(405, typeBadRequest, "this resource answers "+p.allowed)
+		pe.title = "Method not allowed"
+		return pe
+	}}
+}
+
+// matchPath maps a path to its pattern id and variable segment. Unknown paths give nPatterns.
+func matchPath(path []byte) (int, []byte) {
+	switch string(path) {
+	case "/healthz":
+		return pHealthz, nil
+	case "/readyz":
+		return pReadyz, nil
+	case "/metrics":
+		return pMetrics, nil
+	case "/admin", "/admin/":
+		return pAdminPage, nil
+	case "/docs", "/docs/":
+		return pDocs, nil
+	case "/openapi.yaml":
+		return pOpenAPI, nil
+	case "/v1/admin/events":
+		return pAdminEvents, nil
+	case "/v1/webhooks/stripe":
+		return pWebhook, nil
+	}
+	if rest, ok := bytes.CutPrefix(path, []byte("/v1/events/")); ok {
+		arg, tail := segment(rest)
+		switch string(tail) {
+		case "/queue":
+			return pQueue, arg
+		case "/queue/stream":
+			return pQueueStream, arg
+		case "/holds":
+			return pHolds, arg
+		case "/availability":
+			return pAvailability, arg
+		}
+	} else if rest, ok := bytes.CutPrefix(path, []byte("/v1/holds/")); ok {
+		arg, tail := segment(rest)
+		switch string(tail) {
+		case "":
+			return pHold, arg
+		case "/checkout":
+			return pCheckout, arg
+		}
+	} else if rest, ok := bytes.CutPrefix(path, []byte("/v1/orders/")); ok {
+		if arg, tail := segment(rest); len(tail) == 0 {
+			return pOrder, arg
+		}
+	} else if rest, ok := bytes.CutPrefix(path, []byte("/v1/admin/events/")); ok {
+		arg, tail := segment(rest)
+		switch string(tail) {
+		case "":
+			return pAdminEvent, arg
+		case "/admission":
+			return pAdminAdmission, arg
+		case "/stats":
+			return pAdminStats, arg
+		}
+	} else if rest, ok := bytes.CutPrefix(path, []byte("/e/")); ok {
+		if arg, tail := segment(rest); len(tail) == 0 || string(tail) == "/" {
+			return pPage, arg
+		}
+	}
+	return nPatterns, nil
+}
+
+// segment splits a non-empty leading path segment from the rest; an empty segment matches nothing.
+func segment(p []byte) (seg, tail []byte) {
+	i := bytes.IndexByte(p, '/')
+	if i < 0 {
+		i = len(p)
+	}
+	if i == 0 {
+		return nil, []byte("\x00") // no route has an empty id
+	}
+	return p[:i], p[i:]
+}

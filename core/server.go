@@ -1,0 +1,210 @@
+package core
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/onsale/onsale/inventory"
+)
+
+// Config tunes the server. The zero value of each field has a sensible default (filled in by New).
+type Config struct {
+	// AdminToken is the static organizer token (compared in constant time). Empty disables it.
+	AdminToken string
+	// OIDCIssuer, when set, makes the server verify bearer tokens against the issuer's JWKS: organizers by their
+	// role claim, fans by their subject. OIDCClientID, when set, must be in the token's audience.
+	OIDCIssuer    string
+	OIDCClientID  string
+	OrganizerRole string // default "organizer"
+	// JoinRatePerIP limits queue joins per second per client address; 0 turns the limit off.
+	JoinRatePerIP float64
+	// TrustedProxies may set the client address through X-Forwarded-For.
+	TrustedProxies []netip.Prefix
+	// OpsOnly serves only /healthz, /readyz and /metrics (a process that runs background roles only).
+	OpsOnly bool
+	// Loops turns on the inventory's background loops (sweeper, stats gauges, audit).
+	Loops bool
+
+	AvailabilityTTL time.Duration // availability cache lifetime, default 250 ms
+	SweepEvery      time.Duration // default 1 s
+	StatsEvery      time.Duration // default 5 s
+	AuditEvery      time.Duration // default 60 s
+	ReadyEvery      time.Duration // backend probes refreshing onsale_backend_up, default 10 s
+	StreamMaxAge    time.Duration // longest queue event stream before the client must reconnect, default 30 min
+	ReadTimeout     time.Duration // default 30 s
+	IdleTimeout     time.Duration // default 90 s
+	Concurrency     int           // fasthttp's limit of concurrent connections, default 256k
+}
+
+// Deps are the services the server fronts. Inventory, Room and Settlement are required.
+type Deps struct {
+	Inventory  inventory.Store
+	Room       Room
+	Settlement Settlement
+	Checks     []Check // pinged by /readyz
+	// RedisPool, when set, reports the Redis connection pool for onsale_redis_pool_*.
+	RedisPool func() PoolStats
+	// Registerer receives the core metrics; Gatherer serves /metrics. Both default to the prometheus defaults.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	Logger     *slog.Logger
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+// Server is the seat-hold HTTP service.
+type Server struct {
+	cfg   Config
+	inv   inventory.Store
+	room  Room
+	settl Settlement
+	log   *slog.Logger
+	now   func() time.Time
+
+	srv      *fasthttp.Server
+	metrics  *metrics
+	patterns []*pattern
+	checks   []Check
+	auth     *authenticator
+	joins    *ipLimiter
+	avail    *availabilityCache
+	gatherer prometheus.Gatherer
+
+	metricsHandler fasthttp.RequestHandler
+
+	// base is cancelled at shutdown: it ends event streams and background loops.
+	base     context.Context
+	stop     context.CancelFunc
+	loops    sync.WaitGroup
+	loopOnce sync.Once
+}
+
+// New builds a server; it does not listen yet (Serve does).
+func New(cfg Config, deps Deps) (*Server, error) {
+	if deps.Inventory == nil || deps.Room == nil || deps.Settlement == nil {
+		return nil, errors.New("core: Inventory, Room and Settlement are required")
+	}
+	cfg.OrganizerRole = cmp.Or(cfg.OrganizerRole, "organizer")
+	cfg.AvailabilityTTL = cmp.Or(cfg.AvailabilityTTL, 250*time.Millisecond)
+	cfg.SweepEvery = cmp.Or(cfg.SweepEvery, time.Second)
+	cfg.StatsEvery = cmp.Or(cfg.StatsEvery, 5*time.Second)
+	cfg.AuditEvery = cmp.Or(cfg.AuditEvery, time.Minute)
+	cfg.ReadyEvery = cmp.Or(cfg.ReadyEvery, 10*time.Second)
+	cfg.StreamMaxAge = cmp.Or(cfg.StreamMaxAge, 30*time.Minute)
+	cfg.ReadTimeout = cmp.Or(cfg.ReadTimeout, 30*time.Second)
+	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, 90*time.Second)
+	cfg.Concurrency = cmp.Or(cfg.Concurrency, 256*1024)
+	if cfg.JoinRatePerIP < 0 {
+		return nil, fmt.Errorf("core: join rate per IP %v is negative", cfg.JoinRatePerIP)
+	}
+	reg := cmp.Or[prometheus.Registerer](deps.Registerer, prometheus.DefaultRegisterer)
+	s := &Server{
+		cfg:      cfg,
+		inv:      deps.Inventory,
+		room:     deps.Room,
+		settl:    deps.Settlement,
+		log:      cmp.Or(deps.Logger, slog.Default()),
+		now:      deps.Now,
+		checks:   deps.Checks,
+		gatherer: cmp.Or[prometheus.Gatherer](deps.Gatherer, prometheus.DefaultGatherer),
+	}
+	if deps.Now == nil {
+		s.now = time.Now
+	}
+	s.base, s.stop = context.WithCancel(context.Background())
+	var err error
+	if s.auth, err = newAuthenticator(s.base, cfg); err != nil {
+		return nil, err
+	}
+	s.joins = newIPLimiter(cfg.JoinRatePerIP, 100_000)
+	s.avail = newAvailabilityCache(cfg.AvailabilityTTL, s.inv, s.now)
+	s.metricsHandler = newMetricsHandler(s)
+	s.patterns = s.routes()
+	s.metrics = newMetrics(reg, s.patterns, deps.RedisPool, s.checks)
+	s.srv = &fasthttp.Server{
+		Name:                          "onsale",
+		Handler:                       s.handle,
+		ErrorHandler:                  s.parseError,
+		MaxRequestBodySize:            maxBody,
+		ReadTimeout:                   cfg.ReadTimeout,
+		IdleTimeout:                   cfg.IdleTimeout,
+		Concurrency:                   cfg.Concurrency,
+		CloseOnShutdown:               true,
+		NoDefaultServerHeader:         true,
+		NoDefaultDate:                 false,
+		DisableHeaderNamesNormalizing: false,
+		ReduceMemoryUsage:             false,
+		Logger:                        fasthttpLogger{s.log},
+	}
+	return s, nil
+}
+
+// Serve answers requests on ln until Shutdown; it also starts the background loops (once).
+func (s *Server) Serve(ln net.Listener) error {
+	s.loopOnce.Do(s.startLoops)
+	return s.srv.Serve(ln)
+}
+
+// Handler returns the server's request handler (for in-memory tests and benchmarks).
+func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
+
+// Shutdown stops accepting connections, ends event streams, waits for in-flight requests (until ctx ends) and
+// stops the background loops. Closing the adapters (flushing batches, closing pools) is the caller's, after this.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stop()
+	err := s.srv.ShutdownWithContext(ctx)
+	done := make(chan struct{})
+	go func() { s.loops.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return errors.Join(err, fmt.Errorf("background loops: %w", ctx.Err()))
+	}
+	return err
+}
+
+// handle is the root handler: recovery, metrics, routing.
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	s.metrics.inflight.Inc()
+	r, arg := s.match(ctx)
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("panic serving request", slog.String("method", string(ctx.Method())),
+				slog.String("path", string(ctx.Path())), slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+			writeProblem(ctx, &problemError{status: 500, typ: typeInternal, title: titleOf(typeInternal), detail: "internal error"})
+		}
+		s.metrics.inflight.Dec()
+		r.observe(ctx.Response.StatusCode(), time.Since(start))
+	}()
+	if err := r.h(ctx, arg); err != nil {
+		s.fail(ctx, err)
+	}
+}
+
+// parseError answers requests fasthttp could not read: an oversized body gets 413 too-large, anything else 400.
+func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		writeProblem(ctx, errTooLarge)
+	} else {
+		writeProblem(ctx, badRequest("the request could not be read"))
+	}
+	s.metrics.requests.WithLabelValues("unparsed", "", fmt.Sprint(ctx.Response.StatusCode())).Inc()
+}
+
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...), slog.String("component", "fasthttp"))
+}
