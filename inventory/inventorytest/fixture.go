@@ -18,15 +18,16 @@ type NewStore func(t *testing.T) inventory.Store
 
 // fixture is what a case needs: a store and a context that ends with the test.
 type fixture struct {
-	t   *testing.T
-	ctx context.Context
-	s   inventory.Store
+	t        *testing.T
+	ctx      context.Context
+	s        inventory.Store
+	newStore NewStore
 }
 
 func setup(t *testing.T, newStore NewStore) *fixture {
 	t.Helper()
 	t.Parallel()
-	return &fixture{t: t, ctx: t.Context(), s: newStore(t)}
+	return &fixture{t: t, ctx: t.Context(), s: newStore(t), newStore: newStore}
 }
 
 // uniqueID returns an event id no other test uses, even against a shared Redis.

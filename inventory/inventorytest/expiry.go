@@ -1,0 +1,178 @@
+package inventorytest
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/onsale/onsale/inventory"
+)
+
+// shortTTL is the hold life of the cases about expiry: long enough for a few calls, short enough to wait for.
+const shortTTL = 100 * time.Millisecond
+
+// expiryWait bounds every wait for an expiry.
+const expiryWait = 3 * time.Second
+
+var expiryCases = []testCase{
+	{"Expiry/Sweep", func(f *fixture) {
+		ev := newEvent(ga("GA", 10, 100), seated("A", 100, 4))
+		ev.HoldTTL = shortTTL
+		ev.CheckoutTTL = time.Minute
+		ev = f.create(ev)
+		h1 := f.hold(ev, "alice", items(qty("GA", 2)), "A-1-1")
+		h2 := f.hold(ev, "bob", items(qty("GA", 1)))
+		h3 := f.hold(ev, "bob", items(qty("A", 2)))
+		kept := f.hold(ev, "carol", items(qty("GA", 1)))
+		_, err := f.s.BeginCheckout(f.ctx, kept.ID)
+		mustOK(f.t, "checkout", err)
+		for _, h := range []inventory.Hold{h1, h2, h3} {
+			f.waitState(h.ID, inventory.Expired, expiryWait)
+		}
+		// Reads report expiry but change no counter: the sweeper does.
+		f.wantCounts(ev.ID, "GA", counts{Available: 6, Held: 4})
+		f.wantCounts(ev.ID, "A", counts{Available: 1, Held: 3})
+		n, err := f.s.Sweep(f.ctx, ev.ID, 2)
+		mustOK(f.t, "sweep", err)
+		if n != 2 {
+			f.t.Fatalf("sweep(2) expired %d", n)
+		}
+		n, err = f.s.Sweep(f.ctx, ev.ID, 10)
+		mustOK(f.t, "sweep", err)
+		if n != 1 {
+			f.t.Fatalf("second sweep expired %d, want 1", n)
+		}
+		n, err = f.s.Sweep(f.ctx, ev.ID, 10)
+		mustOK(f.t, "sweep", err)
+		if n != 0 {
+			f.t.Fatalf("third sweep expired %d, want 0", n)
+		}
+		f.wantCounts(ev.ID, "GA", counts{Available: 9, Held: 1})
+		f.wantCounts(ev.ID, "A", counts{Available: 4})
+		f.auditClean(ev.ID)
+		if k := f.get(kept.ID); k.State != inventory.Checkout {
+			f.t.Fatalf("hold in checkout swept: %+v", k)
+		}
+		// Expired holds stay expired.
+		before := f.stats(ev.ID)
+		r, err := f.s.Release(f.ctx, h1.ID)
+		mustOK(f.t, "release expired", err)
+		if r.State != inventory.Expired {
+			f.t.Fatalf("release expired: %+v", r)
+		}
+		_, err = f.s.BeginCheckout(f.ctx, h1.ID)
+		wantErr(f.t, "checkout expired", err, inventory.ErrHoldExpired)
+		_, err = f.s.Confirm(f.ctx, h2.ID)
+		wantErr(f.t, "confirm expired", err, inventory.ErrHoldExpired)
+		_, err = f.s.Extend(f.ctx, h3.ID)
+		wantErr(f.t, "extend expired", err, inventory.ErrHoldExpired)
+		f.sameStats(before, f.stats(ev.ID))
+		c, err := f.s.Confirm(f.ctx, kept.ID)
+		mustOK(f.t, "confirm kept", err)
+		if c.State != inventory.Confirmed {
+			f.t.Fatalf("confirm kept: %+v", c)
+		}
+		f.auditClean(ev.ID)
+	}},
+	{"Expiry/ConcurrentSweepsCountOnce", func(f *fixture) {
+		ev := newEvent(ga("GA", 100, 100))
+		ev.HoldTTL = shortTTL
+		ev = f.create(ev)
+		const holds = 20
+		ids := make([]string, holds)
+		for i := range ids {
+			ids[i] = f.hold(ev, "fan"+string(rune('a'+i)), items(qty("GA", 1))).ID
+		}
+		for _, id := range ids {
+			f.waitState(id, inventory.Expired, expiryWait)
+		}
+		var total atomic.Int64
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for {
+					n, err := f.s.Sweep(f.ctx, ev.ID, 3)
+					if err != nil {
+						f.t.Errorf("sweep: %v", err)
+						return
+					}
+					if n == 0 {
+						return
+					}
+					total.Add(int64(n))
+				}
+			})
+		}
+		wg.Wait()
+		if total.Load() != holds {
+			f.t.Fatalf("sweeps expired %d holds, want %d", total.Load(), holds)
+		}
+		f.wantCounts(ev.ID, "GA", counts{Available: 100})
+		f.auditClean(ev.ID)
+	}},
+	{"Expiry/LazyReclaim", func(f *fixture) {
+		ev := newEvent(ga("GA", 2, 100), seated("A", 100, 2))
+		ev.HoldTTL = shortTTL
+		ev.MaxPerFan = 4
+		ev = f.create(ev)
+		old := f.hold(ev, "alice", items(qty("GA", 2)), "A-1-1")
+		f.waitState(old.ID, inventory.Expired, expiryWait)
+		// No sweep: the next hold reclaims the expired one first, units and the fan's count alike.
+		again := f.hold(ev, "alice", items(qty("GA", 2)), "A-1-1")
+		n, err := f.s.Sweep(f.ctx, ev.ID, 10)
+		mustOK(f.t, "sweep", err)
+		if n != 0 {
+			f.t.Fatalf("sweep after lazy reclaim expired %d", n)
+		}
+		f.wantCounts(ev.ID, "GA", counts{Held: 2})
+		f.wantCounts(ev.ID, "A", counts{Available: 1, Held: 1})
+		if g := f.get(again.ID); g.State != inventory.Held {
+			f.t.Fatalf("new hold: %+v", g)
+		}
+		f.auditClean(ev.ID)
+	}},
+	{"Expiry/Checkout", func(f *fixture) {
+		ev := newEvent(ga("GA", 5, 100))
+		ev.CheckoutTTL = shortTTL
+		ev = f.create(ev)
+		h := f.hold(ev, "alice", items(qty("GA", 2)))
+		_, err := f.s.BeginCheckout(f.ctx, h.ID)
+		mustOK(f.t, "checkout", err)
+		f.waitState(h.ID, inventory.Expired, expiryWait)
+		// A payment that finishes after the checkout deadline must not be kept.
+		_, err = f.s.Confirm(f.ctx, h.ID)
+		wantErr(f.t, "confirm after checkout deadline", err, inventory.ErrHoldExpired)
+		f.wantCounts(ev.ID, "GA", counts{Available: 5})
+		if g := f.get(h.ID); g.State != inventory.Expired {
+			f.t.Fatalf("after confirm: %+v", g)
+		}
+		f.auditClean(ev.ID)
+	}},
+	{"Expiry/CheckoutOutlivesHoldTTL", func(f *fixture) {
+		ev := newEvent(ga("GA", 5, 100))
+		ev.HoldTTL = shortTTL
+		ev.CheckoutTTL = time.Minute
+		ev = f.create(ev)
+		paying := f.hold(ev, "alice", items(qty("GA", 1)))
+		_, err := f.s.BeginCheckout(f.ctx, paying.ID)
+		mustOK(f.t, "checkout", err)
+		idle := f.hold(ev, "bob", items(qty("GA", 1)))
+		f.waitState(idle.ID, inventory.Expired, expiryWait)
+		// paying was created before idle, so its hold deadline has passed too; checkout moved it.
+		if g := f.get(paying.ID); g.State != inventory.Checkout {
+			f.t.Fatalf("hold in checkout: %+v", g)
+		}
+		n, err := f.s.Sweep(f.ctx, ev.ID, 10)
+		mustOK(f.t, "sweep", err)
+		if n != 1 {
+			f.t.Fatalf("sweep expired %d, want 1", n)
+		}
+		c, err := f.s.Confirm(f.ctx, paying.ID)
+		mustOK(f.t, "confirm", err)
+		if c.State != inventory.Confirmed {
+			f.t.Fatalf("confirm: %+v", c)
+		}
+		f.wantCounts(ev.ID, "GA", counts{Available: 4, Sold: 1})
+		f.auditClean(ev.ID)
+	}},
+}
