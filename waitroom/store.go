@@ -91,7 +91,7 @@ type AdmitRequest struct {
 	N        int       // admissions to make in all (holes skipped do not count)
 	Rates    [MaxLanes]float64
 	Rate     float64
-	SoldOut  bool   // close the queue: nobody else will be admitted
+	SoldOut  bool     // close the queue: nobody else will be admitted
 	Released []string // waves whose release was done this tick (recorded so each is done once)
 }
 
@@ -158,3 +158,7 @@ type Store interface {
 
 // Member is the name of an admitted place in the store's active set.
 func Member(lane int, pos int64) string { return strconv.Itoa(lane) + ":" + strconv.FormatInt(pos, 10) }
+
+// AdmitStepLimit bounds the positions one Admit call may pass in one lane (admissions plus holes skipped), so one
+// call stays short however many fans left in a row; the next tick goes on.
+func AdmitStepLimit(n int) int { return 4*n + 1000 }

@@ -1,0 +1,6 @@
+-- config: store an event's configuration, bump its version, reopen a sold-out queue.
+-- KEYS: 1 cfg, 2 st
+-- ARGV: 1 configuration
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], 'soldout')
+return redis.call('HINCRBY', KEYS[2], 'ver', 1)
