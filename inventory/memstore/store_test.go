@@ -15,3 +15,5 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func newStore(*testing.T) inventory.Store { return memstore.New(memstore.Options{}) }
 
 func TestConformance(t *testing.T) { inventorytest.Run(t, newStore) }
+
+func TestConcurrency(t *testing.T) { inventorytest.RunConcurrency(t, newStore, 1000) }
