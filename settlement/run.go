@@ -8,10 +8,11 @@ import (
 	"time"
 )
 
-// Queues the service consumes.
+// Queues the service consumes. A bus declares PaymentsQueue when it starts, so that payment requests published
+// before the first worker attaches are kept.
 var (
-	paymentsQueue = Queue{Name: "payments", Bind: "payment.*"}
-	bookingsQueue = Queue{Name: "bookings", Bind: "booking.*"}
+	PaymentsQueue = Queue{Name: "payments", Bind: "payment.*"}
+	BookingsQueue = Queue{Name: "bookings", Bind: "booking.*"}
 )
 
 // Run runs the outbox relay, the payment workers, the stalled-saga poller and, when OnBooking is set, the
@@ -26,13 +27,13 @@ func (s *Service) Run(ctx context.Context) error {
 		start(s.relay)
 	}
 	start(s.poll)
-	q := paymentsQueue
+	q := PaymentsQueue
 	q.Prefetch = s.opts.Prefetch
 	for range s.opts.Workers {
 		start(func(ctx context.Context) { _ = s.bus.Consume(ctx, q, s.consumer(s.handlePayment)) })
 	}
 	if s.opts.OnBooking != nil {
-		bq := bookingsQueue
+		bq := BookingsQueue
 		bq.Prefetch = s.opts.Prefetch
 		start(func(ctx context.Context) { _ = s.bus.Consume(ctx, bq, s.consumer(s.handleBooking)) })
 	}

@@ -1,23 +1,516 @@
 // Package amqpbus is the settlement bus on RabbitMQ (amqp091-go).
+//
+// Topology, every name under Options.Prefix (P):
+//
+//	P.events            topic exchange: payment requests and booking events, routed by topic
+//	P.dlx               direct exchange the work queues dead-letter into
+//	P.<queue>           quorum work queue bound to P.events; a rejected delivery dead-letters to P.dlx …
+//	P.<queue>.retry     … into this queue, whose message TTL dead-letters it back to P.<queue> (a retry delay)
+//	P.<queue>.parked    quorum queue where deliveries go after their last attempt, for a person to look at
+//
+// Publishing uses publisher confirms: only ids the broker acknowledged are reported sent. The connection is
+// supervised: after it drops it is redialled with backoff, the topology re-declared, and consumers re-consume.
 package amqpbus
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/onsale/onsale/settlement"
 )
 
-// Options configure a Bus.
+// Options configure a Bus. Zero values take the defaults in brackets.
 type Options struct {
-	Prefix string // exchange and queue names start with it [onsale]
+	Prefix         string        // exchange and queue names start with it [onsale]
+	RetryDelay     time.Duration // how long a retried delivery waits in the retry queue [1s]
+	PublishTimeout time.Duration // longest wait for the broker's confirms [10s]
+	Logger         *slog.Logger  // [slog.Default()]
 }
 
-// Bus is a RabbitMQ connection that survives broker restarts.
-type Bus struct{}
+// ErrNotConnected is returned while the connection is being re-established.
+var ErrNotConnected = errors.New("not connected to the broker")
 
-// Dial connects to url and declares the topology.
+// Bus is a supervised RabbitMQ connection. It is safe for concurrent use.
+type Bus struct {
+	url  string
+	opts Options
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	conn   *amqp.Connection
+	ready  chan struct{} // closed while conn is up
+	queues map[string]settlement.Queue
+
+	pubMu sync.Mutex
+	pubCh *amqp.Channel
+
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+var _ settlement.Bus = (*Bus)(nil)
+
+// Dial connects to url, declares the topology (exchanges and the payments queue) and starts supervising the
+// connection until Close.
 func Dial(ctx context.Context, url string, opts Options) (*Bus, error) {
-	return nil, errors.New("amqpbus: not ready")
+	if opts.Prefix == "" {
+		opts.Prefix = "onsale"
+	}
+	if opts.RetryDelay <= 0 {
+		opts.RetryDelay = time.Second
+	}
+	if opts.PublishTimeout <= 0 {
+		opts.PublishTimeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	b := &Bus{
+		url: url, opts: opts, log: opts.Logger.With(slog.String("component", "amqpbus")),
+		ready:  make(chan struct{}),
+		queues: map[string]settlement.Queue{settlement.PaymentsQueue.Name: settlement.PaymentsQueue},
+		done:   make(chan struct{}),
+	}
+	conn, err := b.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.setConn(conn)
+	b.wg.Add(1)
+	go b.supervise(conn)
+	return b, nil
 }
 
-// Close closes the connection.
-func (b *Bus) Close() error { return nil }
+func (b *Bus) name(s string) string { return b.opts.Prefix + "." + s }
+
+// dial opens a connection and declares the topology on it.
+func (b *Bus) dial(ctx context.Context) (*amqp.Connection, error) {
+	type result struct {
+		c   *amqp.Connection
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := amqp.DialConfig(b.url, amqp.Config{Heartbeat: 5 * time.Second, Locale: "en_US",
+			Properties: amqp.Table{"connection_name": b.opts.Prefix + " settlement"}})
+		ch <- result{c, err}
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.c != nil {
+				_ = r.c.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("dial broker: %w", r.err)
+	}
+	if err := b.declare(r.c); err != nil {
+		_ = r.c.Close()
+		return nil, err
+	}
+	return r.c, nil
+}
+
+func (b *Bus) declare(conn *amqp.Connection) error {
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("declare: %w", err)
+	}
+	defer ch.Close()
+	if err := ch.ExchangeDeclare(b.name("events"), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange: %w", err)
+	}
+	if err := ch.ExchangeDeclare(b.name("dlx"), amqp.ExchangeDirect, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange: %w", err)
+	}
+	b.mu.Lock()
+	qs := make([]settlement.Queue, 0, len(b.queues))
+	for _, q := range b.queues {
+		qs = append(qs, q)
+	}
+	b.mu.Unlock()
+	for _, q := range qs {
+		if err := b.declareQueue(ch, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// declareQueue declares a work queue with its retry and parking queues.
+func (b *Bus) declareQueue(ch *amqp.Channel, q settlement.Queue) error {
+	work, retry, parked := b.name(q.Name), b.name(q.Name+".retry"), b.name(q.Name+".parked")
+	if _, err := ch.QueueDeclare(work, true, false, false, false, amqp.Table{
+		"x-queue-type":              "quorum",
+		"x-dead-letter-exchange":    b.name("dlx"),
+		"x-dead-letter-routing-key": retry,
+	}); err != nil {
+		return fmt.Errorf("declare %s: %w", work, err)
+	}
+	if err := ch.QueueBind(work, q.Bind, b.name("events"), false, nil); err != nil {
+		return fmt.Errorf("bind %s: %w", work, err)
+	}
+	// A classic queue: per-queue message TTL with dead-lettering back to the work queue is the delay.
+	if _, err := ch.QueueDeclare(retry, true, false, false, false, amqp.Table{
+		"x-message-ttl":             b.opts.RetryDelay.Milliseconds(),
+		"x-dead-letter-exchange":    "",
+		"x-dead-letter-routing-key": work,
+	}); err != nil {
+		return fmt.Errorf("declare %s: %w", retry, err)
+	}
+	if err := ch.QueueBind(retry, retry, b.name("dlx"), false, nil); err != nil {
+		return fmt.Errorf("bind %s: %w", retry, err)
+	}
+	if _, err := ch.QueueDeclare(parked, true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
+		return fmt.Errorf("declare %s: %w", parked, err)
+	}
+	return nil
+}
+
+func (b *Bus) setConn(c *amqp.Connection) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.conn = c
+	if c != nil {
+		close(b.ready)
+	} else {
+		b.ready = make(chan struct{})
+	}
+}
+
+// supervise waits for the connection to drop, then redials with backoff until it is back or the bus is closed.
+func (b *Bus) supervise(conn *amqp.Connection) {
+	defer b.wg.Done()
+	for {
+		lost := conn.NotifyClose(make(chan *amqp.Error, 1))
+		select {
+		case <-b.done:
+			return
+		case err := <-lost:
+			select {
+			case <-b.done:
+				return
+			default:
+			}
+			b.log.Warn("broker connection lost", slog.Any("err", err))
+		}
+		b.setConn(nil)
+		b.pubMu.Lock()
+		b.pubCh = nil
+		b.pubMu.Unlock()
+		backoff := 50 * time.Millisecond
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			c, err := b.dial(ctx)
+			cancel()
+			if err == nil {
+				conn = c
+				break
+			}
+			b.log.Warn("broker redial", slog.Any("err", err), slog.Duration("retry_in", backoff))
+			select {
+			case <-b.done:
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		}
+		select {
+		case <-b.done:
+			_ = conn.Close()
+			return
+		default:
+		}
+		b.setConn(conn)
+		b.log.Info("broker connection restored")
+	}
+}
+
+// waitConn returns the live connection, waiting while it is being re-established.
+func (b *Bus) waitConn(ctx context.Context) (*amqp.Connection, error) {
+	for {
+		b.mu.Lock()
+		c, ready := b.conn, b.ready
+		b.mu.Unlock()
+		if c != nil && !c.IsClosed() {
+			return c, nil
+		}
+		wait := (<-chan time.Time)(nil)
+		if c != nil {
+			wait = time.After(20 * time.Millisecond) // dropped, the supervisor has not noticed yet
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-b.done:
+			return nil, ErrNotConnected
+		case <-ready:
+		case <-wait:
+		}
+	}
+}
+
+func (b *Bus) current() *amqp.Connection {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.conn == nil || b.conn.IsClosed() {
+		return nil
+	}
+	return b.conn
+}
+
+// Publish sends msgs to the events exchange and waits for the broker's confirms. It fails at once while the
+// connection is down, so the outbox keeps the rows for the next try.
+func (b *Bus) Publish(ctx context.Context, msgs []settlement.Message) ([]string, error) {
+	b.pubMu.Lock()
+	defer b.pubMu.Unlock()
+	if b.pubCh == nil || b.pubCh.IsClosed() {
+		conn := b.current()
+		if conn == nil {
+			return nil, ErrNotConnected
+		}
+		ch, err := conn.Channel()
+		if err != nil {
+			return nil, fmt.Errorf("publish channel: %w", err)
+		}
+		if err := ch.Confirm(false); err != nil {
+			_ = ch.Close()
+			return nil, fmt.Errorf("confirm mode: %w", err)
+		}
+		b.pubCh = ch
+	}
+	ctx, cancel := context.WithTimeout(ctx, b.opts.PublishTimeout)
+	defer cancel()
+	confs := make([]*amqp.DeferredConfirmation, 0, len(msgs))
+	var pubErr error
+	now := time.Now()
+	for _, m := range msgs {
+		dc, err := b.pubCh.PublishWithDeferredConfirmWithContext(ctx, b.name("events"), m.Topic, false, false, amqp.Publishing{
+			MessageId: m.ID, Type: m.Topic, ContentType: "application/json", DeliveryMode: amqp.Persistent,
+			Timestamp: now, Body: m.Body,
+		})
+		if err != nil {
+			pubErr = fmt.Errorf("publish %s: %w", m.ID, err)
+			break
+		}
+		confs = append(confs, dc)
+	}
+	ids := make([]string, 0, len(confs))
+	for i, dc := range confs {
+		acked, err := dc.WaitContext(ctx)
+		if err != nil {
+			pubErr = errors.Join(pubErr, fmt.Errorf("confirm: %w", err))
+			break
+		}
+		if acked {
+			ids = append(ids, msgs[i].ID)
+		} else if pubErr == nil {
+			pubErr = fmt.Errorf("broker refused message %s", msgs[i].ID)
+		}
+	}
+	if pubErr != nil {
+		// Unconfirmed messages stay unsent; a fresh channel gets a fresh confirm sequence.
+		_ = b.pubCh.Close()
+		b.pubCh = nil
+	}
+	return ids, pubErr
+}
+
+// Consume delivers q's messages to h until ctx ends, one at a time per call, with q.Prefetch in flight;
+// after a connection loss it re-consumes on the new connection.
+func (b *Bus) Consume(ctx context.Context, q settlement.Queue, h settlement.Handler) error {
+	if q.Prefetch <= 0 {
+		q.Prefetch = 16
+	}
+	b.mu.Lock()
+	b.queues[q.Name] = q
+	b.mu.Unlock()
+	for {
+		conn, err := b.waitConn(ctx)
+		if err != nil {
+			return ctx.Err()
+		}
+		err = b.consume(ctx, conn, q, h)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		b.log.Warn("consumer interrupted; re-consuming", slog.String("queue", q.Name), slog.Any("err", err))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-b.done:
+			return ErrNotConnected
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (b *Bus) consume(ctx context.Context, conn *amqp.Connection, q settlement.Queue, h settlement.Handler) error {
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	if err := b.declareQueue(ch, q); err != nil {
+		return err
+	}
+	if err := ch.Qos(q.Prefetch, 0, false); err != nil {
+		return err
+	}
+	if err := ch.Confirm(false); err != nil { // for parking with a confirm
+		return err
+	}
+	deliveries, err := ch.ConsumeWithContext(ctx, b.name(q.Name), "", false, false, false, false, nil)
+	if err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case d, ok := <-deliveries:
+			if !ok {
+				return errors.New("delivery channel closed")
+			}
+			if err := b.handle(ctx, ch, q, d, h); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (b *Bus) handle(ctx context.Context, ch *amqp.Channel, q settlement.Queue, d amqp.Delivery, h settlement.Handler) error {
+	topic := d.Type
+	if topic == "" {
+		topic = d.RoutingKey
+	}
+	out := h(ctx, settlement.Delivery{
+		Message: settlement.Message{ID: d.MessageId, Topic: topic, Body: d.Body},
+		Attempt: 1 + rejections(d.Headers, b.name(q.Name)),
+	})
+	if ctx.Err() != nil {
+		return nil // shutting down: leave it unacknowledged; the broker redelivers it
+	}
+	switch out {
+	case settlement.Retry:
+		return d.Nack(false, false) // dead-letters into the retry queue
+	case settlement.Park:
+		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", b.name(q.Name+".parked"), false, false, amqp.Publishing{
+			MessageId: d.MessageId, Type: topic, ContentType: d.ContentType, DeliveryMode: amqp.Persistent,
+			Timestamp: time.Now(), Headers: d.Headers, Body: d.Body,
+		})
+		if err != nil {
+			return err
+		}
+		if acked, err := dc.WaitContext(ctx); err != nil || !acked {
+			return errors.Join(errors.New("parking not confirmed"), err, d.Nack(false, true))
+		}
+		return d.Ack(false)
+	default:
+		return d.Ack(false)
+	}
+}
+
+// rejections counts how often a delivery was rejected from queue, from the broker's x-death header.
+func rejections(h amqp.Table, queue string) int {
+	deaths, _ := h["x-death"].([]any)
+	for _, x := range deaths {
+		t, ok := x.(amqp.Table)
+		if !ok || t["queue"] != queue || t["reason"] != "rejected" {
+			continue
+		}
+		if n, ok := t["count"].(int64); ok {
+			return int(n)
+		}
+	}
+	return 0
+}
+
+// Ping reports whether the connection is up.
+func (b *Bus) Ping(context.Context) error {
+	if b.current() == nil {
+		return ErrNotConnected
+	}
+	return nil
+}
+
+// Parked counts the messages parked for a queue (ErrNotConnected while down).
+func (b *Bus) Parked(ctx context.Context, queue string) (int, error) {
+	return b.inspect(ctx, b.name(queue+".parked"))
+}
+
+func (b *Bus) inspect(ctx context.Context, name string) (int, error) {
+	conn, err := b.waitConn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return 0, err
+	}
+	defer ch.Close()
+	q, err := ch.QueueDeclarePassive(name, true, false, false, false, nil)
+	if err != nil {
+		return 0, err
+	}
+	return q.Messages, nil
+}
+
+// Teardown deletes the bus's queues and exchanges (tests, or retiring a prefix).
+func (b *Bus) Teardown(ctx context.Context) error {
+	conn, err := b.waitConn(ctx)
+	if err != nil {
+		return err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	b.mu.Lock()
+	var names []string
+	for _, q := range b.queues {
+		names = append(names, b.name(q.Name), b.name(q.Name+".retry"), b.name(q.Name+".parked"))
+	}
+	b.mu.Unlock()
+	var errs []error
+	for _, n := range names {
+		if _, err := ch.QueueDelete(n, false, false, false); err != nil {
+			return err // the channel is closed after an error
+		}
+	}
+	for _, x := range []string{b.name("events"), b.name("dlx")} {
+		errs = append(errs, ch.ExchangeDelete(x, false, false))
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops the supervisor and closes the connection. Consumers return once their ctx ends.
+func (b *Bus) Close() error {
+	select {
+	case <-b.done:
+		return nil
+	default:
+	}
+	close(b.done)
+	b.mu.Lock()
+	c := b.conn
+	b.mu.Unlock()
+	var err error
+	if c != nil && !c.IsClosed() {
+		err = c.Close()
+	}
+	b.wg.Wait()
+	return err
+}

@@ -1,22 +1,354 @@
-// Package pgledger is the settlement ledger on PostgreSQL (pgx/v5): orders, the outbox, processed messages and
-// event definitions, with schema migrations embedded in the binary.
+// Package pgledger is the settlement ledger on PostgreSQL (pgx/v5): orders (one per hold), the transactional
+// outbox, processed message ids and event definitions, with schema migrations embedded in the binary and a few
+// reporting views for BI tools. Each saga step is one transaction that also writes its outbox rows.
 package pgledger
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/onsale/onsale/inventory"
+	"github.com/onsale/onsale/settlement"
 )
 
-// Ledger keeps the saga in PostgreSQL.
-type Ledger struct{ pool *pgxpool.Pool }
+// Ledger keeps the saga in PostgreSQL. It is safe for concurrent use.
+type Ledger struct {
+	pool   *pgxpool.Pool
+	relays atomic.Int64
+}
 
-// New returns a ledger over pool; run Migrate first.
+var _ settlement.Ledger = (*Ledger)(nil)
+
+// New returns a ledger over pool; run Migrate first. The pool stays the caller's to close.
 func New(pool *pgxpool.Pool) *Ledger { return &Ledger{pool: pool} }
-
-// Migrate applies the embedded migrations.
-func Migrate(ctx context.Context, pool *pgxpool.Pool) error { return errors.New("pgledger: not ready") }
 
 // Close does nothing: the pool belongs to the caller.
 func (l *Ledger) Close() error { return nil }
+
+const orderColumns = `id, hold_id, event_id, fan, status, seats, lines, total, currency, payment_method,
+	coalesce(payment_key, ''), coalesce(payment_intent, ''), failure_reason, attempts, created_at, updated_at`
+
+func scanOrder(row pgx.Row) (settlement.Order, error) {
+	var o settlement.Order
+	var lines []byte
+	var status string
+	err := row.Scan(&o.ID, &o.HoldID, &o.Event, &o.Fan, &status, &o.Seats, &lines, &o.Total, &o.Currency,
+		&o.PaymentMethod, &o.PaymentKey, &o.PaymentIntent, &o.FailureReason, &o.Attempts, &o.CreatedAt, &o.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return o, settlement.ErrNotFound
+	}
+	if err != nil {
+		return o, err
+	}
+	o.Status = settlement.Status(status)
+	if err := json.Unmarshal(lines, &o.Lines); err != nil {
+		return o, fmt.Errorf("order %s lines: %w", o.ID, err)
+	}
+	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	return o, nil
+}
+
+func (l *Ledger) CreateOrder(ctx context.Context, o settlement.Order, key string, deadline time.Time, outbox []settlement.Message) (settlement.Order, bool, error) {
+	lines, err := json.Marshal(o.Lines)
+	if err != nil {
+		return settlement.Order{}, false, err
+	}
+	seats := o.Seats
+	if seats == nil {
+		seats = []string{}
+	}
+	units := 0
+	for _, ln := range o.Lines {
+		units += ln.Quantity
+	}
+	var idem *string
+	if key != "" {
+		idem = &key
+	}
+	created := false
+	err = pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO orders (id, hold_id, event_id, fan, status, seats, lines, units, total,
+			currency, payment_method, idempotency_key, deadline, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+			ON CONFLICT DO NOTHING`,
+			o.ID, o.HoldID, o.Event, o.Fan, string(o.Status), seats, lines, units, o.Total, o.Currency,
+			o.PaymentMethod, idem, deadline, o.CreatedAt)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // the hold, or the fan's key, already has an order
+		}
+		created = true
+		return insertOutbox(ctx, tx, outbox)
+	})
+	if err != nil {
+		return settlement.Order{}, false, fmt.Errorf("create order %s: %w", o.ID, err)
+	}
+	if created {
+		return o, true, nil
+	}
+	existing, err := l.OrderByHold(ctx, o.HoldID)
+	if errors.Is(err, settlement.ErrNotFound) && key != "" {
+		existing, err = scanOrder(l.pool.QueryRow(ctx,
+			`SELECT `+orderColumns+` FROM orders WHERE fan = $1 AND idempotency_key = $2`, o.Fan, key))
+	}
+	if err != nil {
+		return settlement.Order{}, false, fmt.Errorf("create order %s: existing: %w", o.ID, err)
+	}
+	return existing, false, nil
+}
+
+func insertOutbox(ctx context.Context, tx pgx.Tx, msgs []settlement.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	ids, topics, bodies := make([]string, len(msgs)), make([]string, len(msgs)), make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i], topics[i], bodies[i] = m.ID, m.Topic, string(m.Body)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO outbox (message_id, topic, body)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])`, ids, topics, bodies)
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}
+
+func (l *Ledger) Order(ctx context.Context, id string) (settlement.Order, error) {
+	return scanOrder(l.pool.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = $1`, id))
+}
+
+func (l *Ledger) OrderByHold(ctx context.Context, holdID string) (settlement.Order, error) {
+	return scanOrder(l.pool.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE hold_id = $1`, holdID))
+}
+
+func (l *Ledger) OrderByPaymentIntent(ctx context.Context, pi string) (settlement.Order, error) {
+	return scanOrder(l.pool.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE payment_intent = $1`, pi))
+}
+
+func (l *Ledger) Transition(ctx context.Context, t settlement.Transition) (settlement.Order, error) {
+	from := make([]string, len(t.From))
+	for i, s := range t.From {
+		from[i] = string(s)
+	}
+	var deadline *time.Time
+	if !t.Deadline.IsZero() {
+		deadline = &t.Deadline
+	}
+	var out settlement.Order
+	var outcome error
+	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
+		if t.MessageID != "" {
+			tag, err := tx.Exec(ctx, `INSERT INTO processed_messages (message_id) VALUES ($1) ON CONFLICT DO NOTHING`, t.MessageID)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				outcome = settlement.ErrDuplicate
+				return outcome
+			}
+		}
+		o, err := scanOrder(tx.QueryRow(ctx, `UPDATE orders SET
+				status = $2,
+				payment_key = coalesce(nullif($3, ''), payment_key),
+				payment_intent = coalesce(nullif($4, ''), payment_intent),
+				failure_reason = CASE WHEN $5 <> '' THEN $5 ELSE failure_reason END,
+				deadline = coalesce($6, deadline),
+				updated_at = now(),
+				settled_at = CASE WHEN $2 IN ('paid', 'failed', 'refunded') THEN now() ELSE settled_at END
+			WHERE id = $1 AND status = ANY($7)
+			RETURNING `+orderColumns,
+			t.OrderID, string(t.To), t.PaymentKey, t.PaymentIntent, t.FailureReason, deadline, from))
+		if errors.Is(err, settlement.ErrNotFound) {
+			outcome = settlement.ErrConflict
+			return outcome
+		}
+		if err != nil {
+			return err
+		}
+		out = o
+		return insertOutbox(ctx, tx, t.Outbox)
+	})
+	if outcome != nil {
+		cur, err := l.Order(ctx, t.OrderID)
+		if err != nil {
+			return cur, err // ErrNotFound for an unknown order
+		}
+		return cur, outcome
+	}
+	if err != nil {
+		return settlement.Order{}, err
+	}
+	return out, nil
+}
+
+func (l *Ledger) Processed(ctx context.Context, id string) (bool, error) {
+	var ok bool
+	err := l.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM processed_messages WHERE message_id = $1)`, id).Scan(&ok)
+	return ok, err
+}
+
+func (l *Ledger) MarkProcessed(ctx context.Context, id string) error {
+	_, err := l.pool.Exec(ctx, `INSERT INTO processed_messages (message_id) VALUES ($1) ON CONFLICT DO NOTHING`, id)
+	return err
+}
+
+// RelayOutbox holds the rows it publishes locked (FOR UPDATE SKIP LOCKED) until the broker confirmed them, so
+// several relays share the outbox without publishing a row twice at once, and marks sent only what was confirmed.
+func (l *Ledger) RelayOutbox(ctx context.Context, limit int, publish func(context.Context, []settlement.Message) ([]string, error)) (int, error) {
+	n := 0
+	var pubErr error
+	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT message_id, topic, body FROM outbox WHERE sent_at IS NULL
+			ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+		if err != nil {
+			return err
+		}
+		var msgs []settlement.Message
+		for rows.Next() {
+			var m settlement.Message
+			var body []byte
+			if err := rows.Scan(&m.ID, &m.Topic, &body); err != nil {
+				return err
+			}
+			m.Body = body
+			msgs = append(msgs, m)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
+		ids, err := publish(ctx, msgs)
+		pubErr = err
+		if len(ids) == 0 {
+			return nil
+		}
+		tag, err := tx.Exec(ctx, `UPDATE outbox SET sent_at = now() WHERE message_id = ANY($1)`, ids)
+		n = int(tag.RowsAffected())
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("relay outbox: %w", err)
+	}
+	if l.relays.Add(1)%512 == 0 {
+		// Sent rows are kept an hour for inspection, then dropped in small batches.
+		_, _ = l.pool.Exec(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
+			WHERE sent_at < now() - interval '1 hour' LIMIT 10000)`)
+	}
+	if pubErr != nil {
+		return n, fmt.Errorf("relay outbox: publish: %w", pubErr)
+	}
+	return n, nil
+}
+
+func (l *Ledger) OutboxPending(ctx context.Context) (int, error) {
+	var n int
+	err := l.pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sent_at IS NULL`).Scan(&n)
+	return n, err
+}
+
+func (l *Ledger) Redrive(ctx context.Context, now time.Time, limit int, next func(settlement.Order) time.Time, msg func(settlement.Order) settlement.Message) ([]settlement.Order, error) {
+	var out []settlement.Order
+	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
+		out = out[:0]
+		rows, err := tx.Query(ctx, `SELECT `+orderColumns+` FROM orders
+			WHERE status IN ('pending', 'paying') AND deadline <= $1
+			ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			o, err := scanOrder(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, o)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		ids, deadlines := make([]string, len(out)), make([]time.Time, len(out))
+		msgs := make([]settlement.Message, len(out))
+		for i := range out {
+			out[i].Attempts++
+			ids[i], deadlines[i], msgs[i] = out[i].ID, next(out[i]), msg(out[i])
+		}
+		if _, err := tx.Exec(ctx, `UPDATE orders o SET attempts = o.attempts + 1, deadline = d.deadline
+			FROM unnest($1::text[], $2::timestamptz[]) AS d(id, deadline) WHERE o.id = d.id`, ids, deadlines); err != nil {
+			return err
+		}
+		return insertOutbox(ctx, tx, msgs)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redrive: %w", err)
+	}
+	return out, nil
+}
+
+func (l *Ledger) SaveEvent(ctx context.Context, ev inventory.Event) error {
+	def, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	_, err = l.pool.Exec(ctx, `INSERT INTO events (id, definition) VALUES ($1, $2)
+		ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = now()`, ev.ID, def)
+	return err
+}
+
+func (l *Ledger) Event(ctx context.Context, id string) (inventory.Event, error) {
+	var def []byte
+	err := l.pool.QueryRow(ctx, `SELECT definition FROM events WHERE id = $1`, id).Scan(&def)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return inventory.Event{}, settlement.ErrNotFound
+	}
+	if err != nil {
+		return inventory.Event{}, err
+	}
+	var ev inventory.Event
+	if err := json.Unmarshal(def, &ev); err != nil {
+		return ev, fmt.Errorf("event %s definition: %w", id, err)
+	}
+	return ev, nil
+}
+
+func (l *Ledger) LiveOrders(ctx context.Context, event string) ([]settlement.Order, error) {
+	rows, err := l.pool.Query(ctx, `SELECT `+orderColumns+` FROM orders
+		WHERE event_id = $1 AND status IN ('paid', 'pending', 'paying') ORDER BY created_at`, event)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []settlement.Order
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// AddCounter adds delta to an event's funnel counter (queued, admitted, held) for the funnel view.
+func (l *Ledger) AddCounter(ctx context.Context, event, counter string, delta int64) error {
+	_, err := l.pool.Exec(ctx, `INSERT INTO event_counters (event_id, counter, value) VALUES ($1, $2, $3)
+		ON CONFLICT (event_id, counter) DO UPDATE SET value = event_counters.value + excluded.value, updated_at = now()`,
+		event, counter, delta)
+	return err
+}
+
+func (l *Ledger) Ping(ctx context.Context) error { return l.pool.Ping(ctx) }
