@@ -101,6 +101,14 @@ func appendStatus(b []byte, st *waitroom.Status) []byte {
 	b = appendInt(b, int64(ceilSeconds(st.EstimatedWait)))
 	b = append(b, `,"poll_after_ms":`...)
 	b = appendInt(b, st.PollAfter.Milliseconds())
+	if st.QueueToken != "" { // a replacement the client stores in place of its old token
+		b = append(b, `,"queue_token":`...)
+		b = appendJSONString(b, st.QueueToken)
+	}
+	if st.Lane != "" {
+		b = append(b, `,"lane":`...)
+		b = appendJSONString(b, st.Lane)
+	}
 	if st.AccessToken != "" {
 		b = append(b, `,"access_token":`...)
 		b = appendJSONString(b, st.AccessToken)
