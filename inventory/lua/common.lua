@@ -1,0 +1,112 @@
+-- common.lua is prepended to every inventory script (see package lua). It holds what all of them share: the key
+-- layout, the clock, and reclaiming holds.
+--
+-- KEYS[1] is the event's key prefix "<prefix>:{ev:<event>}:", KEYS[2] its meta hash, KEYS[3] its deadline zset;
+-- scripts add their own keys after these. Keys a script cannot know in advance (the holds it reclaims lazily and
+-- their sections, seats and fans) are named here from KEYS[1]. They carry the same hash tag as every other key of the
+-- event, so on Redis Cluster they are in the slot the script runs on: the accepted compromise to "every key in KEYS".
+--
+-- Seat state: one string per seated section, one byte per seat in row order, '0' free, 'h' held, 's' sold,
+-- 'w' withheld. A byte rather than two bits lets string.find look for free runs in C.
+local P = KEYS[1]
+local K_META = KEYS[2]
+local K_DEADLINE = KEYS[3]
+local HOLD_KEEP_MS = 90000000 -- released and expired holds stay readable for 25 h (idempotency keys live 24 h)
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function fail(code, msg)
+  if msg then return redis.error_reply(code .. ' ' .. msg) end
+  return redis.error_reply(code)
+end
+
+local function split(s, sep)
+  local out = {}
+  if s == nil or s == false or s == '' then return out end
+  local i = 1
+  while true do
+    local j = string.find(s, sep, i, true)
+    if not j then
+      out[#out + 1] = string.sub(s, i)
+      return out
+    end
+    out[#out + 1] = string.sub(s, i, j - 1)
+    i = j + #sep
+  end
+end
+
+-- alloc is "sec|units|p1,p2,...;sec|units|" (positions 0-based in the section's seat string).
+local function parse_alloc(alloc)
+  local out = {}
+  for _, part in ipairs(split(alloc, ';')) do
+    local f = split(part, '|')
+    local pos = {}
+    for _, p in ipairs(split(f[3], ',')) do pos[#pos + 1] = tonumber(p) end
+    out[#out + 1] = { sec = f[1], n = tonumber(f[2]), pos = pos }
+  end
+  return out
+end
+
+-- set_seats writes byte c at the sorted positions, one SETRANGE per contiguous run.
+local function set_seats(key, pos, c)
+  local i = 1
+  while i <= #pos do
+    local j = i
+    while j < #pos and pos[j + 1] == pos[j] + 1 do j = j + 1 end
+    redis.call('SETRANGE', key, pos[i], string.rep(c, j - i + 1))
+    i = j + 1
+  end
+end
+
+-- free_hold gives a live hold's units back to sale and leaves it in state newstate (released or expired).
+local function free_hold(id, newstate)
+  local hk = P .. 'hold:' .. id
+  local h = redis.call('HMGET', hk, 'st', 'units', 'alloc', 'fan')
+  if h[1] ~= 'held' and h[1] ~= 'checkout' then
+    redis.call('ZREM', K_DEADLINE, id)
+    return false
+  end
+  for _, a in ipairs(parse_alloc(h[3])) do
+    local sk = P .. 'sec:' .. a.sec
+    redis.call('HINCRBY', sk, 'held', -a.n)
+    redis.call('HINCRBY', sk, 'avail', a.n)
+    redis.call('HINCRBY', sk, 'ver', 1)
+    if #a.pos > 0 then set_seats(P .. 'seats:' .. a.sec, a.pos, '0') end
+  end
+  redis.call('HINCRBY', P .. 'fan:' .. h[4], 'held', -tonumber(h[2]))
+  redis.call('HSET', hk, 'st', newstate)
+  redis.call('PEXPIRE', hk, HOLD_KEEP_MS)
+  redis.call('ZREM', K_DEADLINE, id)
+  return true
+end
+
+-- reclaim expires up to limit holds whose deadline has passed; the deadline zset is the truth.
+local function reclaim(now, limit)
+  local ids = redis.call('ZRANGEBYSCORE', K_DEADLINE, '-inf', now, 'LIMIT', 0, limit)
+  local n = 0
+  for _, id in ipairs(ids) do
+    if free_hold(id, 'expired') then n = n + 1 end
+  end
+  return n
+end
+
+-- hold_reply returns a hold hash as a flat field/value list.
+local function hold_reply(hk)
+  return redis.call('HGETALL', hk)
+end
+
+-- target_hold reads the hold a call is about and, when its deadline has passed, expires it first as a sweep would.
+-- It returns the hold's fields (st, ex, units, alloc, fan, ml, ca) or nil when there is no such hold.
+local function target_hold(id, now)
+  local hk = P .. 'hold:' .. id
+  local h = redis.call('HMGET', hk, 'st', 'ex', 'units', 'alloc', 'fan', 'ml', 'ca')
+  if not h[1] then return nil end
+  if (h[1] == 'held' or h[1] == 'checkout') and tonumber(h[2]) <= now then
+    free_hold(id, 'expired')
+    h[1] = 'expired'
+  end
+  return h
+end

@@ -1,0 +1,257 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/onsale/onsale/inventory"
+)
+
+// Hold takes units out of sale for a fan, all or nothing. Calls are gathered into pipelines by the batcher.
+func (s *Store) Hold(ctx context.Context, req inventory.HoldRequest) (inventory.Hold, error) {
+	call, err := s.holdCall(req)
+	if err != nil {
+		return inventory.Hold{}, err
+	}
+	v, err := s.batch.do(ctx, call)
+	if err != nil {
+		return inventory.Hold{}, fmt.Errorf("hold %s for %s: %w", req.Event, req.Fan, err)
+	}
+	vals, ok := v.([]any)
+	if !ok || len(vals) < 2 {
+		return inventory.Hold{}, fmt.Errorf("hold %s for %s: unexpected reply %T", req.Event, req.Fan, v)
+	}
+	// vals[0] says whether the hold is new or an idempotent replay, vals[1] is its id; then its fields.
+	h, err := holdFromPairs(toStr(vals[1]), vals[2:])
+	if err != nil {
+		return inventory.Hold{}, fmt.Errorf("hold %s for %s: %w", req.Event, req.Fan, err)
+	}
+	return h, nil
+}
+
+// holdCall checks what needs no stored state and builds the hold script's keys and arguments.
+func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	secIdx := make(map[string]int, 2)
+	var secs []string
+	index := func(sec string) (int, error) {
+		if i, ok := secIdx[sec]; ok {
+			return i, nil
+		}
+		if !inventory.ValidSectionID(sec) {
+			return 0, fmt.Errorf("hold: %w: unknown section %q", inventory.ErrInvalid, sec)
+		}
+		secs = append(secs, sec)
+		secIdx[sec] = len(secs)
+		return len(secs), nil
+	}
+	seatArgs := make([]any, 0, 1+3*len(req.Seats))
+	seatArgs = append(seatArgs, len(req.Seats))
+	for _, id := range req.Seats {
+		sec, row, n, err := inventory.ParseSeatID(id)
+		if err != nil {
+			return nil, fmt.Errorf("hold: %w", err)
+		}
+		i, err := index(sec)
+		if err != nil {
+			return nil, err
+		}
+		seatArgs = append(seatArgs, i, row, n)
+	}
+	itemArgs := make([]any, 0, 1+3*len(req.Items))
+	itemArgs = append(itemArgs, len(req.Items))
+	for _, it := range req.Items {
+		i, err := index(it.Section)
+		if err != nil {
+			return nil, err
+		}
+		adj := "0"
+		if it.Adjacent {
+			adj = "1"
+		}
+		itemArgs = append(itemArgs, i, it.Quantity, adj)
+	}
+	if !inventory.ValidEventID(req.Event) {
+		return nil, fmt.Errorf("hold: event %q: %w", req.Event, inventory.ErrNotFound)
+	}
+
+	id := inventory.NewHoldID(req.Event)
+	keys := s.base(req.Event, 3+2*len(secs))
+	p := keys[0]
+	useIdem := "0"
+	idem := p + "idem:"
+	if req.IdempotencyKey != "" {
+		useIdem = "1"
+		idem = p + "idem:" + strconv.Itoa(len(req.Fan)) + ":" + req.Fan + ":" + req.IdempotencyKey
+	}
+	keys = append(keys, p+"fan:"+req.Fan, idem, p+"hold:"+id)
+	args := make([]any, 0, 5+len(secs)+len(seatArgs)+len(itemArgs))
+	args = append(args, id, req.Fan, useIdem, req.Fingerprint, len(secs))
+	for _, sec := range secs {
+		keys = append(keys, p+"sec:"+sec, p+"seats:"+sec)
+		args = append(args, sec)
+	}
+	args = append(args, seatArgs...)
+	args = append(args, itemArgs...)
+	return &holdCall{id: id, keys: keys, args: args}, nil
+}
+
+// Get returns a hold in any state. A live hold whose deadline has passed reads as expired before it is reclaimed.
+func (s *Store) Get(ctx context.Context, holdID string) (inventory.Hold, error) {
+	event, ok := inventory.EventOfHold(holdID)
+	if !ok {
+		return inventory.Hold{}, fmt.Errorf("hold %q: %w", holdID, inventory.ErrNotFound)
+	}
+	m, err := s.c.HGetAll(ctx, s.evKey(event)+"hold:"+holdID).Result()
+	if err != nil {
+		return inventory.Hold{}, fmt.Errorf("hold %s: %w", holdID, err)
+	}
+	if len(m) == 0 {
+		return inventory.Hold{}, fmt.Errorf("hold %s: %w", holdID, inventory.ErrNotFound)
+	}
+	var f holdFields
+	for k, v := range m {
+		f.set(k, v)
+	}
+	h, err := f.hold(holdID)
+	if err != nil {
+		return inventory.Hold{}, fmt.Errorf("hold %s: %w", holdID, err)
+	}
+	return h, nil
+}
+
+// Extend pushes a held hold's deadline by the event's HoldTTL, capped at CreatedAt+MaxHoldLife.
+func (s *Store) Extend(ctx context.Context, holdID string) (inventory.Hold, error) {
+	return s.holdOp(ctx, "extend", holdID)
+}
+
+// Release gives a live hold's units back to sale at once.
+func (s *Store) Release(ctx context.Context, holdID string) (inventory.Hold, error) {
+	return s.holdOp(ctx, "release", holdID)
+}
+
+// BeginCheckout moves a held hold to checkout with the checkout deadline.
+func (s *Store) BeginCheckout(ctx context.Context, holdID string) (inventory.Hold, error) {
+	return s.holdOp(ctx, "checkout", holdID)
+}
+
+// Confirm sells a hold in checkout or held.
+func (s *Store) Confirm(ctx context.Context, holdID string) (inventory.Hold, error) {
+	return s.holdOp(ctx, "confirm", holdID)
+}
+
+func (s *Store) holdOp(ctx context.Context, op, holdID string) (inventory.Hold, error) {
+	event, ok := inventory.EventOfHold(holdID)
+	if !ok {
+		return inventory.Hold{}, fmt.Errorf("%s %q: %w", op, holdID, inventory.ErrNotFound)
+	}
+	keys := s.base(event, 2)
+	keys = append(keys, keys[0]+"hold:"+holdID)
+	sc := s.sc.extend
+	switch op {
+	case "release":
+		sc = s.sc.release
+	case "checkout":
+		sc = s.sc.checkout
+	case "confirm":
+		sc = s.sc.confirm
+		keys = append(keys, keys[0]+"confirmed")
+	}
+	v, err := s.run(ctx, sc, keys, holdID)
+	if err != nil {
+		return inventory.Hold{}, fmt.Errorf("%s %s: %w", op, holdID, err)
+	}
+	vals, _ := v.([]any)
+	h, err := holdFromPairs(holdID, vals)
+	if err != nil {
+		return inventory.Hold{}, fmt.Errorf("%s %s: %w", op, holdID, err)
+	}
+	return h, nil
+}
+
+// holdFields are a hold hash's fields as stored.
+type holdFields struct {
+	fan, st, lines, seats, cur string
+	total, ca, ex, units       string
+}
+
+func (f *holdFields) set(k, v string) {
+	switch k {
+	case "fan":
+		f.fan = v
+	case "st":
+		f.st = v
+	case "lines":
+		f.lines = v
+	case "seats":
+		f.seats = v
+	case "cur":
+		f.cur = v
+	case "total":
+		f.total = v
+	case "ca":
+		f.ca = v
+	case "ex":
+		f.ex = v
+	case "units":
+		f.units = v
+	}
+}
+
+func holdFromPairs(id string, vals []any) (inventory.Hold, error) {
+	if len(vals) == 0 {
+		return inventory.Hold{}, inventory.ErrNotFound
+	}
+	var f holdFields
+	for i := 0; i+1 < len(vals); i += 2 {
+		f.set(toStr(vals[i]), toStr(vals[i+1]))
+	}
+	return f.hold(id)
+}
+
+var errCorrupt = errors.New("stored hold is malformed")
+
+// hold turns stored fields into a Hold.
+func (f *holdFields) hold(id string) (inventory.Hold, error) {
+	event, _ := inventory.EventOfHold(id)
+	h := inventory.Hold{ID: id, Event: event, Fan: f.fan, State: inventory.State(f.st), Currency: f.cur}
+	var err error
+	num := func(s string) int64 {
+		n, e := strconv.ParseInt(s, 10, 64)
+		if e != nil && err == nil {
+			err = fmt.Errorf("%w: %q", errCorrupt, s)
+		}
+		return n
+	}
+	h.Total = num(f.total)
+	h.Units = int(num(f.units))
+	h.CreatedAt = time.UnixMilli(num(f.ca)).UTC()
+	h.ExpiresAt = time.UnixMilli(num(f.ex)).UTC()
+	for part := range strings.SplitSeq(f.lines, ";") {
+		if part == "" {
+			continue
+		}
+		sec, rest, _ := strings.Cut(part, ":")
+		q, price, _ := strings.Cut(rest, ":")
+		l := inventory.Line{Section: sec, Quantity: int(num(q)), UnitPrice: num(price)}
+		l.Amount = l.UnitPrice * int64(l.Quantity)
+		h.Lines = append(h.Lines, l)
+	}
+	if f.seats != "" {
+		h.Seats = strings.Split(f.seats, " ")
+	}
+	if err != nil {
+		return inventory.Hold{}, err
+	}
+	// The read-only expired view: the counters change when the hold is reclaimed, the state reads true at once.
+	if h.State.Live() && !time.Now().Before(h.ExpiresAt) {
+		h.State = inventory.Expired
+	}
+	return h, nil
+}
