@@ -1,0 +1,120 @@
+package loadtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Report is what a run measured. Its JSON form is stable: dashboards and CI read it.
+type Report struct {
+	Started   time.Time `json:"started"`
+	DurationS float64   `json:"duration_s"` // from the first arrival to the last fan done (or the run's limit)
+	Base      string    `json:"base"`
+	Event     string    `json:"event"`
+	Created   bool      `json:"created"` // the run created the event
+	Scenario  Scenario  `json:"scenario"`
+
+	Fans      FanOutcomes      `json:"fans"`
+	Totals    Totals           `json:"totals"`
+	Endpoints []EndpointReport `json:"endpoints"`
+	Problems  map[string]int64 `json:"problems"` // by problem type over all endpoints
+
+	QueueTime Percentiles `json:"queue_time_ms"` // join to admitted
+	Lag       Percentiles `json:"lag_ms"`        // how late the generator ran fans' actions; high means it was the bottleneck
+	SellOutS  *float64    `json:"sellout_s"`     // first sample with sold = capacity, from the first arrival; null if never
+
+	Audit      Audit       `json:"audit"`
+	Series     []Sample    `json:"series"`
+	Violations []Violation `json:"violations,omitempty"` // filled by Execute when a budget was given
+	Budget     *Budget     `json:"budget,omitempty"`
+}
+
+// Scenario is the part of the configuration that shaped the crowd.
+type Scenario struct {
+	Fans     int        `json:"fans"`
+	Arrival  string     `json:"arrival"`
+	WindowS  float64    `json:"window_s"`
+	Rate     float64    `json:"rate,omitempty"`
+	Quantity int        `json:"quantity"`
+	Decline  float64    `json:"decline"`
+	SSE      float64    `json:"sse"`
+	Workers  int        `json:"workers"`
+	Capacity int        `json:"capacity"`
+	Sections int        `json:"sections"`
+	SeedUsed uint64     `json:"seed"`
+	RunID    string     `json:"run_id"`
+	Abandon  [4]float64 `json:"abandon"` // queue, admitted, hold, checkout
+}
+
+// FanOutcomes counts fans by where they ended.
+type FanOutcomes map[string]int64
+
+// Totals are the whole run's requests.
+type Totals struct {
+	Requests  int64   `json:"requests"`
+	Errors    int64   `json:"errors"`
+	ErrorRate float64 `json:"error_rate"`
+	RPS       float64 `json:"rps"`
+}
+
+// Sample is one second (one sample period) of the run.
+type Sample struct {
+	T         float64                  `json:"t"` // seconds since the first arrival
+	Endpoints map[Endpoint]WindowStats `json:"endpoints,omitempty"`
+	Requests  int64                    `json:"requests"` // all endpoints, this window
+	RPS       float64                  `json:"rps"`
+	Stats     *EventStats              `json:"stats,omitempty"` // nil when the stats could not be read
+	Fans      map[string]int64         `json:"fans"`
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("write report JSON: %w", err)
+	}
+	return nil
+}
+
+// Summary is a few lines for the terminal after a run.
+func (r Report) Summary() string {
+	s := fmt.Sprintf("event %s: %d fans in %.1f s, %d requests (%.0f/s), %d errors (%.3f%%)\n",
+		r.Event, r.Scenario.Fans, r.DurationS, r.Totals.Requests, r.Totals.RPS, r.Totals.Errors, 100*r.Totals.ErrorRate)
+	s += "fans:"
+	for _, k := range fanStateNames {
+		if n := r.Fans[k]; n > 0 {
+			s += fmt.Sprintf(" %s %d", k, n)
+		}
+	}
+	s += "\n"
+	s += fmt.Sprintf("%-12s %9s %9s %8s %8s %8s %8s %8s\n", "endpoint", "requests", "req/s", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms")
+	for _, e := range r.Endpoints {
+		s += fmt.Sprintf("%-12s %9d %9.1f %8d %8.1f %8.1f %8.1f %8.1f\n", e.Endpoint, e.Requests, e.RPS, e.Errors,
+			e.Latency.P50, e.Latency.P95, e.Latency.P99, e.Latency.Max)
+	}
+	s += fmt.Sprintf("time in queue p50 %.0f ms, p95 %.0f ms, p99 %.0f ms; generator lag p99 %.1f ms\n",
+		r.QueueTime.P50, r.QueueTime.P95, r.QueueTime.P99, r.Lag.P99)
+	if r.SellOutS != nil {
+		s += fmt.Sprintf("sold out after %.1f s\n", *r.SellOutS)
+	} else {
+		s += "did not sell out\n"
+	}
+	switch {
+	case !r.Audit.Checked:
+		s += "audit: not checked\n"
+	case r.Audit.Passed:
+		s += fmt.Sprintf("audit: passed (sold %d/%d, %d paid orders, %d units)\n", r.Audit.Sold, r.Audit.Capacity, r.Audit.PaidOrders, r.Audit.PaidUnits)
+	default:
+		s += "audit: FAILED\n"
+		for _, f := range r.Audit.Failures {
+			s += "  " + f + "\n"
+		}
+	}
+	for _, v := range r.Violations {
+		s += "budget missed: " + v.String() + "\n"
+	}
+	return s
+}
