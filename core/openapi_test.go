@@ -1,20 +1,898 @@
 package core_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/stripe/stripe-go/v76/webhook"
+
+	"github.com/onsale/onsale/core"
+	"github.com/onsale/onsale/internal/testenv"
 )
+
+// The API document (openapi.yaml) is checked three ways: it loads and validates with kin-openapi; a strict variant
+// of it (no undocumented response field allowed) rejects what it should; and every endpoint of the running server,
+// driven through its success and error paths, answers exactly as the document says.
+
+const openAPIFile = "openapi.yaml"
+
+// loadDoc loads and validates the API document.
+func loadDoc(t testing.TB) *openapi3.T {
+	t.Helper()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromFile(openAPIFile)
+	if err != nil {
+		t.Fatalf("load %s: %v", openAPIFile, err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		t.Fatalf("validate %s: %v", openAPIFile, err)
+	}
+	return doc
+}
+
+// strictResponses forbids, in every object schema a response uses, the fields the document does not list. The
+// contract lets responses carry more fields than it names; the server must not send any the document lacks.
+func strictResponses(doc *openapi3.T) {
+	seen := map[*openapi3.Schema]bool{}
+	var walk func(ref *openapi3.SchemaRef)
+	walk = func(ref *openapi3.SchemaRef) {
+		if ref == nil {
+			return
+		}
+		// A $ref with sibling keywords resolves to a merged copy; the validator reads the component itself.
+		if name, ok := strings.CutPrefix(ref.Ref, "#/components/schemas/"); ok {
+			if c := doc.Components.Schemas[name]; c != nil && c != ref {
+				walk(c)
+			}
+		}
+		s := ref.Value
+		if s == nil || seen[s] {
+			return
+		}
+		seen[s] = true
+		// Only object schemas that list fields: a fragment that narrows one field of another schema (the keywords
+		// next to a $ref) must not forbid the rest.
+		if s.Type.Is("object") && len(s.Properties) > 0 && s.AdditionalProperties.Has == nil && s.AdditionalProperties.Schema == nil {
+			no := false
+			s.AdditionalProperties.Has = &no
+		}
+		for _, p := range s.Properties {
+			walk(p)
+		}
+		walk(s.Items)
+		walk(s.AdditionalProperties.Schema)
+		for _, group := range []openapi3.SchemaRefs{s.AllOf, s.OneOf, s.AnyOf} {
+			for _, x := range group {
+				walk(x)
+			}
+		}
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, r := range op.Responses.Map() {
+				if r.Value == nil {
+					continue
+				}
+				for _, mt := range r.Value.Content {
+					walk(mt.Schema)
+				}
+			}
+		}
+	}
+}
 
 func TestOpenAPIDocumentLoads(t *testing.T) {
 	t.Parallel()
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromFile("openapi.yaml")
-	if err != nil {
-		t.Fatalf("load: %v", err)
+	doc := loadDoc(t)
+	if !doc.IsOpenAPI31OrLater() {
+		t.Errorf("openapi = %q, want 3.1", doc.OpenAPI)
 	}
-	if err := doc.Validate(context.Background()); err != nil {
-		t.Fatalf("validate: %v", err)
+	// Every path of the contract is in the document.
+	want := []string{"/healthz", "/readyz", "/metrics", "/v1/admin/events", "/v1/admin/events/{event}",
+		"/v1/admin/events/{event}/admission", "/v1/admin/events/{event}/stats", "/v1/events/{event}/queue",
+		"/v1/events/{event}/queue/stream", "/e/{event}", "/admin", "/v1/events/{event}/holds", "/v1/holds/{hold}",
+		"/v1/holds/{hold}/checkout", "/v1/orders/{order}", "/v1/events/{event}/availability", "/v1/webhooks/stripe",
+		"/openapi.json", "/openapi.yaml", "/docs"}
+	for _, p := range want {
+		if doc.Paths.Value(p) == nil {
+			t.Errorf("path %s is missing", p)
+		}
+	}
+	if n := len(doc.Paths.Map()); n != len(want) {
+		t.Errorf("%d paths, want %d", n, len(want))
+	}
+	// Every error response is a problem, and every request body is strict.
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			for code, r := range op.Responses.Map() {
+				if code[0] != '4' && code[0] != '5' {
+					continue
+				}
+				if r.Value.Content.Get("application/problem+json") == nil || len(r.Value.Content) != 1 {
+					t.Errorf("%s %s %s: not application/problem+json", method, path, code)
+				}
+			}
+			if op.RequestBody == nil || op.OperationID == "stripeWebhook" {
+				continue
+			}
+			s := op.RequestBody.Value.Content.Get("application/json").Schema.Value
+			if s.AdditionalProperties.Has == nil || *s.AdditionalProperties.Has {
+				t.Errorf("%s %s: request body allows unknown fields", method, path)
+			}
+		}
+	}
+	slugs := doc.Components.Schemas["Problem"].Value.Properties["type"].Value.Enum
+	for _, slug := range []string{"bad-request", "unauthorized", "forbidden", "not-admitted", "not-found", "sold-out",
+		"seats-unavailable", "limit-exceeded", "hold-expired", "conflict", "rate-limited", "too-large", "unavailable"} {
+		if !slices.Contains(slugs, any(slug)) {
+			t.Errorf("problem type %q is missing", slug)
+		}
+	}
+}
+
+// TestOpenAPIStrictVariant shows that the strict variant the conformance test uses does catch an undocumented
+// field, which the document as published allows.
+func TestOpenAPIStrictVariant(t *testing.T) {
+	t.Parallel()
+	hold := map[string]any{"hold_id": "ev.abcdefghijklmnopqrst", "state": "held", "expires_at": "2026-12-01T10:00:00Z",
+		"seats": []any{"A-1-1"}, "items": []any{map[string]any{"section": "A", "quantity": 1.0, "unit_price": 9000.0,
+			"amount": 9000.0}}, "total": map[string]any{"amount": 9000.0, "currency": "EUR"}}
+	extraTop := cloneMap(hold)
+	extraTop["surprise"] = true
+	extraNested := cloneMap(hold)
+	extraNested["total"] = map[string]any{"amount": 9000.0, "currency": "EUR", "surprise": 1.0}
+	problem := map[string]any{"type": "not-found", "title": "Not found", "status": 404.0, "detail": "no such hold"}
+	extraProblem := cloneMap(problem)
+	extraProblem["surprise"] = "x"
+	wrongSlug := cloneMap(problem)
+	wrongSlug["type"] = "sold-out"
+
+	published, strict := loadDoc(t), loadDoc(t)
+	strictResponses(strict)
+	schemaOf := func(doc *openapi3.T, op, code string) *openapi3.Schema {
+		for _, item := range doc.Paths.Map() {
+			for _, o := range item.Operations() {
+				if o.OperationID == op {
+					return o.Responses.Value(code).Value.Content.Get(contentTypeOf(code)).Schema.Value
+				}
+			}
+		}
+		t.Fatalf("no operation %s", op)
+		return nil
+	}
+	for _, tc := range []struct {
+		name          string
+		op, code      string
+		value         map[string]any
+		published, ok bool // valid against the published document, against the strict one
+	}{
+		{"documented hold", "getHold", "200", hold, true, true},
+		{"extra top-level field", "getHold", "200", extraTop, true, false},
+		{"extra nested field", "getHold", "200", extraNested, true, false},
+		{"documented problem", "getHold", "404", problem, true, true},
+		{"extra problem field", "getHold", "404", extraProblem, true, false},
+		{"slug of another status", "getHold", "404", wrongSlug, false, false},
+	} {
+		for _, v := range []struct {
+			doc  *openapi3.T
+			want bool
+		}{{published, tc.published}, {strict, tc.ok}} {
+			err := schemaOf(v.doc, tc.op, tc.code).VisitJSON(any(tc.value), openapi3.EnableJSONSchema2020())
+			if (err == nil) != v.want {
+				t.Errorf("%s: valid = %v, want %v (%v)", tc.name, err == nil, v.want, err)
+			}
+		}
+	}
+}
+
+func cloneMap(m map[string]any) map[string]any {
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+func contentTypeOf(code string) string {
+	if code[0] == '2' {
+		return "application/json"
+	}
+	return "application/problem+json"
+}
+
+// registerDocDecoders lets the response validator read the non-JSON bodies the API has.
+var registerDocDecoders = sync.OnceFunc(func() {
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.PlainBodyDecoder)
+})
+
+// oaEnv is the embedded service of setup, and the strict document to hold it to.
+type oaEnv struct {
+	*env
+	doc     *openapi3.T
+	router  routers.Router
+	backend atomic.Bool // what the readiness check reports
+	nextIP  atomic.Uint32
+
+	mu        sync.Mutex
+	succeeded map[string]bool // operation ids answered with a 2xx
+}
+
+// oaWebhookSecret is the endpoint secret setup gives the settlement.
+const oaWebhookSecret = "whsec_test"
+
+func newOAEnv(t *testing.T) *oaEnv {
+	t.Helper()
+	registerDocDecoders()
+	e := &oaEnv{succeeded: map[string]bool{}}
+	e.backend.Store(true)
+	e.env = setup(t, func(o *options) {
+		// Joins come from a trusted proxy that names a fresh client address per call (freshAddr), so the
+		// per-address limit of one join a second only meets the calls that test it.
+		o.cfg.JoinRatePerIP = 1
+		o.cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		o.checks = append(o.checks, core.Check{Name: "redis", Ping: func(context.Context) error {
+			if !e.backend.Load() {
+				return errors.New("connection refused")
+			}
+			return nil
+		}})
+	})
+	e.doc = loadDoc(t)
+	strictResponses(e.doc)
+	e.doc.Servers = openapi3.Servers{{URL: e.base}}
+	var err error
+	if e.router, err = gorillamux.NewRouter(e.doc); err != nil {
+		t.Fatalf("router: %v", err)
+	}
+	return e
+}
+
+// oaCall is one request and what must come of it.
+type oaCall struct {
+	method, path string
+	body         any      // nil, a string sent as is, or a value encoded as JSON
+	header       []string // name, value pairs
+	// invalid says the request breaks the document on purpose (a missing header, a malformed body): the
+	// document must reject it as the server does.
+	invalid bool
+	status  int
+	problem string // the problem type of an error answer
+}
+
+// oaReply is a response, its body decoded when it is JSON.
+type oaReply struct {
+	status int
+	header http.Header
+	raw    []byte
+	body   map[string]any
+}
+
+func (r oaReply) str(k string) string { s, _ := r.body[k].(string); return s }
+
+func oaBearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+
+// docAuthenticate accepts what has the shape of the credentials the document asks for; whether they are good is
+// the server's to say.
+func docAuthenticate(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	h := in.RequestValidationInput.Request.Header.Get("Authorization")
+	if tok, ok := strings.CutPrefix(h, "Bearer "); !ok || tok == "" {
+		return fmt.Errorf("%s needs Authorization: Bearer", in.SecuritySchemeName)
+	}
+	return nil
+}
+
+// check sends c, checks the request against the document (valid unless c.invalid), the response against the
+// strict document (a status it does not declare, a field it does not list, a body where it declares none all
+// fail), and the status and problem type c expects.
+func (e *oaEnv) check(t *testing.T, c oaCall) oaReply {
+	t.Helper()
+	var raw []byte
+	switch b := c.body.(type) {
+	case nil:
+	case string:
+		raw = []byte(b)
+	default:
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, err := http.NewRequest(c.method, e.base+c.path, bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(c.header); i += 2 {
+		req.Header.Set(c.header[i], c.header[i+1])
+	}
+	if req.Header.Get("X-Forwarded-For") == "" {
+		req.Header.Set("X-Forwarded-For", e.freshAddr())
+	}
+	name := c.method + " " + c.path
+	route, params, err := e.router.FindRoute(req)
+	if err != nil {
+		t.Fatalf("%s: not in the document: %v", name, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: docAuthenticate}}
+	verr := openapi3filter.ValidateRequest(context.Background(), in)
+	switch {
+	case c.invalid && verr == nil:
+		t.Errorf("%s: the document accepts a request the server must refuse", name)
+	case !c.invalid && verr != nil:
+		t.Errorf("%s: request does not match the document: %v", name, verr)
+	}
+	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(raw)), int64(len(raw))
+
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s: read: %v", name, err)
+	}
+	r := oaReply{status: resp.StatusCode, header: resp.Header, raw: body}
+	if ct := resp.Header.Get("Content-Type"); strings.Contains(ct, "json") {
+		_ = json.Unmarshal(body, &r.body)
+	}
+	e.checkResponse(t, name, in, r)
+	if r.status != c.status {
+		t.Errorf("%s: status %d, want %d: %s", name, r.status, c.status, clipBody(body))
+	}
+	if c.problem != "" && r.str("type") != c.problem {
+		t.Errorf("%s: problem type %q, want %q", name, r.str("type"), c.problem)
+	}
+	return r
+}
+
+// checkResponse holds a response to the strict document.
+func (e *oaEnv) checkResponse(t *testing.T, name string, in *openapi3filter.RequestValidationInput, r oaReply) {
+	t.Helper()
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: r.status, Header: r.header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+	out.SetBodyBytes(r.raw)
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		t.Errorf("%s: response %d does not match the document: %v\n%s", name, r.status, err, clipBody(r.raw))
+		return
+	}
+	if def := in.Route.Operation.Responses.Status(r.status); def != nil && len(def.Value.Content) == 0 && len(r.raw) > 0 {
+		t.Errorf("%s: response %d has a body the document does not declare: %s", name, r.status, clipBody(r.raw))
+	}
+	if r.status < 300 {
+		e.mu.Lock()
+		e.succeeded[in.Route.Operation.OperationID] = true
+		e.mu.Unlock()
+	}
+}
+
+// freshAddr is a client address of its own, so the per-address join limit only meets the calls that test it.
+func (e *oaEnv) freshAddr() string {
+	n := e.nextIP.Add(1)
+	return netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}).String()
+}
+
+func clipBody(b []byte) string {
+	if len(b) > 400 {
+		return string(b[:400]) + "…"
+	}
+	return string(b)
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+// stream reads a queue event stream to its end, checking it against the document and each event's data
+// against the status schema; it returns the events' data.
+func (e *oaEnv) stream(t *testing.T, event, token string) []map[string]any {
+	t.Helper()
+	path := "/v1/events/" + event + "/queue/stream?token=" + token
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	route, params, err := e.router.FindRoute(req)
+	if err != nil {
+		t.Fatalf("stream: not in the document: %v", err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: docAuthenticate}}
+	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+		t.Errorf("stream: request does not match the document: %v", err)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	defer resp.Body.Close()
+	var raw bytes.Buffer
+	var events []map[string]any
+	status := e.doc.Components.Schemas["QueueStatus"].Value
+	sc := bufio.NewScanner(io.TeeReader(resp.Body, &raw))
+	kind := ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			kind = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			if kind != "status" {
+				t.Errorf("stream: event %q, want status", kind)
+			}
+			var v map[string]any
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &v); err != nil {
+				t.Fatalf("stream: data %q: %v", line, err)
+			}
+			if err := status.VisitJSON(any(v), openapi3.EnableJSONSchema2020()); err != nil {
+				t.Errorf("stream: data does not match QueueStatus: %v\n%s", err, line)
+			}
+			events = append(events, v)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	e.checkResponse(t, "GET "+path, in, oaReply{status: resp.StatusCode, header: resp.Header, raw: raw.Bytes()})
+	return events
+}
+
+// TestOpenAPIConformance drives every endpoint of the running server through its success and error paths and
+// holds each request and response to the document.
+func TestOpenAPIConformance(t *testing.T) {
+	t.Parallel()
+	e := newOAEnv(t)
+	admin := oaBearer(e.admin)
+	ev := fmt.Sprintf("oa%d", time.Now().UnixNano()%1e9)
+	now := time.Now().UTC()
+	event := func(id string, starts time.Time, perMin, maxActive int) map[string]any {
+		return map[string]any{"id": id, "name": "OpenAPI check", "currency": "EUR", "hold_ttl_s": 60, "max_per_fan": 6,
+			"sections": []any{
+				map[string]any{"id": "GA", "kind": "general", "capacity": 10, "price": 4500},
+				map[string]any{"id": "A", "kind": "seated", "price": 9000,
+					"rows": []any{map[string]any{"row": "1", "seats": 4}}}},
+			"waves": []any{map[string]any{"id": "all", "starts_at": starts.Format(time.RFC3339),
+				"admit_per_min": perMin, "max_active": maxActive, "codes": []any{}}}}
+	}
+	mainEvent := event(ev, now.Add(-time.Second), 6000, 100)
+
+	t.Run("operations", func(t *testing.T) {
+		e.check(t, oaCall{method: "GET", path: "/healthz", status: 200})
+		e.check(t, oaCall{method: "GET", path: "/readyz", status: 200})
+		e.backend.Store(false)
+		r := e.check(t, oaCall{method: "GET", path: "/readyz", status: 503, problem: "unavailable"})
+		e.backend.Store(true)
+		if r.header.Get("Retry-After") == "" {
+			t.Errorf("503 without Retry-After")
+		}
+		r = e.check(t, oaCall{method: "GET", path: "/metrics", status: 200})
+		if !bytes.Contains(r.raw, []byte("# TYPE onsale_")) {
+			t.Errorf("/metrics has no onsale_ metric")
+		}
+	})
+
+	t.Run("organizer", func(t *testing.T) {
+		e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: mainEvent, invalid: true, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: mainEvent, header: oaBearer("wrong"), status: 401, problem: "unauthorized"})
+		r := e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: mainEvent, header: admin, status: 201})
+		if r.str("id") != ev {
+			t.Fatalf("created event %q, want %q", r.str("id"), ev)
+		}
+		e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: mainEvent, header: admin, status: 409, problem: "conflict"})
+		e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: `{"id": `, header: admin, invalid: true, status: 400, problem: "bad-request"})
+		bad := cloneMap(mainEvent)
+		bad["id"], bad["colour"] = ev+"x", "red"
+		e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: bad, header: admin, invalid: true, status: 400, problem: "bad-request"})
+		bad = cloneMap(mainEvent)
+		bad["id"], bad["hold_ttl_s"] = ev+"x", "60"
+		e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: bad, header: admin, invalid: true, status: 400, problem: "bad-request"})
+		bad = cloneMap(mainEvent)
+		bad["id"], bad["max_per_fan"] = ev+"x", 0
+		e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: bad, header: admin, invalid: true, status: 400, problem: "bad-request"})
+		// A well-formed body the server still refuses: a wave releases a section the event does not have.
+		bad = event(ev+"x", now, 60, 10)
+		bad["waves"] = []any{map[string]any{"id": "w", "starts_at": now.Format(time.RFC3339), "admit_per_min": 60,
+			"max_active": 10, "release": map[string]any{"B": 1}}}
+		e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: bad, header: admin, status: 400, problem: "bad-request"})
+
+		e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev, header: admin, status: 200})
+		e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev, invalid: true, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "GET", path: "/v1/admin/events/nope-" + ev, header: admin, status: 404, problem: "not-found"})
+
+		adm := "/v1/admin/events/" + ev + "/admission"
+		e.check(t, oaCall{method: "PATCH", path: adm, body: map[string]any{"admit_per_min": 6000, "max_active": 100}, header: admin, status: 200})
+		e.check(t, oaCall{method: "PATCH", path: adm, body: map[string]any{}, header: admin, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "PATCH", path: adm, body: map[string]any{"paused": "yes"}, header: admin, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "PATCH", path: adm, body: map[string]any{"max_active": 0}, header: admin, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "PATCH", path: adm, body: map[string]any{"paused": false}, invalid: true, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "PATCH", path: "/v1/admin/events/nope-" + ev + "/admission", body: map[string]any{"paused": false}, header: admin, status: 404, problem: "not-found"})
+
+		e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev + "/stats", header: admin, status: 200})
+		e.check(t, oaCall{method: "GET", path: "/v1/admin/events/nope-" + ev + "/stats", header: admin, status: 404, problem: "not-found"})
+		e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev + "/stats", invalid: true, status: 401, problem: "unauthorized"})
+
+		e.check(t, oaCall{method: "GET", path: "/v1/events/" + ev + "/availability", status: 200})
+		e.check(t, oaCall{method: "GET", path: "/v1/events/nope-" + ev + "/availability", status: 404, problem: "not-found"})
+	})
+
+	t.Run("pages and documents", func(t *testing.T) {
+		for _, p := range []string{"/e/" + ev, "/admin", "/docs", "/openapi.yaml"} {
+			e.check(t, oaCall{method: "GET", path: p, status: 200})
+		}
+	})
+	t.Run("openapi.json", func(t *testing.T) {
+		r := e.check(t, oaCall{method: "GET", path: "/openapi.json", status: 200})
+		if r.status == http.StatusNotFound {
+			t.Fatal("core must serve the embedded openapi.yaml as JSON at /openapi.json (the /docs page reads it there)")
+		}
+		var served, file map[string]any
+		if err := json.Unmarshal(r.raw, &served); err != nil {
+			t.Fatalf("/openapi.json: %v", err)
+		}
+		b, err := json.Marshal(loadDoc(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &file); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(served) != fmt.Sprint(file) {
+			t.Errorf("/openapi.json is not %s", openAPIFile)
+		}
+	})
+
+	var access, fan2Access string
+	t.Run("waiting room", func(t *testing.T) {
+		q := "/v1/events/" + ev + "/queue"
+		e.check(t, oaCall{method: "POST", path: "/v1/events/nope-" + ev + "/queue", body: map[string]any{"fan": "f"}, status: 404, problem: "not-found"})
+		e.check(t, oaCall{method: "POST", path: q, body: `{"fan": "alice"`, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: q, body: map[string]any{"fan": "alice", "seat": "front"}, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: q, body: map[string]any{"fan": 7}, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: q, body: map[string]any{}, status: 400, problem: "bad-request"}) // dev mode names the fan
+		e.check(t, oaCall{method: "POST", path: q, body: map[string]any{"fan": "alice", "code": "NOPE"}, status: 403, problem: "forbidden"})
+
+		first := e.check(t, oaCall{method: "POST", path: q, body: map[string]any{"fan": "alice"}, status: 201})
+		again := e.check(t, oaCall{method: "POST", path: q, body: map[string]any{"fan": "alice"}, status: 200})
+		if again.body["position"] != first.body["position"] {
+			t.Errorf("rejoin position %v, want %v", again.body["position"], first.body["position"])
+		}
+		tok := first.str("queue_token")
+
+		// The per-address join limit: the second join from one address within a second is refused.
+		addr := e.freshAddr()
+		e.check(t, oaCall{method: "POST", path: q, body: map[string]any{"fan": "rl-1"}, header: []string{"X-Forwarded-For", addr}, status: 201})
+		r := e.check(t, oaCall{method: "POST", path: q, body: map[string]any{"fan": "rl-2"}, header: []string{"X-Forwarded-For", addr}, status: 429, problem: "rate-limited"})
+		if r.header.Get("Retry-After") == "" {
+			t.Errorf("429 without Retry-After")
+		}
+
+		e.check(t, oaCall{method: "GET", path: q, header: []string{"Queue-Token", tok + "x"}, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "GET", path: q, invalid: true, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "GET", path: "/v1/events/" + ev + "/queue/stream", invalid: true, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "GET", path: "/v1/events/" + ev + "/queue/stream?token=" + tok + "x", status: 401, problem: "unauthorized"})
+
+		events := e.stream(t, ev, tok)
+		if len(events) == 0 || events[len(events)-1]["state"] != "admitted" {
+			t.Fatalf("stream ended with %v, want admitted last", events)
+		}
+		st := e.check(t, oaCall{method: "GET", path: q, header: []string{"Queue-Token", tok}, status: 200})
+		if access = st.str("access_token"); st.str("state") != "admitted" || access == "" {
+			t.Fatalf("status %s, want admitted with an access token", st.raw)
+		}
+
+		t2 := e.check(t, oaCall{method: "POST", path: q, body: map[string]any{"fan": "bob"}, status: 201}).str("queue_token")
+		waitFor(t, "bob admitted", func() bool {
+			st := e.check(t, oaCall{method: "GET", path: q, header: []string{"Queue-Token", t2}, status: 200})
+			fan2Access = st.str("access_token")
+			return fan2Access != ""
+		})
+
+		leaver := e.check(t, oaCall{method: "POST", path: q, body: map[string]any{"fan": "carol"}, status: 201}).str("queue_token")
+		e.check(t, oaCall{method: "DELETE", path: q, header: []string{"Queue-Token", leaver + "x"}, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "DELETE", path: q, invalid: true, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "DELETE", path: q, header: []string{"Queue-Token", leaver}, status: 204})
+	})
+	if access == "" || fan2Access == "" {
+		t.Fatal("no fan was admitted")
+	}
+
+	t.Run("waiting and pre-queue", func(t *testing.T) {
+		// One fan at a time, one a minute: the second to join waits.
+		slow := ev + "-slow"
+		e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: event(slow, now.Add(-time.Second), 1, 1), header: admin, status: 201})
+		q := "/v1/events/" + slow + "/queue"
+		e.check(t, oaCall{method: "POST", path: q, body: map[string]any{"fan": "first"}, status: 201})
+		tok := e.check(t, oaCall{method: "POST", path: q, body: map[string]any{"fan": "second"}, status: 201}).str("queue_token")
+		r := e.check(t, oaCall{method: "GET", path: q, header: []string{"Queue-Token", tok}, status: 200})
+		if r.str("state") != "waiting" || r.header.Get("Retry-After") == "" {
+			t.Errorf("second fan: %s (Retry-After %q), want waiting with Retry-After", r.raw, r.header.Get("Retry-After"))
+		}
+		e.check(t, oaCall{method: "PATCH", path: "/v1/admin/events/" + slow + "/admission", body: map[string]any{"paused": true}, header: admin, status: 200})
+
+		// Before the on-sale opens, fans join the pre-queue.
+		later := ev + "-later"
+		e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: event(later, now.Add(time.Hour), 600, 10), header: admin, status: 201})
+		j := e.check(t, oaCall{method: "POST", path: "/v1/events/" + later + "/queue", body: map[string]any{"fan": "early"}, status: 201})
+		if j.str("state") != "prequeue" {
+			t.Errorf("join before open: state %q, want prequeue", j.str("state"))
+		}
+		r = e.check(t, oaCall{method: "GET", path: "/v1/events/" + later + "/queue", header: []string{"Queue-Token", j.str("queue_token")}, status: 200})
+		if r.str("state") != "prequeue" {
+			t.Errorf("status before open: state %q, want prequeue", r.str("state"))
+		}
+	})
+
+	var seatsHold, pairHold string
+	t.Run("holds", func(t *testing.T) {
+		fan, other := oaBearer(access), oaBearer(fan2Access)
+		holds := "/v1/events/" + ev + "/holds"
+		ga2 := map[string]any{"items": []any{map[string]any{"section": "GA", "quantity": 2}}}
+		e.check(t, oaCall{method: "POST", path: holds, body: ga2, invalid: true, status: 403, problem: "not-admitted"})
+		e.check(t, oaCall{method: "POST", path: holds, body: ga2, header: oaBearer(access + "x"), status: 403, problem: "not-admitted"})
+		e.check(t, oaCall{method: "POST", path: holds, body: `{"items": [`, header: fan, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"items": []any{}, "note": 1}, header: fan, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{}, header: fan, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"items": []any{map[string]any{"section": "GA", "quantity": 0}}}, header: fan, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"items": []any{map[string]any{"section": "GA", "quantity": -1}}}, header: fan, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"items": []any{map[string]any{"section": "ZZ", "quantity": 1}}}, header: fan, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: holds, body: strings.Repeat(" ", 70<<10) + "{}", header: fan, invalid: true, status: 413, problem: "too-large"})
+
+		key := []string{"Idempotency-Key", "oa-1"}
+		h := e.check(t, oaCall{method: "POST", path: holds, body: ga2, header: append(fan, key...), status: 201})
+		ga := h.str("hold_id")
+		if r := e.check(t, oaCall{method: "POST", path: holds, body: ga2, header: append(fan, key...), status: 201}); r.str("hold_id") != ga {
+			t.Errorf("replay answered hold %q, want %q", r.str("hold_id"), ga)
+		}
+		e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"items": []any{map[string]any{"section": "GA", "quantity": 1}}}, header: append(fan, key...), status: 409, problem: "conflict"})
+
+		if r := e.check(t, oaCall{method: "GET", path: "/v1/holds/" + ga, header: fan, status: 200}); r.str("state") != "held" {
+			t.Errorf("hold state %q, want held", r.str("state"))
+		}
+		e.check(t, oaCall{method: "GET", path: "/v1/holds/" + ga, header: other, status: 404, problem: "not-found"})
+		e.check(t, oaCall{method: "GET", path: "/v1/holds/" + ga, invalid: true, status: 403, problem: "not-admitted"})
+		e.check(t, oaCall{method: "GET", path: "/v1/holds/" + ev + ".aaaaaaaaaaaaaaaaaaaa", header: fan, status: 404, problem: "not-found"})
+		e.check(t, oaCall{method: "DELETE", path: "/v1/holds/" + ga, header: other, status: 404, problem: "not-found"})
+		e.check(t, oaCall{method: "DELETE", path: "/v1/holds/" + ga, header: fan, status: 204})
+		if r := e.check(t, oaCall{method: "GET", path: "/v1/holds/" + ga, header: fan, status: 200}); r.str("state") != "released" {
+			t.Errorf("hold state %q, want released", r.str("state"))
+		}
+		e.check(t, oaCall{method: "POST", path: "/v1/holds/" + ga + "/checkout", body: map[string]any{"payment_method": "pm_card_visa"}, header: fan, status: 410, problem: "hold-expired"})
+
+		seatsHold = e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"seats": []any{"A-1-1", "A-1-2"}}, header: fan, status: 201}).str("hold_id")
+		e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"seats": []any{"A-1-2"}}, header: other, status: 409, problem: "seats-unavailable"})
+		e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"seats": []any{"A-1-9"}}, header: other, status: 400, problem: "bad-request"})
+		pair := e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"items": []any{map[string]any{"section": "A", "quantity": 2, "adjacent": true}}}, header: fan, status: 201})
+		pairHold = pair.str("hold_id")
+		e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"items": []any{map[string]any{"section": "A", "quantity": 1}}}, header: other, status: 409, problem: "sold-out"})
+		e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"items": []any{map[string]any{"section": "GA", "quantity": 3}}}, header: fan, status: 429, problem: "limit-exceeded"})
+	})
+
+	t.Run("checkout and orders", func(t *testing.T) {
+		fan, other := oaBearer(access), oaBearer(fan2Access)
+		co := "/v1/holds/" + seatsHold + "/checkout"
+		e.check(t, oaCall{method: "POST", path: co, body: `{"payment_method": `, header: fan, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: co, body: map[string]any{"payment_method": "pm_card_visa", "tip": 5}, header: fan, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: co, body: map[string]any{"payment_method": ""}, header: fan, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: co, body: map[string]any{"payment_method": "pm_card_visa"}, invalid: true, status: 403, problem: "not-admitted"})
+		e.check(t, oaCall{method: "POST", path: co, body: map[string]any{"payment_method": "pm_card_visa"}, header: other, status: 404, problem: "not-found"})
+		e.check(t, oaCall{method: "POST", path: "/v1/holds/" + ev + ".aaaaaaaaaaaaaaaaaaaa/checkout", body: map[string]any{"payment_method": "pm_card_visa"}, header: fan, status: 404, problem: "not-found"})
+		o := e.check(t, oaCall{method: "POST", path: co, body: map[string]any{"payment_method": "pm_card_visa"}, header: fan, status: 202})
+		order := o.str("order_id")
+		if o.str("status") != "pending" || order == "" {
+			t.Fatalf("checkout answered %s, want a pending order", o.raw)
+		}
+		if r := e.check(t, oaCall{method: "POST", path: co, body: map[string]any{"payment_method": "pm_card_visa"}, header: fan, status: 202}); r.str("order_id") != order {
+			t.Errorf("second checkout answered order %q, want %q", r.str("order_id"), order)
+		}
+		e.check(t, oaCall{method: "POST", path: co, body: map[string]any{"payment_method": "pm_card_mastercard"}, header: fan, status: 409, problem: "conflict"})
+
+		path := "/v1/orders/" + order
+		waitFor(t, "the order paid", func() bool {
+			return e.check(t, oaCall{method: "GET", path: path, header: fan, status: 200}).str("status") == "paid"
+		})
+		e.check(t, oaCall{method: "GET", path: path, header: other, status: 404, problem: "not-found"})
+		e.check(t, oaCall{method: "GET", path: path, invalid: true, status: 403, problem: "not-admitted"})
+		e.check(t, oaCall{method: "GET", path: "/v1/orders/nope", header: fan, status: 404, problem: "not-found"})
+		if r := e.check(t, oaCall{method: "GET", path: "/v1/holds/" + seatsHold, header: fan, status: 200}); r.str("state") != "confirmed" {
+			t.Errorf("paid hold state %q, want confirmed", r.str("state"))
+		}
+		e.check(t, oaCall{method: "DELETE", path: "/v1/holds/" + seatsHold, header: fan, status: 409, problem: "conflict"})
+
+		declined := e.check(t, oaCall{method: "POST", path: "/v1/holds/" + pairHold + "/checkout", body: map[string]any{"payment_method": "pm_card_chargeDeclined"}, header: fan, status: 202}).str("order_id")
+		waitFor(t, "the declined order failed", func() bool {
+			return e.check(t, oaCall{method: "GET", path: "/v1/orders/" + declined, header: fan, status: 200}).str("status") == "failed"
+		})
+	})
+
+	t.Run("webhooks", func(t *testing.T) {
+		payload := []byte(`{"id":"evt_openapi_1","object":"event","type":"charge.succeeded","data":{"object":{"id":"ch_1","object":"charge"}}}`)
+		signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: oaWebhookSecret})
+		e.check(t, oaCall{method: "POST", path: "/v1/webhooks/stripe", body: string(payload), header: []string{"Stripe-Signature", "t=1,v1=bad"}, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: "/v1/webhooks/stripe", body: string(payload), invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: "/v1/webhooks/stripe", body: string(payload), header: []string{"Stripe-Signature", signed.Header}, status: 200})
+		e.check(t, oaCall{method: "POST", path: "/v1/webhooks/stripe", body: string(payload), header: []string{"Stripe-Signature", signed.Header}, status: 200})
+	})
+
+	// Every operation of the document was answered with a success at least once.
+	for _, item := range e.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if !e.succeeded[op.OperationID] {
+				t.Errorf("%s %s (%s) was never answered with a success", method, op.OperationID, op.Summary)
+			}
+		}
+	}
+}
+
+// chromium finds a Chromium to drive; without one the page test is skipped on a developer's machine and fails
+// where the services are required.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "no Chromium to run the page test (apt-get install -y chromium)"
+	if testenv.Required() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// TestDocsPage renders web/docs.html in headless Chromium over the document served as JSON, and checks that
+// a person sees every operation, its schemas, its examples and the problem types.
+func TestDocsPage(t *testing.T) {
+	t.Parallel()
+	browser := chromium(t)
+	doc := loadDoc(t)
+	docJSON, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile("web/docs.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /docs", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(page)
+	})
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(docJSON)
+	})
+	var external atomic.Int32 // the page must need nothing but its own origin
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		external.Add(1)
+		http.NotFound(w, r)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(browser), chromedp.Headless,
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true))
+	defer cancel()
+	var mu sync.Mutex
+	var problems []string
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "exception: "+ev.ExceptionDetails.Text)
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				problems = append(problems, "console error")
+			}
+		}
+	}))
+	defer cancelCtx()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelTimeout()
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/docs"), chromedp.WaitReady(`body[data-rendered]`)); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	eval := func(expr string, v any) {
+		t.Helper()
+		raw, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](expr))
+		if err == nil {
+			err = json.Unmarshal(raw, v)
+		}
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+	}
+	var rendered, text string
+	var ops, navLinks, errorRows int
+	var slugs, resources []string
+	eval(`document.body.dataset.rendered`, &rendered)
+	eval(`document.querySelectorAll("section.op").length`, &ops)
+	eval(`document.querySelectorAll("nav a[href^='#op-']").length`, &navLinks)
+	eval(`document.querySelectorAll("#tag-errors table:last-of-type tr").length - 1`, &errorRows)
+	eval(`[...document.querySelectorAll("#tag-errors table:last-of-type td:nth-child(2) code")].map(c => c.textContent)`, &slugs)
+	eval(`performance.getEntriesByType("resource").map(e => e.name)`, &resources)
+	eval(`document.querySelectorAll("details").forEach(d => d.open = true); document.body.innerText`, &text)
+	if rendered != "true" {
+		t.Fatalf("page state %q, want rendered: %s", rendered, clipBody([]byte(text)))
+	}
+	want := 0
+	for _, item := range doc.Paths.Map() {
+		want += len(item.Operations())
+	}
+	if ops != want || navLinks != want {
+		t.Errorf("%d operations and %d links rendered, want %d", ops, navLinks, want)
+	}
+	if errorRows != len(doc.Components.Responses) {
+		t.Errorf("%d error responses listed, want %d", errorRows, len(doc.Components.Responses))
+	}
+	for _, slug := range doc.Components.Schemas["Problem"].Value.Properties["type"].Value.Enum {
+		if !slices.Contains(slugs, slug.(string)) {
+			t.Errorf("problem type %q is not listed", slug)
+		}
+	}
+	// Tags, paths, a resolved request schema with its fields and bounds, a response schema, the examples,
+	// the headers and the credentials all reach the reader.
+	for _, s := range []string{"waiting-room", "/v1/events/{event}/holds", "HoldRequest", "HoldItem", "adjacent",
+		"≤ 100", "Hold", "expires_at", `"pm_card_visa"`, "A-1-5", "Queue-Token", "Idempotency-Key", "Retry-After",
+		"accessToken", "organizerOIDC", "hold-expired", "no other fields allowed",
+		"when kind = \"seated\": rows required"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("the page does not show %q", s)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range problems {
+		t.Errorf("page: %s", p)
+	}
+	for _, r := range resources {
+		if r != srv.URL+"/openapi.json" {
+			t.Errorf("the page loaded %s; it must need nothing but /openapi.json", r)
+		}
+	}
+	if n := external.Load(); n > 0 {
+		t.Errorf("the page asked for %d resources beyond /docs and /openapi.json", n)
 	}
 }
