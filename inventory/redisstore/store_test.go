@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onsale/onsale/inventory"
 	"github.com/onsale/onsale/internal/testenv"
+	"github.com/onsale/onsale/inventory"
 )
 
 func gaSection(id string, capacity int, price int64) inventory.Section {
