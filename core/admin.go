@@ -166,12 +166,12 @@ func (s *Server) createEvent(ctx *fasthttp.RequestCtx, _ string) error {
 
 // eventView is an event with its live counters.
 type eventView struct {
-	ID        string        `json:"id"`
-	Name      string        `json:"name"`
-	Currency  string        `json:"currency"`
-	HoldTTLS  int           `json:"hold_ttl_s"`
-	MaxPerFan int           `json:"max_per_fan"`
-	CreatedAt time.Time     `json:"created_at"`
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Currency  string    `json:"currency"`
+	HoldTTLS  int       `json:"hold_ttl_s"`
+	MaxPerFan int       `json:"max_per_fan"`
+	CreatedAt time.Time `json:"created_at"`
 	statsView
 	Paused      bool   `json:"paused"`
 	AdmitPerMin int    `json:"admit_per_min"`

@@ -23,19 +23,17 @@ type ipLimiter struct {
 	cur, prev map[netip.Addr]*rate.Limiter
 }
 
-func newIPLimiter(perSecond float64, max int) *ipLimiter {
+func newIPLimiter(perSecond float64, maxEntries int) *ipLimiter {
 	if perSecond <= 0 {
 		return nil
 	}
 	return &ipLimiter{
 		limit: rate.Limit(perSecond),
-		burst: max1(int(math.Ceil(perSecond))),
-		max:   max,
+		burst: max(int(math.Ceil(perSecond)), 1),
+		max:   maxEntries,
 		cur:   make(map[netip.Addr]*rate.Limiter),
 	}
 }
-
-func max1(n int) int { return max(n, 1) }
 
 // allow reports whether addr may join now; when not, wait says how long until it may.
 func (l *ipLimiter) allow(addr netip.Addr, now time.Time) (ok bool, wait time.Duration) {
@@ -104,26 +102,4 @@ func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {
 		}
 	}
 	return false
-}
-
-// ParsePrefixes parses a comma-separated list of addresses and CIDR prefixes (ONSALE_TRUSTED_PROXIES).
-func ParsePrefixes(s string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for part := range bytes.SplitSeq([]byte(s), []byte(",")) {
-		p := string(bytes.TrimSpace(part))
-		if p == "" {
-			continue
-		}
-		if pre, err := netip.ParsePrefix(p); err == nil {
-			out = append(out, pre.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(p)
-		if err != nil {
-			return nil, err
-		}
-		a = a.Unmap()
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
-	}
-	return out, nil
 }

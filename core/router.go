@@ -155,10 +155,11 @@ func (s *Server) match(ctx *fasthttp.RequestCtx) (*route, string) {
 // and 405s are rare, so it allocates.
 func (s *Server) methodNotAllowed(p *pattern) *route {
 	return &route{name: p.name, method: "other", metrics: s.metrics.other(p.name), h: func(ctx *fasthttp.RequestCtx, _ string) error {
-		ctx.Response.Header.Set("Allow", p.allowed)
 		pe := problemf(405, typeBadRequest, "this resource answers "+p.allowed)
 		pe.title = "Method not allowed"
-		return pe
+		writeProblem(ctx, pe)
+		ctx.Response.Header.Set("Allow", p.allowed)
+		return nil
 	}}
 }
 

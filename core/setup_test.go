@@ -124,7 +124,7 @@ func setup(t testing.TB, opts ...func(*options)) *env {
 		settl: settl, pay: pay, reg: reg, clock: clk, client: client}
 }
 
-// reply is an HTTP answer with its JSON body decoded.
+// reply is an HTTP reply with its JSON body decoded.
 type reply struct {
 	status int
 	header http.Header
