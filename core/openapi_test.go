@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +28,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/onsale/onsale/core"
@@ -243,15 +247,15 @@ type oaEnv struct {
 // oaWebhookSecret is the endpoint secret setup gives the settlement.
 const oaWebhookSecret = "whsec_test"
 
-func newOAEnv(t *testing.T) *oaEnv {
+func newOAEnv(t *testing.T, extra ...func(*options)) *oaEnv {
 	t.Helper()
 	registerDocDecoders()
 	e := &oaEnv{succeeded: map[string]bool{}}
 	e.backend.Store(true)
 	e.env = setup(t, func(o *options) {
 		// Joins come from a trusted proxy that names a fresh client address per call (freshAddr), so the
-		// per-address limit of one join a second only meets the calls that test it.
-		o.cfg.JoinRatePerIP = 1
+		// per-address limit only meets the calls that test it.
+		o.cfg.JoinRatePerIP = 0.01 // one join per address, then 100 s to the next
 		o.cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 		o.checks = append(o.checks, core.Check{Name: "redis", Ping: func(context.Context) error {
 			if !e.backend.Load() {
@@ -259,6 +263,9 @@ func newOAEnv(t *testing.T) *oaEnv {
 			}
 			return nil
 		}})
+		for _, f := range extra {
+			f(o)
+		}
 	})
 	e.doc = loadDoc(t)
 	strictResponses(e.doc)
@@ -758,6 +765,84 @@ func TestOpenAPIConformance(t *testing.T) {
 				t.Errorf("%s %s (%s) was never answered with a success", method, op.OperationID, op.Summary)
 			}
 		}
+	}
+}
+
+// oidcIssuer is a minimal OpenID provider: discovery, a key set, and tokens signed with its key.
+type oidcIssuer struct {
+	url    string
+	signer jose.Signer
+}
+
+func newOIDCIssuer(t *testing.T) *oidcIssuer {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := &oidcIssuer{signer: signer}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"issuer": iss.url, "jwks_uri": iss.url + "/keys",
+			"authorization_endpoint": iss.url + "/auth", "token_endpoint": iss.url + "/token",
+			"id_token_signing_alg_values_supported": []string{"RS256"}})
+	})
+	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+			{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	iss.url = srv.URL
+	return iss
+}
+
+// token signs a token for subject with the given realm roles.
+func (iss *oidcIssuer) token(t *testing.T, subject string, roles ...string) string {
+	t.Helper()
+	now := time.Now()
+	claims := map[string]any{"iss": iss.url, "sub": subject, "aud": "onsale", "iat": now.Unix(),
+		"exp": now.Add(time.Hour).Unix(), "realm_access": map[string]any{"roles": roles}}
+	tok, err := jwt.Signed(iss.signer).Claims(claims).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestOpenAPIConformanceOIDC drives the calls whose answers depend on an OIDC issuer: organizers by role, fans
+// by their token instead of a name.
+func TestOpenAPIConformanceOIDC(t *testing.T) {
+	t.Parallel()
+	iss := newOIDCIssuer(t)
+	e := newOAEnv(t, func(o *options) { o.cfg.OIDCIssuer = iss.url })
+	organizer, fan := oaBearer(iss.token(t, "org-1", "organizer")), oaBearer(iss.token(t, "fan-1"))
+	ev := fmt.Sprintf("oidc%d", time.Now().UnixNano()%1e9)
+	def := map[string]any{"id": ev, "name": "OIDC check", "currency": "EUR", "hold_ttl_s": 60, "max_per_fan": 2,
+		"sections": []any{map[string]any{"id": "GA", "kind": "general", "capacity": 5, "price": 1000}},
+		"waves":    []any{map[string]any{"id": "all", "admit_per_min": 6000, "max_active": 100}}}
+
+	e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: def, header: fan, status: 403, problem: "forbidden"})
+	e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: def, header: oaBearer(iss.token(t, "org-1", "organizer") + "x"), status: 401, problem: "unauthorized"})
+	e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: def, header: organizer, status: 201})
+	e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev + "/stats", header: fan, status: 403, problem: "forbidden"})
+	e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev + "/stats", header: organizer, status: 200})
+
+	q := "/v1/events/" + ev + "/queue"
+	e.check(t, oaCall{method: "POST", path: q, body: map[string]any{}, status: 401, problem: "unauthorized"})
+	e.check(t, oaCall{method: "POST", path: q, body: map[string]any{}, header: oaBearer("not-a-token"), status: 401, problem: "unauthorized"})
+	first := e.check(t, oaCall{method: "POST", path: q, body: map[string]any{}, header: fan, status: 201})
+	// The token names the fan: joining again with it, whatever the body says, is the same place.
+	again := e.check(t, oaCall{method: "POST", path: q, body: map[string]any{"fan": "someone-else"}, header: fan, status: 200})
+	if again.body["position"] != first.body["position"] {
+		t.Errorf("rejoin position %v, want %v", again.body["position"], first.body["position"])
 	}
 }
 
