@@ -20,8 +20,8 @@ type fakeServer struct {
 	srv      *httptest.Server
 	admitPS  float64       // fans admitted per second
 	minWait  time.Duration // no fan is admitted sooner than this after its join
-	oversell bool    // sell beyond capacity (to see the audit fail)
-	fail503  int     // the first try of every n-th hold request answers 503 before doing anything
+	oversell bool          // sell beyond capacity (to see the audit fail)
+	fail503  int           // the first try of every n-th hold request answers 503 before doing anything
 	admin    string
 
 	mu        sync.Mutex

@@ -35,7 +35,7 @@ func newSeatMap(sections []SectionSpec) *seatMap {
 	return m
 }
 
-// pick returns qty side-by-side seats of a section that look free, or nil after a few random looks.
+// pick returns qty side-by-side seats of a section that look free, or nil when there are none.
 func (m *seatMap) pick(f *fan, section string, qty int) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -43,27 +43,46 @@ func (m *seatMap) pick(f *fan, section string, qty int) []string {
 	if ss == nil || len(ss.rows) == 0 || qty < 1 {
 		return nil
 	}
-	for range 8 {
+	seats := func(ri, start int) []string {
+		out := make([]string, qty)
+		for i := range qty {
+			out[i] = section + "-" + ss.rows[ri].Row + "-" + strconv.Itoa(start+i+1)
+		}
+		return out
+	}
+	// A few random looks first, like a fan's eye on the map; then a scan from a random row, so free seats are
+	// found whenever there are any.
+	for range 4 {
 		ri := f.intn(len(ss.rows))
 		row := ss.taken[ri]
 		if len(row) < qty {
 			continue
 		}
 		start := f.intn(len(row) - qty + 1)
-		free := true
-		for i := start; i < start+qty; i++ {
-			free = free && !row[i]
+		if freeRun(row, start, qty) {
+			return seats(ri, start)
 		}
-		if !free {
-			continue
+	}
+	first := f.intn(len(ss.rows))
+	for k := range ss.rows {
+		ri := (first + k) % len(ss.rows)
+		row := ss.taken[ri]
+		for start := 0; start+qty <= len(row); start++ {
+			if freeRun(row, start, qty) {
+				return seats(ri, start)
+			}
 		}
-		seats := make([]string, qty)
-		for i := range qty {
-			seats[i] = section + "-" + ss.rows[ri].Row + "-" + strconv.Itoa(start+i+1)
-		}
-		return seats
 	}
 	return nil
+}
+
+func freeRun(row []bool, start, qty int) bool {
+	for i := start; i < start+qty; i++ {
+		if row[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // mark records seats as taken or free again.
