@@ -1,0 +1,164 @@
+package main
+
+import (
+	"cmp"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// config is the service's configuration, read once from flags with ONSALE_* environment fallbacks and validated.
+type config struct {
+	Addr      string
+	DebugAddr string
+
+	RedisURL    string
+	DatabaseURL string
+	AMQPURL     string
+	Prefix      string // Redis key prefix and RabbitMQ exchange/queue prefix
+
+	StripeKey           string
+	StripeAPIBase       string
+	StripeWebhookSecret string
+
+	TokenSecret   string
+	AdminToken    string
+	OIDCIssuer    string
+	OIDCClientID  string
+	JoinRatePerIP float64
+	Proxies       []netip.Prefix
+	Roles         []string
+	Migrate       bool
+	LogLevel      string
+	LogFormat     string
+
+	// generated records which secrets were made up because none was configured (they are logged as warnings).
+	generatedSecret, generatedAdmin bool
+}
+
+var allRoles = []string{"core", "waitroom", "settler"}
+
+func (c *config) has(role string) bool { return slices.Contains(c.Roles, role) }
+
+// parseConfig reads a command's flags; each flag's default is its environment variable, then the built-in default.
+func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("onsale "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c, finish := configFlags(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := finish(); err != nil {
+		return config{}, err
+	}
+	return *c, nil
+}
+
+// configFlags declares the service flags on fs; finish validates them once parsed and fills the defaults.
+func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() error) {
+	c := &config{}
+	env := func(name, def string) string { return cmp.Or(getenv(name), def) }
+	fs.StringVar(&c.Addr, "addr", env("ONSALE_ADDR", ":8080"), "HTTP listen address (ONSALE_ADDR)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", env("ONSALE_DEBUG_ADDR", ""), "pprof listen address, off when empty (ONSALE_DEBUG_ADDR)")
+	fs.StringVar(&c.RedisURL, "redis-url", env("ONSALE_REDIS_URL", ""), "Redis URL, database index honoured; embedded when empty (ONSALE_REDIS_URL)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("ONSALE_DATABASE_URL", ""), "PostgreSQL URL; embedded ledger when empty (ONSALE_DATABASE_URL)")
+	fs.StringVar(&c.AMQPURL, "amqp-url", env("ONSALE_AMQP_URL", ""), "RabbitMQ URL; embedded bus when empty (ONSALE_AMQP_URL)")
+	fs.StringVar(&c.Prefix, "prefix", env("ONSALE_PREFIX", "onsale"), "Redis key and RabbitMQ name prefix (ONSALE_PREFIX)")
+	fs.StringVar(&c.StripeKey, "stripe-key", env("ONSALE_STRIPE_KEY", ""), "Stripe secret key; test payments when empty (ONSALE_STRIPE_KEY)")
+	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", env("ONSALE_STRIPE_API_BASE", ""), "Stripe API base URL, e.g. stripe-mock's (ONSALE_STRIPE_API_BASE)")
+	fs.StringVar(&c.StripeWebhookSecret, "stripe-webhook-secret", env("ONSALE_STRIPE_WEBHOOK_SECRET", ""), "Stripe webhook endpoint secret (ONSALE_STRIPE_WEBHOOK_SECRET)")
+	fs.StringVar(&c.TokenSecret, "token-secret", env("ONSALE_TOKEN_SECRET", ""), "HMAC key of queue and access tokens, ≥ 16 bytes, shared by all replicas; random per process when empty (ONSALE_TOKEN_SECRET)")
+	fs.StringVar(&c.AdminToken, "admin-token", env("ONSALE_ADMIN_TOKEN", ""), "static organizer token; generated and logged when empty without an OIDC issuer (ONSALE_ADMIN_TOKEN)")
+	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", env("ONSALE_OIDC_ISSUER", ""), "OIDC issuer URL verifying fans' and organizers' tokens (ONSALE_OIDC_ISSUER)")
+	fs.StringVar(&c.OIDCClientID, "oidc-client-id", env("ONSALE_OIDC_CLIENT_ID", ""), "audience OIDC tokens must carry; not checked when empty (ONSALE_OIDC_CLIENT_ID)")
+	rate := fs.String("join-rate-per-ip", env("ONSALE_JOIN_RATE_PER_IP", "5"), "queue joins per second per client address, 0 = no limit (ONSALE_JOIN_RATE_PER_IP)")
+	proxies := fs.String("trusted-proxies", env("ONSALE_TRUSTED_PROXIES", ""), "comma-separated addresses/CIDRs allowed to set X-Forwarded-For (ONSALE_TRUSTED_PROXIES)")
+	roles := fs.String("roles", env("ONSALE_ROLES", strings.Join(allRoles, ",")), "roles of this process: core (HTTP API, inventory loops), waitroom (admission), settler (payments) (ONSALE_ROLES)")
+	migrate := fs.String("migrate", env("ONSALE_MIGRATE", "true"), "apply the ledger's migrations at start (ONSALE_MIGRATE)")
+	fs.StringVar(&c.LogLevel, "log-level", env("ONSALE_LOG_LEVEL", "info"), "debug, info, warn or error (ONSALE_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("ONSALE_LOG_FORMAT", "text"), "text or json (ONSALE_LOG_FORMAT)")
+	return c, func() error {
+		var errs []error
+		var err error
+		if c.JoinRatePerIP, err = strconv.ParseFloat(*rate, 64); err != nil || c.JoinRatePerIP < 0 {
+			errs = append(errs, fmt.Errorf("join rate per IP %q: want a number ≥ 0", *rate))
+		}
+		if c.Proxies, err = parsePrefixes(*proxies); err != nil {
+			errs = append(errs, fmt.Errorf("trusted proxies: %w", err))
+		}
+		if c.Migrate, err = strconv.ParseBool(*migrate); err != nil {
+			errs = append(errs, fmt.Errorf("migrate %q: want true or false", *migrate))
+		}
+		c.Roles = nil
+		for r := range strings.SplitSeq(*roles, ",") {
+			r = strings.TrimSpace(r)
+			switch {
+			case r == "":
+			case !slices.Contains(allRoles, r):
+				errs = append(errs, fmt.Errorf("unknown role %q (want core, waitroom or settler)", r))
+			case !slices.Contains(c.Roles, r):
+				c.Roles = append(c.Roles, r)
+			}
+		}
+		if len(c.Roles) == 0 {
+			errs = append(errs, errors.New("no role given"))
+		}
+		if c.TokenSecret == "" {
+			c.TokenSecret, c.generatedSecret = randomHex(32), true
+		} else if len(c.TokenSecret) < 16 {
+			errs = append(errs, errors.New("token secret: at least 16 bytes"))
+		}
+		if c.AdminToken == "" && c.OIDCIssuer == "" {
+			c.AdminToken, c.generatedAdmin = randomHex(16), true
+		}
+		if strings.ContainsAny(c.Prefix, "{}") || c.Prefix == "" {
+			errs = append(errs, fmt.Errorf("prefix %q: must be non-empty without braces", c.Prefix))
+		}
+		switch c.LogLevel {
+		case "debug", "info", "warn", "error":
+		default:
+			errs = append(errs, fmt.Errorf("log level %q", c.LogLevel))
+		}
+		if c.LogFormat != "text" && c.LogFormat != "json" {
+			errs = append(errs, fmt.Errorf("log format %q", c.LogFormat))
+		}
+		return errors.Join(errs...)
+	}
+}
+
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for p := range strings.SplitSeq(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if pre, err := netip.ParsePrefix(p); err == nil {
+			out = append(out, pre.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(p)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR prefix", p)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
