@@ -127,7 +127,7 @@ type crowd struct {
 	client *http.Client
 
 	joined, admitted, holds, paid, failed, gaveUp, errors atomic.Int64
-	firstHold, lastHold                                atomic.Int64 // unix nanos
+	firstHold, lastHold                                   atomic.Int64 // unix nanos
 
 	mu    sync.Mutex
 	waits []time.Duration // join to admission
