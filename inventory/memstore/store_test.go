@@ -1,6 +1,7 @@
 package memstore_test
 
 import (
+	"flag"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -10,7 +11,18 @@ import (
 	"github.com/onsale/onsale/inventory/memstore"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// The model test needs longer runs than rapid's defaults to reach deadlines and caps; flags still override.
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name, value := range map[string]string{"rapid.checks": "400", "rapid.steps": "100"} {
+		if !set[name] {
+			_ = flag.Set(name, value)
+		}
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func newStore(*testing.T) inventory.Store { return memstore.New(memstore.Options{}) }
 
