@@ -131,6 +131,29 @@ var expiryCases = []testCase{
 		}
 		f.auditClean(ev.ID)
 	}},
+	{"Expiry/LazyReclaimIsBounded", func(f *fixture) {
+		ev := newEvent(ga("GA", 100, 100))
+		ev.HoldTTL = shortTTL
+		ev = f.create(ev)
+		const holds = 20
+		ids := make([]string, holds)
+		for i := range ids {
+			ids[i] = f.hold(ev, "fan"+string(rune('a'+i)), items(qty("GA", 1))).ID
+		}
+		for _, id := range ids {
+			f.waitState(id, inventory.Expired, expiryWait)
+		}
+		// One mutating call reclaims 16 expired holds before it decides; the sweeper gets the rest.
+		f.hold(ev, "late", items(qty("GA", 1)))
+		f.wantCounts(ev.ID, "GA", counts{Available: 95, Held: 5})
+		n, err := f.s.Sweep(f.ctx, ev.ID, 100)
+		mustOK(f.t, "sweep", err)
+		if n != holds-16 {
+			f.t.Fatalf("sweep after a lazy reclaim expired %d, want %d", n, holds-16)
+		}
+		f.wantCounts(ev.ID, "GA", counts{Available: 99, Held: 1})
+		f.auditClean(ev.ID)
+	}},
 	{"Expiry/Checkout", func(f *fixture) {
 		ev := newEvent(ga("GA", 5, 100))
 		ev.CheckoutTTL = shortTTL

@@ -74,8 +74,12 @@ var lifecycleCases = []testCase{
 	{"Release", func(f *fixture) {
 		ev := f.create(newEvent(ga("GA", 10, 100), seated("A", 100, 4)))
 		h := f.hold(ev, "alice", items(qty("GA", 3)), "A-1-1", "A-1-2")
+		v := f.section(ev.ID, "GA").Version
 		r, err := f.s.Release(f.ctx, h.ID)
 		mustOK(f.t, "release", err)
+		if f.section(ev.ID, "GA").Version <= v {
+			f.t.Fatal("release did not bump the section's version")
+		}
 		if r.State != inventory.Released || r.ID != h.ID {
 			f.t.Fatalf("released: %+v", r)
 		}

@@ -42,16 +42,17 @@ func (e *event) retime(h *hold) { heap.Fix(&e.due, h.index) }
 
 // reclaim expires up to limit holds whose deadline is not after now and returns how many.
 func (e *event) reclaim(now time.Time, limit int) int {
+	e.forget(now)
 	n := 0
 	for n < limit && len(e.due) > 0 && !e.due[0].h.ExpiresAt.After(now) {
-		e.free(e.due[0], inventory.Expired)
+		e.free(e.due[0], inventory.Expired, now)
 		n++
 	}
 	return n
 }
 
 // free ends a live hold (released or expired): its units go back to available and leave the fan's held count.
-func (e *event) free(h *hold, state inventory.State) {
+func (e *event) free(h *hold, state inventory.State, now time.Time) {
 	e.untrack(h)
 	for i, l := range h.h.Lines {
 		sec := e.secs[h.secs[i]]
@@ -65,6 +66,24 @@ func (e *event) free(h *hold, state inventory.State) {
 	}
 	e.fan(h.h.Fan).held -= h.h.Units
 	h.h.State = state
+	e.ended = append(e.ended, stamped[string]{h.h.ID, now})
+}
+
+// forget drops released and expired holds that ended more than retention ago, and expired idempotency keys.
+func (e *event) forget(now time.Time) {
+	for len(e.ended) > 0 && now.Sub(e.ended[0].at) >= retention {
+		if h, ok := e.holds[e.ended[0].v]; ok && !h.h.State.Live() && h.h.State != inventory.Confirmed {
+			delete(e.holds, e.ended[0].v)
+		}
+		e.ended = e.ended[1:]
+	}
+	for len(e.idemOrder) > 0 && !e.idemOrder[0].at.After(now) {
+		k := e.idemOrder[0]
+		if ent, ok := e.idem[k.v]; ok && ent.expires.Equal(k.at) {
+			delete(e.idem, k.v)
+		}
+		e.idemOrder = e.idemOrder[1:]
+	}
 }
 
 // passed reports whether a live hold's deadline is not after now.

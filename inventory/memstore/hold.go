@@ -29,11 +29,11 @@ func (s *Store) Hold(_ context.Context, req inventory.HoldRequest) (inventory.Ho
 	if req.IdempotencyKey != "" {
 		ik = idemKey{fan: req.Fan, key: req.IdempotencyKey}
 		if ent, ok := e.idem[ik]; ok {
-			if ent.expires.After(now) {
+			if first, ok := e.holds[ent.holdID]; ok && ent.expires.After(now) {
 				if ent.fingerprint != req.Fingerprint {
 					return inventory.Hold{}, fmt.Errorf("hold: key %q: %w", req.IdempotencyKey, inventory.ErrIdempotencyReused)
 				}
-				return view(e.holds[ent.holdID], now), nil
+				return view(first, now), nil
 			}
 			delete(e.idem, ik)
 		}
@@ -67,6 +67,7 @@ func (s *Store) Hold(_ context.Context, req inventory.HoldRequest) (inventory.Ho
 	e.fan(req.Fan).held += units
 	if ik.key != "" {
 		e.idem[ik] = idemEntry{holdID: h.h.ID, fingerprint: req.Fingerprint, expires: now.Add(idemTTL)}
+		e.idemOrder = append(e.idemOrder, stamped[idemKey]{ik, now.Add(idemTTL)})
 	}
 	return cloneHold(h.h), nil
 }
@@ -204,7 +205,7 @@ func (s *Store) change(id string, fn func(e *event, h *hold, now time.Time) erro
 		return inventory.Hold{}, fmt.Errorf("hold %s: %w", id, inventory.ErrNotFound)
 	}
 	if h.h.State.Live() && passed(h, now) {
-		e.free(h, inventory.Expired)
+		e.free(h, inventory.Expired, now)
 	}
 	if err := fn(e, h, now); err != nil {
 		return inventory.Hold{}, fmt.Errorf("hold %s: %w", id, err)
@@ -236,10 +237,10 @@ func (s *Store) Extend(_ context.Context, id string) (inventory.Hold, error) {
 
 // Release gives a live hold's units back at once; released and expired holds come back unchanged.
 func (s *Store) Release(_ context.Context, id string) (inventory.Hold, error) {
-	return s.change(id, func(e *event, h *hold, _ time.Time) error {
+	return s.change(id, func(e *event, h *hold, now time.Time) error {
 		switch h.h.State {
 		case inventory.Held, inventory.Checkout:
-			e.free(h, inventory.Released)
+			e.free(h, inventory.Released, now)
 			return nil
 		case inventory.Confirmed:
 			return fmt.Errorf("release confirmed: %w", inventory.ErrInvalidState)

@@ -48,8 +48,12 @@ const (
 	seatWithheld
 )
 
-// idemTTL is how long an idempotency key is remembered.
-const idemTTL = 24 * time.Hour
+// idemTTL is how long an idempotency key is remembered; released and expired holds are forgotten as long after
+// they end, so memory follows the recent traffic, not the whole sale.
+const (
+	idemTTL   = 24 * time.Hour
+	retention = idemTTL
+)
 
 // lazyReclaim is how many expired holds a mutating call reclaims before it decides.
 const lazyReclaim = 16
@@ -64,6 +68,14 @@ type event struct {
 	fans   map[string]*fanCount
 	idem   map[idemKey]idemEntry
 	waves  map[string]struct{}
+	// ended and idemOrder are in time order, so forgetting old entries costs O(1) each.
+	ended     []stamped[string]
+	idemOrder []stamped[idemKey]
+}
+
+type stamped[T any] struct {
+	v  T
+	at time.Time
 }
 
 type section struct {
