@@ -160,9 +160,10 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 // field, which the document as published allows.
 func TestOpenAPIStrictVariant(t *testing.T) {
 	t.Parallel()
-	hold := map[string]any{"hold_id": "ev.abcdefghijklmnopqrst", "state": "held", "expires_at": "2026-12-01T10:00:00Z",
-		"seats": []any{"A-1-1"}, "items": []any{map[string]any{"section": "A", "quantity": 1.0, "unit_price": 9000.0,
-			"amount": 9000.0}}, "total": map[string]any{"amount": 9000.0, "currency": "EUR"}}
+	hold := map[string]any{"hold_id": "ev.abcdefghijklmnopqrst", "event": "ev", "state": "held",
+		"created_at": "2026-12-01T10:00:00Z", "expires_at": "2026-12-01T10:10:00Z", "seats": []any{"A-1-1"},
+		"items": []any{map[string]any{"section": "A", "quantity": 1.0, "unit_price": 9000.0, "amount": 9000.0}},
+		"units": 1.0, "total": map[string]any{"amount": 9000.0, "currency": "EUR"}}
 	extraTop := cloneMap(hold)
 	extraTop["surprise"] = true
 	extraNested := cloneMap(hold)
