@@ -12,4 +12,13 @@
 //	no seat is in two live holds, no seat is sold twice, sold ≤ capacity
 //	a fan's live held units + bought units ≤ the event's max_per_fan
 //	a hold leaves the held state exactly once (released, expired or confirmed)
+//
+// The rules both adapters share live here as plain Go, so they are written once: Event.Validate (limits and
+// defaults of an event definition), HoldRequest.Validate and Event.CheckHold (what makes a request invalid),
+// NewHoldID and EventOfHold (a hold id carries its event, so the Redis adapter can route it), SeatID and
+// ParseSeatID, and SelectSeats, the best-available rule: the first placement in row order that leaves no lone single
+// seat, else the first placement at all, else (unless adjacent seats are required) the first free seats.
+//
+// A hold's lines come one per section in order of first appearance, named seats before items; its seats are the
+// named seats in request order, then each item's best-available seats in seat order.
 package inventory
