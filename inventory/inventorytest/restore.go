@@ -1,8 +1,22 @@
 package inventorytest
 
 import (
+	"time"
+
 	"github.com/onsale/onsale/inventory"
 )
+
+// sold makes a confirmed hold as a ledger would hand it to Restore.
+func sold(ev inventory.Event, fan string, lines []inventory.Line, seats ...string) inventory.Hold {
+	h := inventory.Hold{ID: inventory.NewHoldID(ev.ID), Event: ev.ID, Fan: fan, State: inventory.Confirmed,
+		Lines: lines, Seats: seats, Currency: ev.Currency, CreatedAt: time.Now().Add(-time.Minute),
+		ExpiresAt: time.Now().Add(ev.HoldTTL)}
+	for _, l := range lines {
+		h.Total += l.Amount
+		h.Units += l.Quantity
+	}
+	return h
+}
 
 var restoreCases = []testCase{
 	{"Restore", func(f *fixture) {
@@ -66,5 +80,39 @@ var restoreCases = []testCase{
 		}
 		lost.wantCounts(ev.ID, "A", counts{Held: 3, Sold: 3})
 		lost.auditClean(ev.ID)
+	}},
+	{"Restore/Conflicts", func(f *fixture) {
+		ev := f.create(newEvent(ga("GA", 3, 100), seated("A", 500, 4)))
+		f.hold(ev, "bob", items(qty("GA", 2)), "A-1-1")
+		before := f.stats(ev.ID)
+		one := inventory.Line{Section: "GA", Quantity: 1, UnitPrice: 100, Amount: 100}
+		seat := inventory.Line{Section: "A", Quantity: 1, UnitPrice: 500, Amount: 500}
+		fits := sold(ev, "alice", []inventory.Line{one})
+		cases := []struct {
+			name  string
+			holds []inventory.Hold
+			want  error
+		}{
+			{"taken seat", []inventory.Hold{fits, sold(ev, "alice", []inventory.Line{seat}, "A-1-1")}, inventory.ErrSeatsUnavailable},
+			{"too many units", []inventory.Hold{fits, sold(ev, "carol", []inventory.Line{one})}, inventory.ErrSoldOut},
+			{"other event", []inventory.Hold{fits, sold(newEvent(ga("GA", 3, 100)), "dan", []inventory.Line{one})}, inventory.ErrInvalid},
+		}
+		for _, c := range cases {
+			n, err := f.s.Restore(f.ctx, ev.ID, c.holds)
+			wantErr(f.t, "restore "+c.name, err, c.want)
+			if n != 0 {
+				f.t.Fatalf("restore %s: re-applied %d", c.name, n)
+			}
+			f.sameStats(before, f.stats(ev.ID))
+			_, err = f.s.Get(f.ctx, fits.ID)
+			wantErr(f.t, "get after a failed restore", err, inventory.ErrNotFound)
+		}
+		n, err := f.s.Restore(f.ctx, ev.ID, []inventory.Hold{fits})
+		mustOK(f.t, "restore", err)
+		if n != 1 {
+			f.t.Fatalf("restore re-applied %d, want 1", n)
+		}
+		f.wantCounts(ev.ID, "GA", counts{Held: 2, Sold: 1})
+		f.auditClean(ev.ID)
 	}},
 }
