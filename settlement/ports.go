@@ -99,6 +99,8 @@ type Bus interface {
 	// Publish sends messages and returns the ids the broker confirmed; an error may come with a partial list.
 	// A message not in the list must be treated as unsent.
 	Publish(ctx context.Context, msgs []Message) (confirmed []string, err error)
+	// Declare makes q exist and keep its messages even before anyone consumes it.
+	Declare(ctx context.Context, q Queue) error
 	// Consume delivers q's messages to h until ctx ends, surviving broker restarts. It returns ctx's error.
 	Consume(ctx context.Context, q Queue, h Handler) error
 	// Ping reports whether the broker is reachable.

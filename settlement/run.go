@@ -3,6 +3,7 @@ package settlement
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -16,8 +17,18 @@ var (
 )
 
 // Run runs the outbox relay, the payment workers, the stalled-saga poller and, when OnBooking is set, the
-// booking consumer, until ctx ends. It returns nil at ctx end.
+// booking consumer, until ctx ends. It returns nil at ctx end, or an error if the bus cannot declare its queues.
 func (s *Service) Run(ctx context.Context) error {
+	// Declare first, so that nothing the relay publishes finds no queue.
+	queues := []Queue{PaymentsQueue}
+	if s.opts.OnBooking != nil {
+		queues = append(queues, BookingsQueue)
+	}
+	for _, q := range queues {
+		if err := s.bus.Declare(ctx, q); err != nil {
+			return fmt.Errorf("declare %s: %w", q.Name, err)
+		}
+	}
 	var wg sync.WaitGroup
 	start := func(f func(context.Context)) {
 		wg.Add(1)

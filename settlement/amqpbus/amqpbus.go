@@ -327,6 +327,23 @@ func (b *Bus) Publish(ctx context.Context, msgs []settlement.Message) ([]string,
 	return ids, pubErr
 }
 
+// Declare declares q (with its retry and parking queues) now and again after every reconnection.
+func (b *Bus) Declare(ctx context.Context, q settlement.Queue) error {
+	b.mu.Lock()
+	b.queues[q.Name] = q
+	b.mu.Unlock()
+	conn, err := b.waitConn(ctx)
+	if err != nil {
+		return err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("declare %s: %w", q.Name, err)
+	}
+	defer ch.Close()
+	return b.declareQueue(ch, q)
+}
+
 // Consume delivers q's messages to h until ctx ends, one at a time per call, with q.Prefetch in flight;
 // after a connection loss it re-consumes on the new connection.
 func (b *Bus) Consume(ctx context.Context, q settlement.Queue, h settlement.Handler) error {
@@ -371,7 +388,8 @@ func (b *Bus) consume(ctx context.Context, conn *amqp.Connection, q settlement.Q
 	if err := ch.Confirm(false); err != nil { // for parking with a confirm
 		return err
 	}
-	deliveries, err := ch.ConsumeWithContext(ctx, b.name(q.Name), "", false, false, false, false, nil)
+	// Not ConsumeWithContext: its own basic.cancel at ctx end raced the deferred channel close and hung it.
+	deliveries, err := ch.Consume(b.name(q.Name), "", false, false, false, false, nil)
 	if err != nil {
 		return err
 	}

@@ -27,9 +27,12 @@ var _ settlement.Bus = (*Bus)(nil)
 // ErrClosed is returned by Publish after Close.
 var ErrClosed = errors.New("bus closed")
 
-// New returns an empty bus; retried deliveries come back after 50 ms.
+// New returns a bus with the payments queue declared (so requests published before the first worker attaches
+// are kept, as with amqpbus); retried deliveries come back after 50 ms.
 func New() *Bus {
-	return &Bus{queues: map[string]*queue{}, retryDelay: 50 * time.Millisecond, timers: map[*time.Timer]struct{}{}}
+	b := &Bus{queues: map[string]*queue{}, retryDelay: 50 * time.Millisecond, timers: map[*time.Timer]struct{}{}}
+	b.declare(settlement.PaymentsQueue)
+	return b
 }
 
 // WithRetryDelay sets how long a retried delivery waits before it comes back.
@@ -101,6 +104,12 @@ func (b *Bus) Publish(_ context.Context, msgs []settlement.Message) ([]string, e
 		ids = append(ids, m.ID)
 	}
 	return ids, nil
+}
+
+// Declare makes q exist.
+func (b *Bus) Declare(_ context.Context, q settlement.Queue) error {
+	b.declare(q)
+	return nil
 }
 
 func (b *Bus) declare(q settlement.Queue) *queue {
