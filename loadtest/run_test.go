@@ -15,6 +15,9 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
 		goleak.IgnoreTopFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"), // process-wide DNS cache
 		goleak.IgnoreAnyFunction("time.Sleep"),
+		// The embedded server's fasthttp keeps a process-wide date updater and a worker pool cleaner.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
 	)
 }
 
