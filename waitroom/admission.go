@@ -20,8 +20,9 @@ type controller struct {
 	admitted int64 // last known total, for the counter metric
 }
 
-// rateTau is the time constant of the measured-rate moving average.
-const rateTau = 10 * time.Second
+// rateTau is the time constant of the measured-rate moving average: long enough to smooth admissions that come
+// in bursts (no-shows expiring together, max active freeing up), short enough to follow a live rate change.
+const rateTau = time.Minute
 
 // maxTickGap caps the time one tick accounts for, so a stalled controller does not admit a burst.
 const maxTickGap = 5 * time.Second

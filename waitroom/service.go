@@ -408,27 +408,31 @@ func (r *Room) evaluate(snap *snapshot, t queueToken, now time.Time) Status {
 }
 
 // estimate is the wait for ahead places from the measured admission rate (the lane's moving average, else the
-// event's, else, before anything was measured, the configured rate), plus the time until the lane's wave starts.
+// event's; the configured rate only before anything was admitted), plus the time until the lane's wave starts.
 func (r *Room) estimate(snap *snapshot, lane int, ahead int64, now time.Time) time.Duration {
 	rate := snap.view.Lanes[lane].Rate
-	if rate < 1 {
+	if rate <= 0 {
 		rate = snap.view.Rate
 	}
 	var start time.Time
 	for _, w := range snap.cfg.Config.Waves {
 		if (lane == 0) == (len(w.Codes) == 0) && (lane == 0 || snap.cfg.Lanes[w.ID] == lane) {
 			start = w.StartsAt
-			if rate < 1 {
+			if rate <= 0 {
 				rate = float64(w.AdmitPerMin)
 			}
 			break
 		}
 	}
-	d := time.Duration(float64(ahead+1) / max(rate, 1) * float64(time.Minute))
+	const maxWait = 24 * time.Hour
+	d := maxWait
+	if mins := float64(ahead+1) / max(rate, 1e-3); mins < maxWait.Minutes() {
+		d = time.Duration(mins * float64(time.Minute))
+	}
 	if start.After(now) {
 		d += start.Sub(now)
 	}
-	return d.Round(time.Second)
+	return min(d, maxWait).Round(time.Second)
 }
 
 // pollAfter keeps polls rare far from the front: 1 s near it, up to 30 s far back.

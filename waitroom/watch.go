@@ -51,6 +51,13 @@ func (r *Room) Watch(ctx context.Context, event, queueToken string) (<-chan Stat
 		go r.broadcast(ev)
 	}
 	ev.watchMu.Unlock()
+	if ev.snap.Load() != snap {
+		// The snapshot changed while this watcher was being set up: the broadcaster may have passed over it.
+		select {
+		case ev.wake <- struct{}{}:
+		default:
+		}
+	}
 	context.AfterFunc(ctx, func() {
 		ev.watchMu.Lock()
 		ev.drop(s)

@@ -444,7 +444,7 @@ func (s *Store) Admit(ctx context.Context, event string, req waitroom.AdmitReque
 		sold = "1"
 	}
 	args := []any{req.Owner, ms(req.Now), ms(req.Arrival), max(req.N, 0), sold,
-		strconv.FormatFloat(req.Rate, 'f', 3, 64), len(req.Lanes)}
+		strconv.FormatFloat(req.Rate, 'g', 8, 64), len(req.Lanes)}
 	inLanes := [lanes]bool{}
 	for _, l := range req.Lanes {
 		if err := checkLane(l); err != nil {
@@ -456,7 +456,7 @@ func (s *Store) Admit(ctx context.Context, event string, req waitroom.AdmitReque
 	var rates []any
 	for l, r := range req.Rates {
 		if r != 0 || inLanes[l] {
-			rates = append(rates, l, strconv.FormatFloat(r, 'f', 3, 64))
+			rates = append(rates, l, strconv.FormatFloat(r, 'g', 8, 64))
 		}
 	}
 	args = append(args, len(rates)/2)
