@@ -347,7 +347,7 @@ func TestCodeLanes(t *testing.T) {
 			t.Fatalf("general fan during presale %+v", st)
 		}
 		b.tick(t, time.Minute-2*time.Second+250*time.Millisecond) // the general wave starts: 4 per second
-		b.tick(t, 500*time.Millisecond)                          // 2 admissions: the two code holders left
+		b.tick(t, 500*time.Millisecond)                           // 2 admissions: the two code holders left
 		if st := b.status(t, code[5].Token); st.State != waitroom.Admitted {
 			t.Fatalf("code holder 6 in the general wave %+v", st)
 		}
