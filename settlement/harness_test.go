@@ -21,8 +21,8 @@ import (
 	"github.com/onsale/onsale/inventory/memstore"
 	"github.com/onsale/onsale/settlement"
 	"github.com/onsale/onsale/settlement/amqpbus"
-	"github.com/onsale/onsale/settlement/memledger"
 	"github.com/onsale/onsale/settlement/membus"
+	"github.com/onsale/onsale/settlement/memledger"
 	"github.com/onsale/onsale/settlement/pgledger"
 	"github.com/onsale/onsale/settlement/testpay"
 )
@@ -391,3 +391,10 @@ func must[T any](v T, err error) func(t *testing.T) T {
 var _ = fmt.Sprintf
 
 func newMemstore() *memstore.Store { return memstore.New(memstore.Options{}) }
+
+// noRegistry accepts every registration and keeps nothing.
+type noRegistry struct{}
+
+func (noRegistry) Register(prometheus.Collector) error  { return nil }
+func (noRegistry) MustRegister(...prometheus.Collector) {}
+func (noRegistry) Unregister(prometheus.Collector) bool { return true }
