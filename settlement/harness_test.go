@@ -105,6 +105,7 @@ type fixture struct {
 	reg      *prometheus.Registry
 	bookings chan settlement.BookingEvent
 	svc      *settlement.Service
+	stop     func() // stops svc and waits for it
 	opts     settlement.Options
 }
 
@@ -135,28 +136,31 @@ func setup(t *testing.T, b backend, opts settlement.Options) *fixture {
 		opts.OnBooking = func(_ context.Context, ev settlement.BookingEvent) { f.bookings <- ev }
 	}
 	f.opts = opts
-	f.svc = f.start(t, opts)
+	f.svc, f.stop = f.startStoppable(t, opts, f.stock)
 	if err := f.svc.RegisterEvent(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
 
-// start runs a service on the fixture's ports until the test ends; stop kills it early.
-func (f *fixture) start(t *testing.T, opts settlement.Options) *settlement.Service {
-	svc, _ := f.startStoppable(t, opts)
-	return svc
-}
-
-func (f *fixture) startStoppable(t *testing.T, opts settlement.Options) (*settlement.Service, func()) {
+// startStoppable runs a service on the fixture's ports (with stock) until the test ends; stop ends it early and
+// waits for it.
+func (f *fixture) startStoppable(t *testing.T, opts settlement.Options, stock settlement.Stock) (*settlement.Service, func()) {
 	t.Helper()
-	svc := settlement.New(f.ledger, f.bus, f.pay, f.stock, opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = svc.Run(ctx) }()
+	svc, cancel, done := f.run(opts, stock)
 	stop := func() { cancel(); <-done }
 	t.Cleanup(stop)
 	return svc, stop
+}
+
+// run starts a service; cancel ends it without waiting (it may be called from inside the service), done closes
+// when Run returned.
+func (f *fixture) run(opts settlement.Options, stock settlement.Stock) (*settlement.Service, context.CancelFunc, <-chan struct{}) {
+	svc := settlement.New(f.ledger, f.bus, f.pay, stock, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = svc.Run(ctx) }()
+	return svc, cancel, done
 }
 
 func (f *fixture) hold(t *testing.T, fan string, qty int) inventory.Hold {

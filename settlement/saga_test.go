@@ -322,53 +322,48 @@ func TestStalledOrderIsRedriven(t *testing.T) {
 	})
 }
 
-// TestWorkerKilledBetweenSteps kills the worker at each step of the saga and restarts it: each order ends
-// with exactly one outcome and at most one PaymentIntent.
+// TestWorkerKilledBetweenSteps kills the worker at each step of the saga (before and after the PaymentIntent is
+// created, after the seats are confirmed but before the ledger says paid) and starts another: each order ends
+// paid, with exactly one PaymentIntent and its seats sold once.
 func TestWorkerKilledBetweenSteps(t *testing.T) {
 	each(t, func(t *testing.T, b backend) {
 		for _, step := range []string{"before-create", "after-create", "after-confirm"} {
 			t.Run(step, func(t *testing.T) {
-				f := setup(t, b, settlement.Options{DisableRelay: true, StallAfter: 300 * time.Millisecond})
-				f.svc = nil
-				var kill func()
+				f := setup(t, b, settlement.Options{StallAfter: 300 * time.Millisecond})
+				f.stop() // the fixture's service; this test runs its own
+				var kill context.CancelFunc
 				var once sync.Once
 				f.pay.Script(func(settlement.PaymentRequest) testpay.Outcome {
 					out := testpay.Outcome{}
+					if step == "after-confirm" {
+						return out
+					}
 					once.Do(func() {
 						kill()
-						switch step {
-						case "before-create":
+						if step == "before-create" {
 							out.Err = errKilled
-						case "after-create":
+						} else {
 							out.ErrAfter = errKilled
 						}
 					})
 					return out
 				})
-				var svc *settlement.Service
-				svc, kill = f.startStoppable(t, f.opts)
-				if step == "after-confirm" {
-					// Killed after the seats were confirmed but before the ledger wrote paid.
-					kill = func() {}
-				}
-				f.svc = svc
-				// Relay disabled on the first service: the test decides when the request is published.
+				stock := &killingStock{Stock: f.stock, kill: func() { once.Do(func() { kill() }) }, armed: step == "after-confirm"}
+				var done <-chan struct{}
+				f.svc, kill, done = f.run(f.opts, stock)
 				o := f.checkout(t, "ivy", 1, "pm_card_visa")
-				if step == "after-confirm" {
-					h := must(f.stock.Confirm(context.Background(), o.HoldID))(t)
-					if h.State != inventory.Confirmed {
-						t.Fatal(h.State)
-					}
+				select {
+				case <-done:
+				case <-time.After(30 * time.Second):
+					t.Fatal("the worker was never killed")
 				}
-				if _, err := f.bus.Publish(context.Background(), []settlement.Message{paymentMessage("k-"+o.ID, o.ID)}); err != nil {
-					t.Fatal(err)
+				if got := must(f.ledger.Order(context.Background(), o.ID))(t); got.Status.Terminal() {
+					t.Fatalf("order %s already %s before the restart", o.ID, got.Status)
 				}
-				restarted := f.opts
-				restarted.DisableRelay = false
-				f.start(t, restarted)
-				done := f.await(t, o.ID)
-				if done.Status != settlement.Paid {
-					t.Fatalf("order %+v", done)
+				f.svc, _ = f.startStoppable(t, f.opts, f.stock)
+				done2 := f.await(t, o.ID)
+				if done2.Status != settlement.Paid {
+					t.Fatalf("order %+v", done2)
 				}
 				if n := f.pay.Intents(o.ID); n != 1 {
 					t.Fatalf("%d payment intents, want 1", n)
@@ -379,6 +374,22 @@ func TestWorkerKilledBetweenSteps(t *testing.T) {
 			})
 		}
 	})
+}
+
+// killingStock confirms the first hold for real, then kills the worker before the ledger hears of it.
+type killingStock struct {
+	settlement.Stock
+	kill  func()
+	armed bool
+}
+
+func (s *killingStock) Confirm(ctx context.Context, id string) (inventory.Hold, error) {
+	h, err := s.Stock.Confirm(ctx, id)
+	if err == nil && s.armed {
+		s.kill()
+		return inventory.Hold{}, errKilled
+	}
+	return h, err
 }
 
 func TestReconcile(t *testing.T) {
