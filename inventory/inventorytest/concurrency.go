@@ -150,8 +150,46 @@ func (f *fixture) shopper(ev inventory.Event, i, n int, r *recorder) {
 		case 4:
 			_, err := f.s.BeginCheckout(f.ctx, h.ID)
 			f.unexpected("checkout", err) // and abandon it: the checkout deadline reclaims it
+		case 5:
+			if i%4 == 0 {
+				f.tooLate(h.ID)
+			}
+			// else abandon: the hold deadline reclaims it
+		}
+	}
+}
+
+// tooLate waits until a hold has expired (expiry is the subject: the wait is bounded and polls), then checks that
+// it can be neither checked out nor confirmed: a payment that comes late must not be kept.
+func (f *fixture) tooLate(id string) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		h, err := f.s.Get(f.ctx, id)
+		if err != nil {
+			f.t.Errorf("get %s: %v", id, err)
+			return
+		}
+		switch h.State {
+		case inventory.Expired:
+			if _, err := f.s.BeginCheckout(f.ctx, id); !errors.Is(err, inventory.ErrHoldExpired) {
+				f.t.Errorf("checkout of expired hold %s: %v, want ErrHoldExpired", id, err)
+			}
+			if _, err := f.s.Confirm(f.ctx, id); !errors.Is(err, inventory.ErrHoldExpired) {
+				f.t.Errorf("confirm of expired hold %s: %v, want ErrHoldExpired", id, err)
+			}
+			return
+		case inventory.Held, inventory.Checkout:
 		default:
-			// abandon: the hold deadline reclaims it
+			return // another goroutine of the fan replayed the key and finished the hold
+		}
+		if time.Now().After(deadline) {
+			f.t.Errorf("hold %s still %s long after its deadline %s", id, h.State, h.ExpiresAt)
+			return
+		}
+		select {
+		case <-f.ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
