@@ -3,7 +3,9 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,16 +16,17 @@ var ErrClosed = errors.New("redisstore: store closed")
 
 // holdCall is one Hold waiting for its batch.
 type holdCall struct {
-	id   string
-	keys []string
-	args []any
-	v    any
-	err  error
-	done chan struct{}
+	event string
+	keys  []string // the hold's own keys; the batch puts the event's three keys in front
+	args  []any    // the hold's own arguments; the batch puts the count of holds in front
+	v     any
+	err   error
+	done  chan struct{}
 }
 
-// batcher gathers concurrent holds into pipelines of EVALSHAs: one round trip carries up to max holds, and a batch
-// waits at most window after its first hold. Several batches may be in flight at once (inflight), so a slow round
+// batcher gathers concurrent holds into batches: one round trip carries up to max holds, and a batch waits at most
+// window after its first hold. The holds of one event go in one call of the hold script (it serves them in order,
+// each all or nothing); the calls for several events go in one pipeline. Several batches may be in flight at once (inflight), so a slow round
 // trip does not stop the next batch from forming.
 type batcher struct {
 	s      *Store
@@ -33,6 +36,7 @@ type batcher struct {
 	mu     sync.RWMutex // held for reading while sending on in; Close takes it to close in safely
 	closed bool
 	slots  chan struct{}
+	busy   atomic.Int32 // batches in flight
 	wg     sync.WaitGroup
 	loopWG sync.WaitGroup
 }
@@ -93,25 +97,45 @@ func (b *batcher) loop() {
 		}
 		batch := make([]*holdCall, 1, b.max)
 		batch[0] = first
-		timer.Reset(b.window)
-	gather:
+		open := true
+	drain: // what is queued already goes along
 		for len(batch) < b.max {
 			select {
 			case c, ok := <-b.in:
 				if !ok {
-					break gather
+					open = false
+					break drain
 				}
 				batch = append(batch, c)
-			case <-timer.C:
-				break gather
+			default:
+				break drain
 			}
 		}
-		timer.Stop()
+		// Waiting for more only pays while earlier batches are on the wire: an idle store sends at once, so a lone
+		// hold gets no added latency, and under load batches fill while the round trips are under way.
+		if open && len(batch) < b.max && b.busy.Load() > 0 {
+			timer.Reset(b.window)
+		gather:
+			for len(batch) < b.max {
+				select {
+				case c, ok := <-b.in:
+					if !ok {
+						break gather
+					}
+					batch = append(batch, c)
+				case <-timer.C:
+					break gather
+				}
+			}
+			timer.Stop()
+		}
 		b.slots <- struct{}{}
+		b.busy.Add(1)
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
 			b.exec(context.Background(), batch)
+			b.busy.Add(-1)
 			<-b.slots
 			for _, c := range batch {
 				close(c.done)
@@ -132,43 +156,98 @@ func (b *batcher) close() {
 	b.wg.Wait()
 }
 
-// exec sends a batch as one pipeline. Holds the server refused with NOSCRIPT (its script cache was flushed) did not
-// run, so they are sent again after the scripts are loaded again.
+// exec sends a batch in one round trip: one hold script call per event, pipelined. Calls the server refused with
+// NOSCRIPT (its script cache was flushed) did not run, so they are sent again after the scripts are loaded again.
 func (b *batcher) exec(ctx context.Context, batch []*holdCall) {
 	s := b.s
-	b.s.m.batchSize.Observe(float64(len(batch)))
-	todo := batch
+	s.m.batchSize.Observe(float64(len(batch)))
+	groups := groupByEvent(batch)
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
-		cmds := make([]*redis.Cmd, len(todo))
-		if len(todo) == 1 {
-			cmds[0] = s.c.EvalSha(ctx, s.sc.hold.Hash(), todo[0].keys, todo[0].args...)
+		cmds := make([]*redis.Cmd, len(groups))
+		if len(groups) == 1 {
+			keys, args := groups[0].script(s)
+			cmds[0] = s.c.EvalSha(ctx, s.sc.hold.Hash(), keys, args...)
 		} else {
 			pipe := s.c.Pipeline()
-			for i, c := range todo {
-				cmds[i] = pipe.EvalSha(ctx, s.sc.hold.Hash(), c.keys, c.args...)
+			for i, g := range groups {
+				keys, args := g.script(s)
+				cmds[i] = pipe.EvalSha(ctx, s.sc.hold.Hash(), keys, args...)
 			}
 			_, _ = pipe.Exec(ctx) // each command carries its own error
 		}
 		s.m.roundtrip.Observe(time.Since(start).Seconds())
-		var again []*holdCall
-		for i, c := range todo {
-			c.v, c.err = cmds[i].Val(), cmds[i].Err()
-			if isNoScript(c.err) && attempt == 0 {
-				again = append(again, c)
+		var again []eventGroup
+		for i, g := range groups {
+			err := cmds[i].Err()
+			if isNoScript(err) && attempt == 0 {
+				again = append(again, g)
 				continue
 			}
-			c.err = scriptErr(c.err)
+			g.deliver(cmds[i].Val(), scriptErr(err))
 		}
 		if len(again) == 0 {
 			return
 		}
 		if err := s.sc.hold.Load(ctx, s.c).Err(); err != nil {
-			for _, c := range again {
-				c.err = err
+			for _, g := range again {
+				g.deliver(nil, err)
 			}
 			return
 		}
-		todo = again
+		groups = again
+	}
+}
+
+// eventGroup is the holds of one event in a batch, in arrival order.
+type eventGroup []*holdCall
+
+func groupByEvent(batch []*holdCall) []eventGroup {
+	if len(batch) == 1 {
+		return []eventGroup{batch}
+	}
+	idx := make(map[string]int, 4)
+	var groups []eventGroup
+	for _, c := range batch {
+		i, ok := idx[c.event]
+		if !ok {
+			i = len(groups)
+			idx[c.event] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], c)
+	}
+	return groups
+}
+
+// script builds the hold script's keys and arguments for the group.
+func (g eventGroup) script(s *Store) ([]string, []any) {
+	nk, na := 0, 1
+	for _, c := range g {
+		nk += len(c.keys)
+		na += len(c.args)
+	}
+	keys := s.base(g[0].event, nk)
+	args := make([]any, 0, na)
+	args = append(args, len(g))
+	for _, c := range g {
+		keys = append(keys, c.keys...)
+		args = append(args, c.args...)
+	}
+	return keys, args
+}
+
+// deliver hands each hold its entry of the reply, or the call's error.
+func (g eventGroup) deliver(v any, err error) {
+	vals, _ := v.([]any)
+	for i, c := range g {
+		switch {
+		case err != nil:
+			c.err = err
+		case i < len(vals):
+			c.v = vals[i]
+		default:
+			c.err = fmt.Errorf("hold script: %d replies for %d holds", len(vals), len(g))
+		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/onsale/onsale/inventory"
 )
 
-// Hold takes units out of sale for a fan, all or nothing. Calls are gathered into pipelines by the batcher.
+// Hold takes units out of sale for a fan, all or nothing. Calls are gathered into batches by the batcher.
 func (s *Store) Hold(ctx context.Context, req inventory.HoldRequest) (inventory.Hold, error) {
 	call, err := s.holdCall(req)
 	if err != nil {
@@ -21,19 +21,15 @@ func (s *Store) Hold(ctx context.Context, req inventory.HoldRequest) (inventory.
 	if err != nil {
 		return inventory.Hold{}, fmt.Errorf("hold %s for %s: %w", req.Event, req.Fan, err)
 	}
-	vals, ok := v.([]any)
-	if !ok || len(vals) < 2 {
-		return inventory.Hold{}, fmt.Errorf("hold %s for %s: unexpected reply %T", req.Event, req.Fan, v)
-	}
-	// vals[0] says whether the hold is new or an idempotent replay, vals[1] is its id; then its fields.
-	h, err := holdFromPairs(toStr(vals[1]), vals[2:])
+	h, err := holdFromReply(req.Event, req.Fan, v)
 	if err != nil {
 		return inventory.Hold{}, fmt.Errorf("hold %s for %s: %w", req.Event, req.Fan, err)
 	}
 	return h, nil
 }
 
-// holdCall checks what needs no stored state and builds the hold script's keys and arguments.
+// holdCall checks what needs no stored state and builds one hold's part of the hold script's keys and arguments
+// (the batch adds the event's three keys in front and the count of holds).
 func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
@@ -82,14 +78,14 @@ func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 	}
 
 	id := inventory.NewHoldID(req.Event)
-	keys := s.base(req.Event, 3+2*len(secs))
-	p := keys[0]
+	p := s.evKey(req.Event)
 	useIdem := "0"
 	idem := p + "idem:"
 	if req.IdempotencyKey != "" {
 		useIdem = "1"
 		idem = p + "idem:" + strconv.Itoa(len(req.Fan)) + ":" + req.Fan + ":" + req.IdempotencyKey
 	}
+	keys := make([]string, 0, 3+2*len(secs))
 	keys = append(keys, p+"fan:"+req.Fan, idem, p+"hold:"+id)
 	args := make([]any, 0, 5+len(secs)+len(seatArgs)+len(itemArgs))
 	args = append(args, id, req.Fan, useIdem, req.Fingerprint, len(secs))
@@ -99,7 +95,28 @@ func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 	}
 	args = append(args, seatArgs...)
 	args = append(args, itemArgs...)
-	return &holdCall{id: id, keys: keys, args: args}, nil
+	return &holdCall{event: req.Event, keys: keys, args: args}, nil
+}
+
+// holdFromReply reads one hold's entry of the hold script's reply:
+// {"new"|"replay", id, state, lines, seats, total, currency, created, expires, units} or {"ERR", "<CODE> <detail>"}.
+func holdFromReply(event, fan string, v any) (inventory.Hold, error) {
+	vals, ok := v.([]any)
+	if !ok || len(vals) < 2 {
+		return inventory.Hold{}, fmt.Errorf("unexpected hold reply %v", v)
+	}
+	if toStr(vals[0]) == "ERR" {
+		if err := codeErr(toStr(vals[1])); err != nil {
+			return inventory.Hold{}, err
+		}
+		return inventory.Hold{}, fmt.Errorf("hold script: %s", toStr(vals[1]))
+	}
+	if len(vals) < 10 {
+		return inventory.Hold{}, fmt.Errorf("unexpected hold reply %v", v)
+	}
+	f := holdFields{fan: fan, st: toStr(vals[2]), lines: toStr(vals[3]), seats: toStr(vals[4]), total: toStr(vals[5]),
+		cur: toStr(vals[6]), ca: toStr(vals[7]), ex: toStr(vals[8]), units: toStr(vals[9])}
+	return f.hold(toStr(vals[1]))
 }
 
 // Get returns a hold in any state. A live hold whose deadline has passed reads as expired before it is reclaimed.

@@ -80,11 +80,18 @@ func scriptErr(err error) error {
 		return err
 	}
 	// A reply without a space gets Redis's generic "ERR " in front of it.
-	msg := strings.TrimPrefix(re.Error(), "ERR ")
+	if dom := codeErr(strings.TrimPrefix(re.Error(), "ERR ")); dom != nil {
+		return dom
+	}
+	return err
+}
+
+// codeErr maps "<CODE> <detail>" to its domain error, or nil when the code is not one of the scripts'.
+func codeErr(msg string) error {
 	code, detail, _ := strings.Cut(msg, " ")
 	dom, ok := scriptErrors[code]
 	if !ok {
-		return err
+		return nil
 	}
 	if detail == "" {
 		return dom

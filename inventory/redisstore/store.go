@@ -17,11 +17,14 @@ import (
 	"github.com/onsale/onsale/inventory"
 )
 
+// maxBatchLimit bounds a batch: one script call must not keep Redis busy for long.
+const maxBatchLimit = 512
+
 // Options tune a Store; the zero value is usable.
 type Options struct {
 	Prefix      string        // key prefix, default "onsale"; must not contain '{' or '}'
 	BatchWindow time.Duration // how long a batch waits for more holds after its first, default 200 µs
-	MaxBatch    int           // holds per pipeline, default 64; 1 sends every hold on its own
+	MaxBatch    int           // holds per round trip, default 64, at most 512; 1 sends every hold on its own
 	Registerer  prometheus.Registerer
 }
 
@@ -54,6 +57,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 64
 	}
+	opts.MaxBatch = min(opts.MaxBatch, maxBatchLimit)
 	reg := opts.Registerer
 	if reg == nil {
 		reg = prometheus.DefaultRegisterer

@@ -1,0 +1,96 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/onsale/onsale/inventory"
+)
+
+// TestBatchServesHoldsInOrder sends several holds of two events in one round trip: each hold is all or nothing on
+// its own (a failed one leaves no trace for the next), in order, with replays and limits seen across the batch.
+func TestBatchServesHoldsInOrder(t *testing.T) {
+	b := setup(t, Options{})
+	ev := testEvent(gaSection("GA", 3, 100), seatedSection("A", 100, 4))
+	ev.MaxPerFan = 5
+	ev = b.create(t, ev)
+	other := b.create(t, testEvent(gaSection("GA", 5, 100)))
+	reqs := []inventory.HoldRequest{
+		{Event: ev.ID, Fan: "f1", Items: []inventory.Item{item("A", 2)}},
+		{Event: other.ID, Fan: "f1", Items: []inventory.Item{item("GA", 5)}},
+		{Event: ev.ID, Fan: "f2", Items: []inventory.Item{item("GA", 2), item("A", 3)}}, // A has 2 left: sold out
+		{Event: ev.ID, Fan: "f3", Items: []inventory.Item{item("GA", 3)}},               // needs f2's GA undone
+		{Event: ev.ID, Fan: "f4", Seats: []string{"A-1-3"}, IdempotencyKey: "k", Fingerprint: "x"},
+		{Event: ev.ID, Fan: "f4", Seats: []string{"A-1-3"}, IdempotencyKey: "k", Fingerprint: "x"},  // replay
+		{Event: ev.ID, Fan: "f4", Seats: []string{"A-1-4"}, IdempotencyKey: "k", Fingerprint: "y"},  // reused
+		{Event: ev.ID, Fan: "f1", Seats: []string{"A-1-4"}, Items: []inventory.Item{item("GA", 3)}}, // f1: 2+4 > 5
+		{Event: ev.ID, Fan: "f5", Items: []inventory.Item{item("B", 1)}},                            // unknown section
+		{Event: ev.ID, Fan: "f5", Seats: []string{"A-1-1"}},                                         // taken by f1
+	}
+	calls := make([]*holdCall, len(reqs))
+	for i, r := range reqs {
+		c, err := b.s.holdCall(r)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		calls[i] = c
+	}
+	b.s.batch.exec(context.Background(), calls)
+	want := []error{nil, nil, inventory.ErrSoldOut, nil, nil, nil, inventory.ErrIdempotencyReused,
+		inventory.ErrLimitExceeded, inventory.ErrInvalid, inventory.ErrSeatsUnavailable}
+	holds := make([]inventory.Hold, len(calls))
+	for i, c := range calls {
+		err := c.err
+		if err == nil {
+			holds[i], err = holdFromReply(reqs[i].Event, reqs[i].Fan, c.v)
+		}
+		if !errors.Is(err, want[i]) || (want[i] == nil && err != nil) {
+			t.Fatalf("hold %d: got %v, want %v", i, err, want[i])
+		}
+	}
+	if !slices.Equal(holds[0].Seats, []string{"A-1-1", "A-1-2"}) || holds[4].ID != holds[5].ID {
+		t.Fatalf("holds %+v", holds)
+	}
+	if c := b.counts(t, ev.ID, "GA"); c != [4]int{0, 3, 0, 0} {
+		t.Fatalf("GA %v", c)
+	}
+	if c := b.counts(t, ev.ID, "A"); c != [4]int{1, 3, 0, 0} {
+		t.Fatalf("A %v", c)
+	}
+	if c := b.counts(t, other.ID, "GA"); c != [4]int{0, 5, 0, 0} {
+		t.Fatalf("other GA %v", c)
+	}
+	b.auditClean(t, ev.ID)
+	b.auditClean(t, other.ID)
+}
+
+// TestCloseFlushes closes the store while holds wait in the batcher: each gets its answer, later ones ErrClosed.
+func TestCloseFlushes(t *testing.T) {
+	b := setup(t, Options{})
+	ev := b.create(t, testEvent(gaSection("GA", 1000, 100)))
+	errs := make(chan error, 200)
+	for i := range 200 {
+		go func() {
+			_, err := b.s.Hold(b.ctx, inventory.HoldRequest{Event: ev.ID, Fan: "f" + string(rune('a'+i%26)) + string(rune('a'+i/26)), Items: []inventory.Item{item("GA", 1)}})
+			errs <- err
+		}()
+	}
+	_ = b.s.Close()
+	held := 0
+	for range 200 {
+		switch err := <-errs; {
+		case err == nil:
+			held++
+		case !errors.Is(err, ErrClosed):
+			t.Fatalf("hold: %v", err)
+		}
+	}
+	if c := b.counts(t, ev.ID, "GA"); c[1] != held {
+		t.Fatalf("%d holds answered, %d units held", held, c[1])
+	}
+	if _, err := b.s.Hold(b.ctx, inventory.HoldRequest{Event: ev.ID, Fan: "late", Items: []inventory.Item{item("GA", 1)}}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("hold after close: %v", err)
+	}
+}
