@@ -3,6 +3,8 @@
 //	deploycheck k8s FILE...                 strict typed decode + references + policy of rendered manifests
 //	deploycheck compose FILE                compose file through the Compose Specification loader
 //	deploycheck dockerfile FILE             the image's build promises
+//	deploycheck grafana DATASOURCES.yml DASHBOARD.json...
+//	                                        provisioning parses strictly; dashboards name provisioned datasources
 //	deploycheck static FILE                 a built binary needs no dynamic loader or shared library
 //	deploycheck metrics [--scrape FILE | --metrics-url URL] DASHBOARD.json... RULES.yml...
 //	                                        every metric used is in the project's list (and exported)
@@ -34,7 +36,7 @@ func main() {
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: deploycheck k8s|compose|dockerfile|static|metrics ARGS")
+		return errors.New("usage: deploycheck k8s|compose|dockerfile|static|grafana|metrics ARGS")
 	}
 	cmd, args := args[0], args[1:]
 	switch cmd {
@@ -81,6 +83,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	case "metrics":
 		return metrics(ctx, args, out)
+	case "grafana":
+		if len(args) < 2 {
+			return errors.New("usage: deploycheck grafana DATASOURCES.yml DASHBOARD.json...")
+		}
+		if err := validate.CheckGrafana(args[0], args[1:]); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "grafana: %d dashboards name only provisioned datasources\n", len(args)-1)
+		return nil
 	}
 	return fmt.Errorf("unknown command %q", cmd)
 }
