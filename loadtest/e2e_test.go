@@ -32,7 +32,7 @@ func startServer(t *testing.T, admin string) string {
 		Secret: []byte("0123456789abcdef0123456789abcdef"), Tick: 20 * time.Millisecond, Refresh: 20 * time.Millisecond,
 		// Fans who give up after admission keep their active place until their access ends: short here, so the
 		// places come back within the test.
-		AccessTTL: 2 * time.Second, ArrivalTTL: time.Second,
+		AccessTTL: 10 * time.Second, ArrivalTTL: 2 * time.Second,
 		Registerer: reg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
