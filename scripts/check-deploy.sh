@@ -10,12 +10,13 @@
 #
 # Tools it needs and does not find are installed into bin/deploy-tools (git-ignored) and reused:
 # promtool from the distribution's prometheus package (extracted, so no service starts), kustomize by
-# go install when there is no kubectl. Set DEPLOY_TOOLS to put them elsewhere.
+# go install when there is no kubectl, actionlint by go install. Set DEPLOY_TOOLS to put them elsewhere.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS=${DEPLOY_TOOLS:-$ROOT/bin/deploy-tools}
 KUSTOMIZE_VERSION=v5.8.1
+ACTIONLINT_VERSION=v1.7.12
 METRICS_ARGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -66,8 +67,16 @@ ensure_kustomize() {
   fi
 }
 
+# actionlint: the GitHub workflow's syntax, expressions and action inputs.
+ensure_actionlint() {
+  if command -v actionlint >/dev/null && actionlint -version | grep -q "${ACTIONLINT_VERSION#v}"; then return; fi
+  echo "installing actionlint $ACTIONLINT_VERSION into $TOOLS"
+  GOBIN="$TOOLS" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+}
+
 ensure_promtool
 ensure_kustomize
+ensure_actionlint
 promtool --version 2>&1 | head -1
 "${KUSTOMIZE[@]}" --help >/dev/null
 
@@ -116,6 +125,9 @@ promtool test rules deploy/prometheus/tests/*.yml
 step "grafana and metric names: dashboards parse, name provisioned datasources, use only listed metrics"
 "$DC" grafana deploy/grafana/provisioning/datasources/prometheus.yml deploy/grafana/dashboards/*.json
 "$DC" metrics ${METRICS_ARGS[@]+"${METRICS_ARGS[@]}"} deploy/grafana/dashboards/*.json deploy/prometheus/rules/*.yml
+
+step "CI workflow: actionlint"
+actionlint .github/workflows/*.yml && echo "actionlint: ok"
 
 echo
 echo "check-deploy: all $CHECKS groups of checks succeeded in $((SECONDS - START)) s"
