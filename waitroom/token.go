@@ -47,34 +47,57 @@ type accessToken struct {
 	Expires    time.Time
 }
 
-type signer struct{ key []byte }
+type signer struct {
+	ipad, opad [sha256.BlockSize]byte // the derived key XOR the HMAC pads, so tags are computed with sha256.Sum256 alone
+}
 
 func newSigner(secret []byte) signer {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("onsale/waitroom/token/v1"))
-	return signer{key: m.Sum(nil)}
+	key := m.Sum(nil) // 32 bytes: shorter than a block, so it is used as is
+	var s signer
+	for i := range sha256.BlockSize {
+		var k byte
+		if i < len(key) {
+			k = key[i]
+		}
+		s.ipad[i], s.opad[i] = k^0x36, k^0x5c
+	}
+	return s
+}
+
+// tag appends HMAC-SHA256(key, payload) truncated to tagLen to dst. It is HMAC computed by hand on stack buffers
+// (payloads are at most maxTokenLen), so verifying a poll's token allocates nothing.
+func (s signer) tag(dst, payload []byte) []byte {
+	var in [sha256.BlockSize + maxTokenLen]byte
+	copy(in[:], s.ipad[:])
+	n := copy(in[sha256.BlockSize:], payload)
+	inner := sha256.Sum256(in[:sha256.BlockSize+n])
+	var out [sha256.BlockSize + sha256.Size]byte
+	copy(out[:], s.opad[:])
+	copy(out[sha256.BlockSize:], inner[:])
+	sum := sha256.Sum256(out[:])
+	return append(dst, sum[:tagLen]...)
 }
 
 func (s signer) seal(payload []byte) string {
-	m := hmac.New(sha256.New, s.key)
-	m.Write(payload)
-	out := m.Sum(payload)[:len(payload)+tagLen]
-	return base64.RawURLEncoding.EncodeToString(out)
+	return base64.RawURLEncoding.EncodeToString(s.tag(payload, payload))
 }
 
-// open checks the tag and returns the payload; every failure is the same error.
-func (s signer) open(tok string) ([]byte, error) {
+// open checks the tag and returns the payload, decoded into buf; every failure is the same error.
+func (s signer) open(tok string, buf *[maxTokenLen]byte) ([]byte, error) {
 	if len(tok) == 0 || len(tok) > maxTokenLen {
 		return nil, errToken
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(raw) < tagLen+2 {
+	var src [maxTokenLen]byte
+	n, err := base64.RawURLEncoding.Decode(buf[:], src[:copy(src[:], tok)])
+	if err != nil || n < tagLen+2 {
 		return nil, errToken
 	}
-	payload, tag := raw[:len(raw)-tagLen], raw[len(raw)-tagLen:]
-	m := hmac.New(sha256.New, s.key)
-	m.Write(payload)
-	if !hmac.Equal(m.Sum(nil)[:tagLen], tag) {
+	payload, tag := buf[:n-tagLen], buf[n-tagLen:n]
+	var want [tagLen]byte
+	s.tag(want[:0], payload)
+	if !hmac.Equal(want[:], tag) {
 		return nil, errToken
 	}
 	return payload, nil
@@ -159,25 +182,40 @@ func (r *reader) string() string {
 	return s
 }
 
-func (r *reader) header(kind byte) (event, fan string) {
+// bytes returns a length-prefixed field without copying it.
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if r.bad || n > uint64(len(r.b)) {
+		r.bad = true
+		return nil
+	}
+	b := r.b[:n]
+	r.b = r.b[n:]
+	return b
+}
+
+// header reads the version, kind, event and fan; it reports whether the token is of kind and for event.
+func (r *reader) header(kind byte, event string) (fan string, ok bool) {
 	if r.byte() != tokenVersion || r.byte() != kind {
 		r.bad = true
-		return "", ""
+		return "", false
 	}
-	event = r.string()
+	ev := r.bytes()
 	fan = r.string()
-	return event, fan
+	return fan, !r.bad && string(ev) == event
 }
 
 // parseQueue verifies a queue token for event at now.
 func (s signer) parseQueue(tok, event string, now time.Time) (queueToken, error) {
-	p, err := s.open(tok)
+	var buf [maxTokenLen]byte
+	p, err := s.open(tok, &buf)
 	if err != nil {
 		return queueToken{}, err
 	}
 	r := reader{b: p}
-	var t queueToken
-	t.Event, t.Fan = r.header(kindQueue)
+	t := queueToken{Event: event}
+	fan, sameEvent := r.header(kindQueue, event)
+	t.Fan = fan
 	t.Lane = int(r.byte())
 	flags := r.byte()
 	t.Prequeue = flags&flagPrequeue != 0
@@ -187,7 +225,7 @@ func (s signer) parseQueue(tok, event string, now time.Time) (queueToken, error)
 	t.Expires = time.Unix(r.varint(), 0)
 	const maxPos = 1 << 40
 	if r.bad || len(r.b) != 0 || flags&^flagPrequeue != 0 || t.Lane >= MaxLanes || seq == 0 || seq > maxPos || pos > maxPos ||
-		t.Fan == "" || t.Event != event || !now.Before(t.Expires) || (t.Prequeue != (pos == 0)) {
+		t.Fan == "" || !sameEvent || !now.Before(t.Expires) || (t.Prequeue != (pos == 0)) {
 		return queueToken{}, errToken
 	}
 	t.Seq, t.Pos = int64(seq), int64(pos)
@@ -196,15 +234,17 @@ func (s signer) parseQueue(tok, event string, now time.Time) (queueToken, error)
 
 // parseAccess verifies an access token for event at now.
 func (s signer) parseAccess(tok, event string, now time.Time) (accessToken, error) {
-	p, err := s.open(tok)
+	var buf [maxTokenLen]byte
+	p, err := s.open(tok, &buf)
 	if err != nil {
 		return accessToken{}, err
 	}
 	r := reader{b: p}
-	var t accessToken
-	t.Event, t.Fan = r.header(kindAccess)
+	t := accessToken{Event: event}
+	fan, sameEvent := r.header(kindAccess, event)
+	t.Fan = fan
 	t.Expires = time.Unix(r.varint(), 0)
-	if r.bad || len(r.b) != 0 || t.Fan == "" || t.Event != event || !now.Before(t.Expires) {
+	if r.bad || len(r.b) != 0 || t.Fan == "" || !sameEvent || !now.Before(t.Expires) {
 		return accessToken{}, errToken
 	}
 	return t, nil

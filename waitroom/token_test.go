@@ -1,6 +1,8 @@
 package waitroom
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -164,4 +166,21 @@ func FuzzDecodePayload(f *testing.F) {
 			t.Fatalf("decoded an invalid access token %+v", a)
 		}
 	})
+}
+
+// TestTagIsHMAC checks the hand-computed tag against crypto/hmac.
+func TestTagIsHMAC(t *testing.T) {
+	t.Parallel()
+	secret := []byte("a secret of some length, not a multiple of anything")
+	s := newSigner(secret)
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("onsale/waitroom/token/v1"))
+	key := m.Sum(nil)
+	for _, p := range []string{"", "x", strings.Repeat("payload", 100)} {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(p))
+		if got, want := s.tag(nil, []byte(p)), h.Sum(nil)[:tagLen]; !hmac.Equal(got, want) {
+			t.Fatalf("tag of %d bytes differs from HMAC-SHA256", len(p))
+		}
+	}
 }

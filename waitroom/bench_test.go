@@ -1,0 +1,82 @@
+package waitroom_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/onsale/onsale/internal/testenv"
+	"github.com/onsale/onsale/waitroom"
+	"github.com/onsale/onsale/waitroom/memstore"
+	"github.com/onsale/onsale/waitroom/redisstore"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// BenchmarkStatus measures status polls answered in process (token check + snapshot), the hottest request.
+func BenchmarkStatus(b *testing.B) {
+	ctx := context.Background()
+	room, err := waitroom.New(memstore.New(), newStock(1000), waitroom.Options{Secret: secret, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := room.Configure(ctx, waitroom.Config{Event: "bench", Waves: []waitroom.Wave{{ID: "g",
+		StartsAt: time.Now().Add(-time.Minute), AdmitPerMin: 600, MaxActive: 100}}}); err != nil {
+		b.Fatal(err)
+	}
+	tokens := make([]string, 10000)
+	for i := range tokens {
+		tk, err := room.Join(ctx, "bench", fmt.Sprintf("fan-%d", i), "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		tokens[i] = tk.Token
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(next.Add(1)) * 7919
+		for pb.Next() {
+			i++
+			if _, err := room.Status(ctx, "bench", tokens[i%len(tokens)]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "polls/s")
+}
+
+// BenchmarkJoinRedis measures joins through the room on real Redis (one script call each).
+func BenchmarkJoinRedis(b *testing.B) {
+	if testing.Short() {
+		b.Skip("needs Redis")
+	}
+	rdb, prefix := redisClient(b)
+	ctx := context.Background()
+	room, err := waitroom.New(redisstore.New(rdb, prefix), newStock(1000), waitroom.Options{Secret: secret,
+		Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := testenv.Unique("bench-")
+	if err := room.Configure(ctx, waitroom.Config{Event: ev, Waves: []waitroom.Wave{{ID: "g",
+		StartsAt: time.Now().Add(-time.Minute), AdmitPerMin: 600, MaxActive: 100}}}); err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := room.Join(ctx, ev, fmt.Sprintf("fan-%d", next.Add(1)), ""); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "joins/s")
+}
