@@ -65,12 +65,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 		Transport: &http.Transport{MaxConnsPerHost: 256, MaxIdleConnsPerHost: 256}}}
 	defer c.client.CloseIdleConnections()
 	const event = "demo"
-	ev := map[string]any{"id": event, "name": "onsale demo night", "currency": "EUR", "hold_ttl_s": 120, "max_per_fan": 4,
-		"sections": []any{
-			map[string]any{"id": "GA", "kind": "general", "capacity": *capacity, "price": 4500},
-			map[string]any{"id": "A", "kind": "seated", "price": 9000, "rows": seatedRows(10, 20)}},
-		"waves": []any{map[string]any{"id": "general", "starts_at": time.Now().UTC().Format(time.RFC3339Nano),
-			"admit_per_min": *admit, "max_active": *maxActive}}}
+	ev := sampleEvent(event, *capacity, 10, 20, *admit, *maxActive)
 	if st, body, err := c.call(ctx, "POST", "/v1/admin/events", ev, "Authorization", "Bearer "+cfg.AdminToken); err != nil || st != 201 {
 		return fmt.Errorf("create the demo event: %d %s %v", st, body, err)
 	}
@@ -79,13 +74,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 	start := time.Now()
 	crowdCtx, stopCrowd := context.WithCancel(ctx)
 	defer stopCrowd()
-	var wg sync.WaitGroup
-	for i := range *fans {
-		delay := time.Duration(rand.Int64N(int64(*arrival) + 1))
-		wg.Go(func() { c.fan(crowdCtx, event, fmt.Sprintf("fan-%05d", i), delay) })
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	done := c.run(crowdCtx, event, *fans, *arrival)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 progress:
@@ -113,6 +102,28 @@ progress:
 	return nil
 }
 
+// sampleEvent is an on-sale of general admission and a seated section of rows×seats, open now.
+func sampleEvent(id string, ga, rows, seats, admitPerMin, maxActive int) map[string]any {
+	return map[string]any{"id": id, "name": "onsale demo night", "currency": "EUR", "hold_ttl_s": 120, "max_per_fan": 4,
+		"sections": []any{
+			map[string]any{"id": "GA", "kind": "general", "capacity": ga, "price": 4500},
+			map[string]any{"id": "A", "kind": "seated", "price": 9000, "rows": seatedRows(rows, seats)}},
+		"waves": []any{map[string]any{"id": "general", "starts_at": time.Now().UTC().Format(time.RFC3339Nano),
+			"admit_per_min": admitPerMin, "max_active": maxActive}}}
+}
+
+// run sends n fans arriving over the arrival window; the channel closes when every fan is done.
+func (c *crowd) run(ctx context.Context, event string, n int, arrival time.Duration) <-chan struct{} {
+	var wg sync.WaitGroup
+	for i := range n {
+		delay := time.Duration(rand.Int64N(int64(arrival) + 1))
+		wg.Go(func() { c.fan(ctx, event, fmt.Sprintf("fan-%05d", i), delay) })
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return done
+}
+
 func seatedRows(rows, seats int) []any {
 	out := make([]any, rows)
 	for i := range out {
@@ -129,8 +140,25 @@ type crowd struct {
 	joined, admitted, holds, paid, failed, gaveUp, errors atomic.Int64
 	firstHold, lastHold                                   atomic.Int64 // unix nanos
 
-	mu    sync.Mutex
-	waits []time.Duration // join to admission
+	mu     sync.Mutex
+	waits  []time.Duration // join to admission
+	orders []paidOrder
+}
+
+// paidOrder is an order a fan saw paid, with the access token that reads it.
+type paidOrder struct {
+	ID     string   `json:"order_id"`
+	HoldID string   `json:"hold_id"`
+	Status string   `json:"status"`
+	Seats  []string `json:"seats"`
+	Items  []struct {
+		Section  string `json:"section"`
+		Quantity int    `json:"quantity"`
+	} `json:"items"`
+	Total struct {
+		Amount int64 `json:"amount"`
+	} `json:"total"`
+	access string
 }
 
 func (c *crowd) call(ctx context.Context, method, path string, body any, hdr ...string) (int, []byte, error) {
@@ -240,10 +268,7 @@ func (c *crowd) fan(ctx context.Context, event, name string, delay time.Duration
 	if rand.IntN(50) == 0 {
 		method = "pm_card_chargeDeclined" // the odd declined card shows the seats going back to sale
 	}
-	var order struct {
-		OrderID string `json:"order_id"`
-		Status  string `json:"status"`
-	}
+	var order paidOrder
 	st, body, err = c.call(ctx, "POST", "/v1/holds/"+hold.HoldID+"/checkout", map[string]string{"payment_method": method}, auth...)
 	if err != nil || st != 202 || json.Unmarshal(body, &order) != nil {
 		c.errors.Add(1)
@@ -251,21 +276,25 @@ func (c *crowd) fan(ctx context.Context, event, name string, delay time.Duration
 	}
 	for order.Status != "paid" && order.Status != "failed" && order.Status != "refunded" {
 		select {
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		case <-ctx.Done():
 			return
 		}
-		st, body, err = c.call(ctx, "GET", "/v1/orders/"+order.OrderID, nil, auth...)
+		st, body, err = c.call(ctx, "GET", "/v1/orders/"+order.ID, nil, auth...)
 		if err != nil || st != 200 || json.Unmarshal(body, &order) != nil {
 			c.errors.Add(1)
 			return
 		}
 	}
-	if order.Status == "paid" {
-		c.paid.Add(1)
-	} else {
+	if order.Status != "paid" {
 		c.failed.Add(1)
+		return
 	}
+	c.paid.Add(1)
+	order.access = q.AccessToken
+	c.mu.Lock()
+	c.orders = append(c.orders, order)
+	c.mu.Unlock()
 }
 
 func (c *crowd) progress(ctx context.Context, w io.Writer, sys *system, event string, start time.Time) {
