@@ -181,7 +181,7 @@ func crowdTest(t *testing.T, s started) {
 		Sold, Held, Available, Withheld, Capacity int
 		Revenue                                   struct{ Amount int64 }
 		Sections                                  []struct {
-			ID                                          string
+			ID                                        string
 			Capacity, Available, Held, Sold, Withheld int
 		}
 	}
