@@ -1,0 +1,120 @@
+package pgledger_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/goleak"
+
+	"github.com/onsale/onsale/internal/testenv"
+	"github.com/onsale/onsale/inventory"
+	"github.com/onsale/onsale/settlement"
+	"github.com/onsale/onsale/settlement/pgledger"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func pool(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	p, err := pgxpool.New(context.Background(), testenv.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+func TestMigrateTwiceAndConcurrently(t *testing.T) {
+	t.Parallel()
+	p := pool(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- pgledger.Migrate(ctx, p) }()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pgledger.Migrate(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := p.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d migrations recorded (%v), want 2", n, err)
+	}
+}
+
+func TestReportingViews(t *testing.T) {
+	t.Parallel()
+	p := pool(t)
+	ctx := context.Background()
+	if err := pgledger.Migrate(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	l := pgledger.New(p)
+	now := time.Now().UTC()
+	mk := func(id string, qty int, to settlement.Status) {
+		o := settlement.Order{ID: id, HoldID: "h" + id, Event: "tour", Fan: "f" + id, Status: settlement.Pending,
+			Lines: []inventory.Line{{Section: "GA", Quantity: qty, UnitPrice: 100, Amount: int64(qty) * 100}},
+			Total: int64(qty) * 100, Currency: "EUR", PaymentMethod: "pm_card_visa", CreatedAt: now, UpdatedAt: now}
+		if _, _, err := l.CreateOrder(ctx, o, "", now.Add(time.Hour), nil); err != nil {
+			t.Fatal(err)
+		}
+		if to == settlement.Pending {
+			return
+		}
+		for _, tr := range []settlement.Transition{
+			{OrderID: id, From: []settlement.Status{settlement.Pending}, To: settlement.Paying},
+			{OrderID: id, From: []settlement.Status{settlement.Paying}, To: to},
+		} {
+			if _, err := l.Transition(ctx, tr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mk("a", 2, settlement.Paid)
+	mk("b", 3, settlement.Paid)
+	mk("c", 1, settlement.Refunded)
+	mk("d", 1, settlement.Failed)
+	mk("e", 4, settlement.Pending)
+	for c, v := range map[string]int64{"queued": 100, "admitted": 40, "held": 12} {
+		if err := l.AddCounter(ctx, "tour", c, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var units, revenue int64
+	if err := p.QueryRow(ctx, `SELECT sum(units), sum(revenue) FROM sales_per_section_minute WHERE event_id = 'tour' AND section = 'GA'`).Scan(&units, &revenue); err != nil {
+		t.Fatal(err)
+	}
+	if units != 5 || revenue != 500 {
+		t.Fatalf("sales: %d units, %d revenue", units, revenue)
+	}
+	var paidOrders, rev, refundedOrders, refunded int64
+	if err := p.QueryRow(ctx, `SELECT paid_orders, revenue, refunded_orders, refunded_amount FROM revenue WHERE event_id = 'tour'`).Scan(&paidOrders, &rev, &refundedOrders, &refunded); err != nil {
+		t.Fatal(err)
+	}
+	if paidOrders != 2 || rev != 500 || refundedOrders != 1 || refunded != 100 {
+		t.Fatalf("revenue %d %d %d %d", paidOrders, rev, refundedOrders, refunded)
+	}
+	var nRefunds int
+	if err := p.QueryRow(ctx, `SELECT count(*) FROM refunds WHERE event_id = 'tour'`).Scan(&nRefunds); err != nil || nRefunds != 1 {
+		t.Fatalf("refunds %d %v", nRefunds, err)
+	}
+	var queued, admitted, held, checkedOut, paid, failed, inProgress int64
+	if err := p.QueryRow(ctx, `SELECT queued, admitted, held, checked_out, paid, failed, in_progress FROM funnel WHERE event_id = 'tour'`).
+		Scan(&queued, &admitted, &held, &checkedOut, &paid, &failed, &inProgress); err != nil {
+		t.Fatal(err)
+	}
+	if queued != 100 || admitted != 40 || held != 12 || checkedOut != 5 || paid != 2 || failed != 1 || inProgress != 1 {
+		t.Fatalf("funnel %d %d %d %d %d %d %d", queued, admitted, held, checkedOut, paid, failed, inProgress)
+	}
+}
