@@ -99,11 +99,6 @@ func (s *Service) Checkout(ctx context.Context, req CheckoutRequest) (Order, err
 	if err := req.validate(); err != nil {
 		return Order{}, err
 	}
-	if o, err := s.ledger.OrderByHold(ctx, req.HoldID); err == nil {
-		return sameCheckout(o, req)
-	} else if !errors.Is(err, ErrNotFound) {
-		return Order{}, fmt.Errorf("checkout %s: %w", req.HoldID, err)
-	}
 	h, err := s.stock.Get(ctx, req.HoldID)
 	if err != nil {
 		return Order{}, fmt.Errorf("checkout %s: %w", req.HoldID, err)
@@ -111,6 +106,14 @@ func (s *Service) Checkout(ctx context.Context, req CheckoutRequest) (Order, err
 	if h.Fan != req.Fan {
 		// Another fan's hold: reveal nothing about it.
 		return Order{}, fmt.Errorf("checkout %s: %w", req.HoldID, inventory.ErrNotFound)
+	}
+	if h.State != inventory.Held {
+		// Checked out before (or ended): the order it has, if any, answers.
+		if o, err := s.ledger.OrderByHold(ctx, req.HoldID); err == nil {
+			return sameCheckout(o, req)
+		} else if !errors.Is(err, ErrNotFound) {
+			return Order{}, fmt.Errorf("checkout %s: %w", req.HoldID, err)
+		}
 	}
 	switch h.State {
 	case inventory.Held:

@@ -34,10 +34,10 @@ func stripeMock(t *testing.T) string {
 	t.Helper()
 	base := os.Getenv("ONSALE_TEST_STRIPE_MOCK")
 	if base == "" {
-		if testenv.Required() {
-			t.Fatal("ONSALE_TEST_STRIPE_MOCK is not set (scripts/stripe-mock.sh starts stripe-mock)")
+		if !testenv.Required() {
+			t.Skip("ONSALE_TEST_STRIPE_MOCK is not set; eval \"$(scripts/stripe-mock.sh start)\" starts stripe-mock")
 		}
-		t.Skip("ONSALE_TEST_STRIPE_MOCK is not set; scripts/stripe-mock.sh starts stripe-mock")
+		base = "http://127.0.0.1:12111" // the script's address; unreachable fails below
 	}
 	host := strings.TrimPrefix(strings.TrimPrefix(base, "http://"), "https://")
 	c, err := net.DialTimeout("tcp", strings.TrimRight(host, "/"), 2*time.Second)

@@ -1,0 +1,202 @@
+package settlement_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/onsale/onsale/internal/testenv"
+	"github.com/onsale/onsale/inventory"
+	"github.com/onsale/onsale/inventory/memstore"
+	"github.com/onsale/onsale/settlement"
+	"github.com/onsale/onsale/settlement/amqpbus"
+	"github.com/onsale/onsale/settlement/pgledger"
+	"github.com/onsale/onsale/settlement/testpay"
+)
+
+// benchRig is a settlement service on the real PostgreSQL and RabbitMQ with the test payment provider; every
+// outcome is reported on done with the time the saga finished.
+type benchRig struct {
+	svc   *settlement.Service
+	stock *memstore.Store
+	event string
+	done  chan settlement.BookingEvent
+}
+
+func newBenchRig(b *testing.B, workers int) *benchRig {
+	b.Helper()
+	cfg, err := pgxpool.ParseConfig(testenv.Database(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns = int32(workers + 8)
+	ctx := context.Background()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	if err := pgledger.Migrate(ctx, pool); err != nil {
+		b.Fatal(err)
+	}
+	bus := dialBus(b, testenv.AMQPURL(b))
+	r := &benchRig{stock: memstore.New(memstore.Options{}), event: testenv.Unique("bench"), done: make(chan settlement.BookingEvent, 1<<20)}
+	ev := inventory.Event{ID: r.event, Currency: "EUR", HoldTTL: 10 * time.Minute, MaxPerFan: 10,
+		Sections: []inventory.Section{{ID: "GA", Kind: inventory.General, Capacity: 5_000_000, Price: 4500}}}
+	if err := ev.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	if err := r.stock.CreateEvent(ctx, ev); err != nil {
+		b.Fatal(err)
+	}
+	r.svc = settlement.New(pgledger.New(pool), bus, testpay.New(), r.stock, settlement.Options{
+		Workers: workers, Prefetch: 64, StallAfter: time.Minute, Registerer: noRegistry{},
+		Logger:    nil,
+		OnBooking: func(_ context.Context, ev settlement.BookingEvent) { r.done <- ev },
+	})
+	runCtx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); _ = r.svc.Run(runCtx) }()
+	b.Cleanup(func() { cancel(); <-stopped })
+	return r
+}
+
+var fanSeq atomic.Int64
+
+// checkout holds one unit for a new fan and checks it out.
+func (r *benchRig) checkout(ctx context.Context) (settlement.Order, error) {
+	fan := "f" + strconv.FormatInt(fanSeq.Add(1), 36)
+	h, err := r.stock.Hold(ctx, inventory.HoldRequest{Event: r.event, Fan: fan, Items: []inventory.Item{{Section: "GA", Quantity: 1}}})
+	if err != nil {
+		return settlement.Order{}, err
+	}
+	return r.svc.Checkout(ctx, settlement.CheckoutRequest{HoldID: h.ID, Fan: fan, PaymentMethod: "pm_card_visa"})
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// BenchmarkSettleThroughput: b.N checkouts as fast as 32 goroutines can make them, timed until the last order
+// is paid. Reports settled orders/s end to end.
+//
+//	go test -run '^$' -bench SettleThroughput -benchtime 20000x ./settlement/
+func BenchmarkSettleThroughput(b *testing.B) {
+	r := newBenchRig(b, envInt("ONSALE_BENCH_WORKERS", 8))
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if _, err := r.checkout(ctx); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	checkedOut := time.Since(start)
+	for range b.N {
+		select {
+		case <-r.done:
+		case <-time.After(60 * time.Second):
+			b.Fatal("orders stopped settling")
+		}
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "orders/s")
+	b.ReportMetric(float64(b.N)/checkedOut.Seconds(), "checkouts/s")
+}
+
+// BenchmarkSettleSteadyRate offers checkouts at a steady rate (ONSALE_BENCH_RATE per second, default 2000, for
+// ONSALE_BENCH_SECONDS, default 10) and reports the lag from checkout to outcome.
+//
+//	go test -run '^$' -bench SettleSteadyRate -benchtime 1x ./settlement/
+func BenchmarkSettleSteadyRate(b *testing.B) {
+	rate, secs := envInt("ONSALE_BENCH_RATE", 2000), envInt("ONSALE_BENCH_SECONDS", 10)
+	r := newBenchRig(b, envInt("ONSALE_BENCH_WORKERS", 8))
+	ctx := context.Background()
+	for range b.N {
+		total := rate * secs
+		started := sync.Map{}
+		hist := hdrhistogram.New(1, 60_000_000, 3) // µs
+		collected := make(chan struct{})
+		go func() {
+			defer close(collected)
+			for range total {
+				select {
+				case ev := <-r.done:
+					if t0, ok := started.Load(ev.OrderID); ok {
+						_ = hist.RecordValue(time.Since(t0.(time.Time)).Microseconds())
+					}
+				case <-time.After(60 * time.Second):
+					return
+				}
+			}
+		}()
+		// Offer the load in 1 ms slots from a pool of goroutines, so a slow checkout does not hold the others.
+		jobs := make(chan struct{}, total)
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		for range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range jobs {
+					t0 := time.Now()
+					o, err := r.checkout(ctx)
+					if err != nil {
+						failed.Add(1)
+						continue
+					}
+					started.Store(o.ID, t0)
+				}
+			}()
+		}
+		begin := time.Now()
+		sent := 0
+		tick := time.NewTicker(time.Millisecond)
+		for sent < total {
+			<-tick.C
+			due := min(int(time.Since(begin).Seconds()*float64(rate)), total)
+			for ; sent < due; sent++ {
+				jobs <- struct{}{}
+			}
+		}
+		tick.Stop()
+		close(jobs)
+		wg.Wait()
+		offered := time.Since(begin)
+		<-collected
+		b.ReportMetric(float64(hist.TotalCount())/time.Since(begin).Seconds(), "orders/s")
+		b.ReportMetric(float64(hist.ValueAtQuantile(50))/1000, "p50-ms")
+		b.ReportMetric(float64(hist.ValueAtQuantile(99))/1000, "p99-ms")
+		b.ReportMetric(float64(hist.Max())/1000, "max-ms")
+		b.Logf("rate %d/s for %ds: offered in %s, %d settled, %d checkout errors, lag p50 %.1f ms p90 %.1f ms p99 %.1f ms max %.1f ms",
+			rate, secs, offered.Round(time.Millisecond), hist.TotalCount(), failed.Load(),
+			float64(hist.ValueAtQuantile(50))/1000, float64(hist.ValueAtQuantile(90))/1000,
+			float64(hist.ValueAtQuantile(99))/1000, float64(hist.Max())/1000)
+	}
+}
+
+var _ = fmt.Sprint
+var _ = amqpbus.ErrNotConnected
