@@ -15,9 +15,9 @@ type controller struct {
 	leader   bool
 	last     time.Time // the previous tick's time
 	carry    float64   // fractional admissions carried across ticks (token bucket without burst)
-	rates    [MaxLanes]float64
+	rates    [MaxLanes]float64 // moving averages, raw
 	rate     float64
-	admitted int64 // last known total, for the counter metric
+	weight   float64 // the averages' total weight so far: dividing by it removes the start-up bias toward 0
 }
 
 // rateTau is the time constant of the measured-rate moving average: long enough to smooth admissions that come
@@ -130,9 +130,12 @@ func (r *Room) tick(ctx context.Context, ev *eventState) error {
 	v := &snap.view
 	if !c.leader {
 		// Taking over: start from the measured rates the previous controller left.
-		*c = controller{leader: true, last: now, rate: v.Rate, admitted: v.Admitted}
+		*c = controller{leader: true, last: now, rate: v.Rate}
 		for i := range MaxLanes {
 			c.rates[i] = v.Lanes[i].Rate
+		}
+		if v.Rate > 0 {
+			c.weight = 1 // the stored averages are already corrected
 		}
 	}
 	cfg := snap.cfg
@@ -192,7 +195,12 @@ func (r *Room) tick(ctx context.Context, ev *eventState) error {
 		req.N = int(max(0, min(int64(math.Floor(c.carry)), room)))
 		c.carry -= math.Floor(c.carry) // unused whole admissions are not saved up
 	}
-	req.Rates, req.Rate = c.rates, c.rate
+	if c.weight > 0 {
+		for i := range MaxLanes {
+			req.Rates[i] = c.rates[i] / c.weight
+		}
+		req.Rate = c.rate / c.weight
+	}
 	res, err := r.store.Admit(ctx, ev.name, req)
 	if errors.Is(err, ErrLeaseLost) {
 		c.leader = false
@@ -212,12 +220,15 @@ func (r *Room) tick(ctx context.Context, ev *eventState) error {
 			total += res.Admitted[i]
 		}
 		c.rate += alpha * (float64(total)/dt.Minutes() - c.rate)
+		c.weight += alpha * (1 - c.weight)
 	}
 	if total > 0 {
 		r.m.admitted.WithLabelValues(ev.name).Add(float64(total))
 	}
 	r.m.active.WithLabelValues(ev.name).Set(float64(res.Active))
-	r.m.rate.WithLabelValues(ev.name).Set(c.rate)
+	if c.weight > 0 {
+		r.m.rate.WithLabelValues(ev.name).Set(c.rate / c.weight)
+	}
 	// Reload so this process's polls see the admissions at once, and the queue gauge the new counters.
 	snap, err = r.load(ctx, ev)
 	if err == nil {
