@@ -16,6 +16,12 @@
 //	<prefix>:{ev:<event>}:waves          set of applied release waves
 //	<prefix>:events                      set of event ids (written after the event's own keys)
 //
-// Holds are gathered by a batcher into pipelines of EVALSHAs, one round trip per batch (Options.MaxBatch,
-// Options.BatchWindow). The store works with any redis.UniversalClient, a ClusterClient included.
+// Concurrent holds are gathered by a batcher (Options.MaxBatch, Options.BatchWindow) and sent in one round trip:
+// the holds of one event go in one call of the hold script, which serves them in order, each all or nothing, as if
+// each were its own call; the calls for several events are pipelined. An idle store sends a hold at once.
+// A server that lost the scripts (SCRIPT FLUSH, a restart, a failover) answers NOSCRIPT; the store loads them again
+// and resends, which is safe because a refused call did nothing.
+//
+// The store works with any redis.UniversalClient, a ClusterClient included: every key a script touches carries the
+// event's hash tag, so every call stays in one slot.
 package redisstore

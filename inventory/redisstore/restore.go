@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -66,6 +67,11 @@ func allocOf(ev *inventory.Event, h inventory.Hold) (string, error) {
 			off += r.Seats
 		}
 		pos[sec.ID] = append(pos[sec.ID], strconv.Itoa(off+n-1))
+	}
+	for sec := range pos {
+		if !slices.ContainsFunc(h.Lines, func(l inventory.Line) bool { return l.Section == sec }) {
+			return "", fmt.Errorf("%w: seats of section %s but no line for it", inventory.ErrInvalid, sec)
+		}
 	}
 	var b strings.Builder
 	for i, l := range h.Lines {

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Measures the inventory's hold path on Redis and prints holds/s with ratios:
+#   - BenchmarkHoldOneRoundTrip: the Go store, one EVALSHA round trip per hold (batching off)
+#   - BenchmarkHoldBatched: the Go store, concurrent holds batched (≤ 64 holds or 200 µs per round trip)
+#   - redis-benchmark running the same hold script with EVALSHA, 50 clients, without and with pipelining (-P 16),
+#     against a throwaway event with a huge capacity: the server's own ceiling for the script.
+# Compare the ratios of one run, not absolute figures: the machine's load moves them.
+# Environment: REDIS_HOST (127.0.0.1), REDIS_PORT (6379), BENCHTIME (3s), REQUESTS (200000) for redis-benchmark.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+host=${REDIS_HOST:-127.0.0.1}
+port=${REDIS_PORT:-6379}
+benchtime=${BENCHTIME:-3s}
+requests=${REQUESTS:-200000}
+export ONSALE_TEST_REDIS_URL=${ONSALE_TEST_REDIS_URL:-redis://$host:$port/0}
+cli() { redis-cli -h "$host" -p "$port" "$@"; }
+
+for tool in redis-cli redis-benchmark go; do
+	command -v "$tool" >/dev/null || { echo "$tool not found" >&2; exit 1; }
+done
+cli ping >/dev/null
+
+echo "== go benchmarks (benchtime $benchtime)" >&2
+gobench=$(go test -run '^$' -bench '^BenchmarkHold(OneRoundTrip|Batched)$' -benchtime "$benchtime" ./inventory/redisstore/)
+echo "$gobench" >&2
+metric() { echo "$gobench" | awk -v name="$1" '$1 ~ "^"name"(-[0-9]+)?$" { for (i = 2; i < NF; i++) if ($(i+1) == "holds/s") print $i }'; }
+one=$(metric BenchmarkHoldOneRoundTrip)
+batched=$(metric BenchmarkHoldBatched)
+
+# A throwaway event on its own prefix: one general section of 10,000,000 units, no per-fan limit in practice.
+prefix="bench$(date +%s%N | tail -c 9)"
+p="$prefix:{ev:bench}:"
+cleanup() {
+	cli --scan --pattern "$prefix:*" | xargs -r -n 500 redis-cli -h "$host" -p "$port" unlink >/dev/null
+}
+trap cleanup EXIT
+create=$(cat inventory/lua/common.lua inventory/lua/create.lua | cli -x script load)
+hold=$(cat inventory/lua/common.lua inventory/lua/hold.lua | cli -x script load)
+cli evalsha "$create" 6 "$p" "${p}meta" "${p}deadline" "${p}def" "${p}sec:GA" "${p}seats:GA" \
+	'{"id":"bench"}' 3600000 7200000 900000 1000000000 EUR GA 1 general 10000000 100 0 "" >/dev/null
+
+# One hold of 1 unit for a random fan: KEYS prefix, meta, deadline, fan, idempotency, hold, section, seats;
+# ARGV 1 hold, then id, fan, no idempotency key, no fingerprint, 1 section "GA", 0 seats, 1 item (section 1, 1, not adjacent).
+rb() {
+	redis-benchmark -h "$host" -p "$port" -n "$requests" -c 50 -r 100000000 "$@" \
+		evalsha "$hold" 8 "$p" "${p}meta" "${p}deadline" "${p}fan:__rand_int__" "${p}idem:" "${p}hold:bench.__rand_int__" \
+		"${p}sec:GA" "${p}seats:GA" 1 "bench.__rand_int__" "f__rand_int__" 0 "" 1 GA 0 1 1 1 0 |
+		tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | cut -d' ' -f1
+}
+echo "== redis-benchmark EVALSHA hold script, $requests requests, 50 clients" >&2
+rb_plain=$(rb)
+rb_piped=$(rb -P 16)
+ping=$(redis-benchmark -h "$host" -p "$port" -n "$requests" -c 50 -q -t ping_mbulk | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | cut -d' ' -f1)
+left=$(cli hget "${p}sec:GA" avail)
+[ "$left" -lt 10000000 ] || { echo "the redis-benchmark holds did not take units" >&2; exit 1; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+printf '\n%-44s %12s %12s %12s\n' "hold path" "holds/s" "vs 1 RT" "vs rb -P16"
+row() { printf '%-44s %12.0f %12s %12s\n' "$1" "$2" "$(ratio "$2" "$one")" "$(ratio "$2" "$rb_piped")"; }
+row "Go store, one round trip per hold" "$one"
+row "Go store, batched (64 / 200 µs)" "$batched"
+row "redis-benchmark EVALSHA, -c 50" "$rb_plain"
+row "redis-benchmark EVALSHA, -c 50 -P 16" "$rb_piped"
+printf '%-44s %12.0f %12s %12s\n' "redis-benchmark PING (reference)" "$ping" "" ""
+printf '\nload average: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
