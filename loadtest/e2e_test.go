@@ -98,7 +98,11 @@ func TestEndToEndSmallOnSale(t *testing.T) {
 		final += rep.Fans[k]
 	}
 	if final != 400 {
-		t.Fatalf("%d of 400 fans ended: %v", final, rep.Fans)
+		var last *EventStats
+		if n := len(rep.Series); n > 0 {
+			last = rep.Series[n-1].Stats
+		}
+		t.Fatalf("%d of 400 fans ended: %v; last stats %+v", final, rep.Fans, last)
 	}
 	if rep.Fans["failed"] != 0 || rep.Totals.Errors != 0 {
 		t.Errorf("failed fans %d, errors %d: %v", rep.Fans["failed"], rep.Totals.Errors, rep.Problems)

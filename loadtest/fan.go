@@ -61,7 +61,7 @@ const (
 )
 
 // maxHoldTries bounds a fan's hold attempts after sold-out or taken seats.
-const maxHoldTries = 4
+const maxHoldTries = 5
 
 // fan is one simulated fan: a small struct that a worker advances one request at a time. Only one goroutine owns
 // a fan at a time (it is either in the schedule, in a worker, or in a stream reader), so it needs no lock.
@@ -75,6 +75,7 @@ type fan struct {
 	qty      uint8
 	decline  bool
 	sse      bool
+	switched bool  // asked for the other kind of seat after a sold-out
 	attempts uint8 // retries of the current request
 	tries    uint8 // hold attempts
 	keys     uint16
@@ -331,31 +332,47 @@ func (r *runner) holdUnits(f *fan) {
 		return
 	}
 	switch rep.problem {
-	case "sold-out", "seats-unavailable":
-		if rep.problem == "seats-unavailable" {
-			var b holdBody
-			if json.Unmarshal(f.body, &b) == nil {
-				r.seats.mark(b.Seats, true) // someone has at least one of them; look elsewhere
-			}
-			if f.tries >= 1 {
-				f.ask = askAdjacent
-			}
-		} else if f.qty > 1 {
-			f.qty = 1
-		} else if f.tries > 0 && f.qty == 1 || len(r.general)+len(r.seated) <= 1 {
-			r.finish(f, fsSoldOut) // one unit is not to be had, here or in one other section
-			return
+	case "seats-unavailable":
+		var b holdBody
+		if json.Unmarshal(f.body, &b) == nil {
+			r.seats.mark(b.Seats, true) // someone has at least one of them; look elsewhere
 		}
-		f.tries++
-		f.idem, f.body = "", nil
-		if f.tries >= maxHoldTries {
+		if f.tries >= 1 {
+			f.ask = askAdjacent // picking seats by hand failed twice: take the best available
+		}
+	case "sold-out":
+		// Ask for less, then for the other kind of seat once, like a fan who wants in at all.
+		switch other := r.otherAsk(f.ask); {
+		case f.qty > 1:
+			f.qty = 1
+		case !f.switched && other != f.ask:
+			f.ask, f.switched = other, true
+		default:
 			r.finish(f, fsSoldOut)
 			return
 		}
-		r.sched.after(r.think(f)/4, f)
 	default:
 		r.retryOr(f, rep)
+		return
 	}
+	f.tries++
+	f.idem, f.body = "", nil
+	if f.tries >= maxHoldTries {
+		r.finish(f, fsSoldOut)
+		return
+	}
+	r.sched.after(r.think(f)/4, f)
+}
+
+// otherAsk is the other kind of request a fan may fall back on: seats for general admission and back.
+func (r *runner) otherAsk(ask uint8) uint8 {
+	switch {
+	case ask == askGeneral && len(r.seated) > 0:
+		return askAdjacent
+	case ask != askGeneral && len(r.general) > 0:
+		return askGeneral
+	}
+	return ask
 }
 
 // holdRequest builds the body of a fan's next hold attempt and names the section it asks of.

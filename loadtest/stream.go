@@ -24,8 +24,9 @@ type streamer struct {
 
 func newStreamer(ctx context.Context, max int) *streamer {
 	return &streamer{
-		ctx:   ctx,
-		hc:    &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: max, ResponseHeaderTimeout: 30 * time.Second}},
+		ctx: ctx,
+		// A stream is left before its end once the fan is admitted, so its connection is never reused.
+		hc:    &http.Client{Transport: &http.Transport{DisableKeepAlives: true, ResponseHeaderTimeout: 30 * time.Second}},
 		slots: make(chan struct{}, max),
 	}
 }
