@@ -220,3 +220,25 @@ func TestRepositoryMetricsAgainstScrape(t *testing.T) {
 		t.Fatalf("summary accepted as a histogram: %v", err)
 	}
 }
+
+// A real scrape of the server after a little traffic exports every metric the dashboard and rules use.
+func TestServeScrape(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open("testdata/serve.metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fams, err := Exported(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckExported(repositoryUses(t), nil, fams); err != nil {
+		t.Fatal(err)
+	}
+	for name, typ := range Metrics {
+		if f, ok := fams[name]; ok && f.GetType() != typ {
+			t.Errorf("%s is exported as %s, the list says %s", name, f.GetType(), typ)
+		}
+	}
+}
