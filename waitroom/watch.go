@@ -139,6 +139,13 @@ func (r *Room) broadcast(ev *eventState) {
 			}
 			ev.watchMu.Unlock()
 		}
+		ev.watchMu.Lock()
+		if len(ev.subs) == 0 { // the last watchers ended in this pass
+			ev.running = false
+			ev.watchMu.Unlock()
+			return
+		}
+		ev.watchMu.Unlock()
 	}
 }
 
