@@ -126,10 +126,11 @@ local function hold_one(kb, ab)
     items[j] = { sec = s, q = q, adj = adj }
   end
 
-  -- Lazy expiry, once per call, before the first valid hold: up to 16 per hold of the batch.
+  -- Lazy expiry, once per call, before the first valid hold: up to 16 per hold of the batch (at most 256, so a large
+  -- batch never blocks the server for long; the sweeper reclaims the rest).
   if not now then
     now = now_ms()
-    if reclaim(now, 16 * K) > 0 then
+    if reclaim(now, math.min(16 * K, 256)) > 0 then
       for _, s in pairs(cache) do
         local f = redis.call('HMGET', s.key, 'avail', 'held', 'ver')
         s.avail, s.held, s.ver = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])

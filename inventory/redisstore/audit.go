@@ -86,8 +86,8 @@ func decodeSnapshot(v any) (*snapshot, error) {
 		}
 		sec := &auditSection{id: toStr(r[0]), cap: num(r[1]), avail: num(r[2]), held: num(r[3]), sold: num(r[4]),
 			wh: num(r[5]), owner: map[int64]string{}}
-		if len(r) > 6 && r[6] != nil {
-			sec.seated, sec.seats = true, toStr(r[6])
+		if len(r) > 7 && toStr(r[6]) == string(inventory.Seated) {
+			sec.seated, sec.seats = true, toStr(r[7])
 		}
 		snap.secs = append(snap.secs, sec)
 	}

@@ -30,7 +30,7 @@ func FuzzAuditSnapshot(f *testing.F) {
 	f.Add("||;|x|1,2,", "", "", int64(-1))
 	f.Fuzz(func(t *testing.T, alloc, seats, st string, units int64) {
 		v := []any{
-			[]any{[]any{"GA", "10", "8", "2", "0", "0", nil}, []any{"A", int64(len(seats)), "0", "0", "0", "0", seats}},
+			[]any{[]any{"GA", "10", "8", "2", "0", "0", "general", ""}, []any{"A", int64(len(seats)), "0", "0", "0", "0", "seated", seats}},
 			[]any{[]any{"ev.h", st, units, alloc, "fan", "deadline"}},
 			[]any{[]any{"fan", "1", "0"}},
 		}

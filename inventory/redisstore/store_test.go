@@ -1,12 +1,16 @@
 package redisstore
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/onsale/onsale/internal/testenv"
 	"github.com/onsale/onsale/inventory"
@@ -288,13 +292,14 @@ func TestLifecycle(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	b := setup(t, Options{})
 	ev := testEvent(gaSection("GA", 3, 100), seatedSection("A", 100, 4))
-	ev.HoldTTL = 30 * time.Millisecond
+	ev.HoldTTL = 200 * time.Millisecond
 	ev = b.create(t, ev)
-	h := b.hold(t, inventory.HoldRequest{Event: ev.ID, Fan: "alice", Items: []inventory.Item{item("GA", 3), item("A", 2)}})
 	co := b.hold(t, inventory.HoldRequest{Event: ev.ID, Fan: "bob", Seats: []string{"A-1-4"}})
 	if _, err := b.s.BeginCheckout(b.ctx, co.ID); err != nil {
 		t.Fatalf("checkout: %v", err)
 	}
+	// The last mutating call before the counters are read: nothing reclaims h until the Confirm below.
+	h := b.hold(t, inventory.HoldRequest{Event: ev.ID, Fan: "alice", Items: []inventory.Item{item("GA", 3), item("A", 2)}})
 	waitUntil(t, h.ExpiresAt)
 	got, err := b.s.Get(b.ctx, h.ID)
 	if err != nil || got.State != inventory.Expired {
@@ -518,4 +523,45 @@ func TestCreateEvent(t *testing.T) {
 	if _, err := New(b.c, Options{Prefix: "a{b"}); err == nil {
 		t.Fatal("prefix with a brace accepted")
 	}
+}
+
+// TestRESP2 runs the main paths on a client speaking RESP2 (the tests above use go-redis's default, RESP3): script
+// replies convert differently between the two.
+func TestRESP2(t *testing.T) {
+	t.Parallel()
+	o, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Protocol = 2
+	c := redis.NewClient(o)
+	prefix := testenv.Unique("invt")
+	s, err := New(c, Options{Prefix: prefix, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = s.Close()
+		dropPrefix(t, c, prefix)
+		_ = c.Close()
+	})
+	b := &bundle{s: s, c: c, prefix: prefix, ctx: context.Background()}
+	ev := b.create(t, testEvent(gaSection("GA", 10, 100), seatedSection("A", 100, 5)))
+	h := b.hold(t, inventory.HoldRequest{Event: ev.ID, Fan: "alice", Items: []inventory.Item{item("GA", 2), item("A", 2)},
+		IdempotencyKey: "k", Fingerprint: "f"})
+	if again := b.hold(t, inventory.HoldRequest{Event: ev.ID, Fan: "alice", Items: []inventory.Item{item("GA", 2), item("A", 2)},
+		IdempotencyKey: "k", Fingerprint: "f"}); again.ID != h.ID || !slices.Equal(again.Seats, h.Seats) {
+		t.Fatalf("replay %+v of %+v", again, h)
+	}
+	if _, err := b.s.Confirm(b.ctx, h.ID); err != nil {
+		t.Fatal(err)
+	}
+	g, err := b.s.Get(b.ctx, h.ID)
+	if err != nil || g.State != inventory.Confirmed || g.Total != 400 || !slices.Equal(g.Seats, []string{"A-1-1", "A-1-2"}) {
+		t.Fatalf("get %+v, %v", g, err)
+	}
+	if c := b.counts(t, ev.ID, "A"); c != [4]int{3, 0, 2, 0} {
+		t.Fatalf("counts %v", c)
+	}
+	b.auditClean(t, ev.ID)
 }
