@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
+	"sigs.k8s.io/yaml"
 )
 
 func TestQueryMetrics(t *testing.T) {
@@ -240,5 +241,43 @@ func TestServeScrape(t *testing.T) {
 		if f, ok := fams[name]; ok && f.GetType() != typ {
 			t.Errorf("%s is exported as %s, the list says %s", name, f.GetType(), typ)
 		}
+	}
+}
+
+// Every alert links to its section of the runbook, and that section exists.
+func TestAlertsHaveRunbookSections(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../prometheus/rules/onsale.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f ruleFile
+	if err := yaml.UnmarshalStrict(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	book, err := os.ReadFile("../RUNBOOK.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := 0
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			alerts++
+			if want := "deploy/RUNBOOK.md#" + strings.ToLower(r.Alert); r.Annotations["runbook"] != want {
+				t.Errorf("%s: runbook annotation %q, want %q", r.Alert, r.Annotations["runbook"], want)
+			}
+			if !strings.Contains(string(book), "\n#### "+r.Alert+"\n") {
+				t.Errorf("%s: RUNBOOK.md has no section \"#### %s\"", r.Alert, r.Alert)
+			}
+			if r.Labels["severity"] != "page" && r.Labels["severity"] != "warning" {
+				t.Errorf("%s: severity %q, want page or warning", r.Alert, r.Labels["severity"])
+			}
+		}
+	}
+	if alerts < 10 {
+		t.Fatalf("only %d alerts found", alerts)
 	}
 }
