@@ -125,12 +125,17 @@ func (s *Store) CreateEvent(ctx context.Context, ev inventory.Event) error {
 		}
 		args = append(args, string(sec.Kind), sec.Capacity, sec.Price, ev.Withheld[sec.ID], rows.String())
 	}
-	if _, err := s.run(ctx, s.sc.create, keys, args...); err != nil {
+	_, err = s.run(ctx, s.sc.create, keys, args...)
+	if err != nil && !errors.Is(err, inventory.ErrEventExists) {
 		return fmt.Errorf("create event %s: %w", ev.ID, err)
 	}
-	// The index is outside the event's slot, so it is written on its own, after the event exists.
-	if err := s.c.SAdd(ctx, s.eventsKey(), ev.ID).Err(); err != nil {
-		return fmt.Errorf("create event %s: index: %w", ev.ID, err)
+	// The index is outside the event's slot, so it is written on its own, after the event exists; a create that finds
+	// the event already there indexes it too, which repairs an index write lost to a crash in between.
+	if ierr := s.c.SAdd(ctx, s.eventsKey(), ev.ID).Err(); ierr != nil {
+		return fmt.Errorf("create event %s: index: %w", ev.ID, ierr)
+	}
+	if err != nil {
+		return fmt.Errorf("create event %s: %w", ev.ID, err)
 	}
 	return nil
 }
