@@ -1,6 +1,10 @@
 package core_test
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -29,5 +33,132 @@ func TestHappyPath(t *testing.T) {
 	}
 	if rev := st.body["revenue"].(map[string]any); rev["amount"] != float64(9000) || rev["currency"] != "EUR" {
 		t.Fatalf("revenue: %v", st)
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.createEvent(eventDef("idem", 10, 4, 6))
+	tok := e.admit("idem", "alice")
+	auth := append(bearer(tok), "Idempotency-Key", "k-1")
+	body := `{"items":[{"section":"GA","quantity":2}]}`
+	first := e.do("POST", "/v1/events/idem/holds", body, auth...)
+	if first.status != 201 {
+		t.Fatalf("hold: %v", first)
+	}
+	// The same key and body, even spelled differently, replays the first answer.
+	again := e.do("POST", "/v1/events/idem/holds", "{ \"items\": [ {\"quantity\": 2, \"section\": \"GA\"} ] }", auth...)
+	if again.status != 201 || again.raw != first.raw {
+		t.Fatalf("replay: %v, first %v", again, first)
+	}
+	problem(t, "same key, other body", e.do("POST", "/v1/events/idem/holds", `{"items":[{"section":"GA","quantity":1}]}`, auth...), 409, "conflict")
+	if st, _ := e.inv.Stats(context.Background(), "idem"); st.Totals().Held != 2 {
+		t.Fatalf("held %d after a replay and a conflict, want 2", st.Totals().Held)
+	}
+	// Another fan's same key is another request.
+	bob := e.admit("idem", "bob")
+	if r := e.do("POST", "/v1/events/idem/holds", body, append(bearer(bob), "Idempotency-Key", "k-1")...); r.status != 201 || r.str("hold_id") == first.str("hold_id") {
+		t.Fatalf("bob's hold: %v", r)
+	}
+
+	hold := first.str("hold_id")
+	co := append(bearer(tok), "Idempotency-Key", "pay-1")
+	o1 := e.do("POST", "/v1/holds/"+hold+"/checkout", `{"payment_method":"pm_card_visa"}`, co...)
+	o2 := e.do("POST", "/v1/holds/"+hold+"/checkout", `{"payment_method":"pm_card_visa"}`, co...)
+	if o1.status != 202 || o2.status != 202 || o1.str("order_id") != o2.str("order_id") {
+		t.Fatalf("checkout replay: %v then %v", o1, o2)
+	}
+	problem(t, "checkout, same key, other card", e.do("POST", "/v1/holds/"+hold+"/checkout", `{"payment_method":"pm_card_mastercard"}`, co...), 409, "conflict")
+	if o := e.waitOrder(o1.str("order_id"), tok); o.str("status") != "paid" {
+		t.Fatalf("order: %v", o)
+	}
+	if n := e.pay.Intents(o1.str("order_id")); n != 1 {
+		t.Fatalf("%d payments taken for one order", n)
+	}
+}
+
+func TestHoldLifecycle(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.createEvent(eventDef("life", 3, 4, 6))
+	tok := e.admit("life", "alice")
+	r := e.do("POST", "/v1/events/life/holds", `{"items":[{"section":"A","quantity":2,"adjacent":true}],"seats":[]}`, bearer(tok)...)
+	if r.status != 201 || len(r.body["seats"].([]any)) != 2 || r.body["total"].(map[string]any)["amount"] != float64(18000) {
+		t.Fatalf("hold: %v", r)
+	}
+	id := r.str("hold_id")
+	if g := e.do("GET", "/v1/holds/"+id, nil, bearer(tok)...); g.status != 200 || g.str("state") != "held" || g.str("hold_id") != id {
+		t.Fatalf("get: %v", g)
+	}
+	if d := e.do("DELETE", "/v1/holds/"+id, nil, bearer(tok)...); d.status != 204 {
+		t.Fatalf("release: %v", d)
+	}
+	if g := e.do("GET", "/v1/holds/"+id, nil, bearer(tok)...); g.str("state") != "released" {
+		t.Fatalf("after release: %v", g)
+	}
+	// Released units are buyable again at once, and the availability endpoint says so (after its short cache).
+	a := e.do("GET", "/v1/events/life/availability", nil)
+	if a.status != 200 || a.header.Get("Cache-Control") == "" || a.body["available"] != float64(7) {
+		t.Fatalf("availability: %v %v", a, a.header)
+	}
+	problem(t, "availability of an unknown event", e.do("GET", "/v1/events/nope/availability", nil), 404, "not-found")
+}
+
+func TestQueueStreamAndLeave(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.createEvent(eventDef("sse", 3, 4, 6))
+	j := e.do("POST", "/v1/events/sse/queue", `{"fan":"alice"}`)
+	if j.status != 201 || j.str("queue_token") == "" {
+		t.Fatalf("join: %v", j)
+	}
+	res, err := e.client.Get(e.base + "/v1/events/sse/queue/stream?token=" + url.QueryEscape(j.str("queue_token")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		t.Fatalf("content type %q", ct)
+	}
+	// Read events until the admitted one; the stream then ends.
+	sc := bufio.NewScanner(res.Body)
+	var last map[string]any
+	events := 0
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "event: status" {
+			events++
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok {
+			last = nil
+			if err := json.Unmarshal([]byte(data), &last); err != nil {
+				t.Fatalf("data %q: %v", data, err)
+			}
+		}
+	}
+	if events == 0 || last["state"] != "admitted" || last["access_token"] == "" {
+		t.Fatalf("stream ended after %d events with %v", events, last)
+	}
+
+	// Leaving answers 204; a forged token cannot make anyone leave.
+	l := e.do("POST", "/v1/events/sse/queue", `{"fan":"bob"}`)
+	problem(t, "leave with a forged token", e.do("DELETE", "/v1/events/sse/queue", nil, "Queue-Token", l.str("queue_token")+"x"), 401, "unauthorized")
+	if r := e.do("DELETE", "/v1/events/sse/queue", nil, "Queue-Token", l.str("queue_token")); r.status != 204 {
+		t.Fatalf("leave: %v", r)
+	}
+}
+
+func TestPages(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	for _, p := range []string{"/e/some-event", "/admin", "/docs"} {
+		r := e.do("GET", p, nil)
+		if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+			t.Errorf("%s: %d %s", p, r.status, r.header.Get("Content-Type"))
+		}
+	}
+	if r := e.do("GET", "/openapi.yaml", nil); r.status != 200 || !strings.Contains(r.raw, "openapi:") {
+		t.Errorf("openapi.yaml: %d", r.status)
 	}
 }
