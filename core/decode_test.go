@@ -52,11 +52,11 @@ func TestDecodeJSON(t *testing.T) {
 func TestHoldBodyValidate(t *testing.T) {
 	t.Parallel()
 	for body, ok := range map[string]bool{
-		`{"items":[{"section":"GA","quantity":2}]}`:   true,
-		`{"items":[{"section":"GA","quantity":0}]}`:   false,
-		`{"items":[{"section":"GA","quantity":-3}]}`:  false,
-		`{"items":[{"section":"","quantity":1}]}`:     false,
-		`{"items":[{"section":"GA","quantity":101}]}`: false,
+		`{"items":[{"section":"GA","quantity":2}]}`:                                true,
+		`{"items":[{"section":"GA","quantity":0}]}`:                                false,
+		`{"items":[{"section":"GA","quantity":-3}]}`:                               false,
+		`{"items":[{"section":"","quantity":1}]}`:                                  false,
+		`{"items":[{"section":"GA","quantity":101}]}`:                              false,
 		`{"items":[{"section":"GA","quantity":60},{"section":"B","quantity":41}]}`: false,
 		`{"seats":[""]}`: false,
 		`{}`:             false,
