@@ -2,6 +2,11 @@ package loadtest
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +178,44 @@ func TestRunReportsAnUnreachableServer(t *testing.T) {
 	cfg.Retries = 0
 	if _, err := Run(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "create event") {
 		t.Fatalf("Run against nothing = %v, want a create event error", err)
+	}
+}
+
+func TestExecuteWritesReportsAndFailsAMissedBudget(t *testing.T) {
+	t.Parallel()
+	fs := newFakeServer(t)
+	dir := t.TempDir()
+	budget := filepath.Join(dir, "budget.json")
+	if err := os.WriteFile(budget, []byte(`{"overall": {"audit_must_pass": true, "min_rps": 1000000000}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fastConfig(fs.srv.URL)
+	cfg.Fans, cfg.Sections = 50, "GA:general:20"
+	cfg.BudgetPath, cfg.JSONOut, cfg.HTMLOut = budget, filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
+	var out strings.Builder
+	err := Execute(context.Background(), cfg, &out)
+	if !errors.Is(err, ErrBudget) || !strings.Contains(err.Error(), "min_rps") {
+		t.Fatalf("Execute = %v, want the missed min_rps budget", err)
+	}
+	if !strings.Contains(out.String(), "budget missed: overall min_rps") || !strings.Contains(out.String(), "audit: passed") {
+		t.Errorf("summary %q", out.String())
+	}
+	raw, err := os.ReadFile(cfg.JSONOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(raw, &rep); err != nil || len(rep.Violations) != 1 || rep.Budget == nil {
+		t.Fatalf("JSON report: %v, violations %v", err, rep.Violations)
+	}
+	page, err := os.ReadFile(cfg.HTMLOut)
+	if err != nil || !strings.Contains(string(page), "missed (1)") {
+		t.Fatalf("HTML report does not show the missed budget: %v", err)
+	}
+
+	// A broken budget file costs no run.
+	cfg.BudgetPath = filepath.Join(dir, "missing.json")
+	if err := Execute(context.Background(), cfg, io.Discard); err == nil || errors.Is(err, ErrBudget) {
+		t.Fatalf("Execute with a missing budget = %v", err)
 	}
 }
