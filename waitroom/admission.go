@@ -12,12 +12,12 @@ import (
 
 // controller is the admission state of an event kept by the process holding its lease.
 type controller struct {
-	leader   bool
-	last     time.Time // the previous tick's time
-	carry    float64   // fractional admissions carried across ticks (token bucket without burst)
-	rates    [MaxLanes]float64 // moving averages, raw
-	rate     float64
-	weight   float64 // the averages' total weight so far: dividing by it removes the start-up bias toward 0
+	leader bool
+	last   time.Time         // the previous tick's time
+	carry  float64           // fractional admissions carried across ticks (token bucket without burst)
+	rates  [MaxLanes]float64 // moving averages, raw
+	rate   float64
+	weight float64 // the averages' total weight so far: dividing by it removes the start-up bias toward 0
 }
 
 // rateTau is the time constant of the measured-rate moving average: long enough to smooth admissions that come

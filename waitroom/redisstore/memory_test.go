@@ -57,7 +57,7 @@ func BenchmarkMemoryPerFan(b *testing.B) {
 		if err != nil || v.Lanes[0].Seq != int64(fans) {
 			b.Fatalf("after joining %d fans: seq %d, %v", fans, v.Lanes[0].Seq, err)
 		}
-		enc, err := rdb.ObjectEncoding(ctx, prefix+":{ev:mem}:f:0000").Result()
+		enc, err := rdb.ObjectEncoding(ctx, prefix+":{ev:mem}:q:fans:0000").Result()
 		if err == nil && enc != "listpack" {
 			b.Fatalf("bucket encoding %s, want listpack", enc)
 		}

@@ -1,19 +1,20 @@
 // Package redisstore is the production waitroom.Store on Redis. Every key of an event shares the hash tag
 // {ev:<event>}, so an event is one Redis Cluster slot and each Lua script is atomic over it:
 //
-//	<prefix>:{ev:<event>}:cfg         the configuration (string)
-//	<prefix>:{ev:<event>}:st          hash: ver, frozen, seed, paused, soldout, ovr_*, admitted, rate, r<lane>, rel:<wave>
-//	<prefix>:{ev:<event>}:seq         hash lane → places given (q:seq per lane)
-//	<prefix>:{ev:<event>}:srv         hash lane → serving position (q:serving per lane)
-//	<prefix>:{ev:<event>}:pre         hash lane → pre-queue size frozen at open
-//	<prefix>:{ev:<event>}:f:<xxxx>    the fans (q:fans), in 65536 bucket hashes: field = 6 bytes of SHA-256(fan),
-//	                                  value = seq×32 + lane
-//	<prefix>:{ev:<event>}:left, :lc   holes ("lane:pos" set) and their count per lane
-//	<prefix>:{ev:<event>}:lp          pre-queue leaves before the draw ("lane:seq" set)
-//	<prefix>:{ev:<event>}:act         active zset "lane:pos" → deadline ms
-//	<prefix>:{ev:<event>}:clm         hash "lane:pos" → access deadline ms (0 once finished)
-//	<prefix>:{ev:<event>}:lease       the controller lease (owner, PX)
-//	<prefix>:events                   set of configured events (discovery only; no script touches it)
+//	<prefix>:{ev:<event>}:q:config         the configuration (string)
+//	<prefix>:{ev:<event>}:q:state          hash: ver, frozen, seed (the lottery seed), paused, soldout, ovr_wave,
+//	                                       ovr_rate, ovr_max (live overrides), admitted, rate, r<lane>, rel:<wave>
+//	<prefix>:{ev:<event>}:q:seq            hash lane → places given
+//	<prefix>:{ev:<event>}:q:serving        hash lane → serving position
+//	<prefix>:{ev:<event>}:q:pre            hash lane → pre-queue size frozen at open
+//	<prefix>:{ev:<event>}:q:fans:<xxxx>    the fans, in 65536 bucket hashes: field = 6 bytes of SHA-256(fan),
+//	                                       value = seq×32 + lane
+//	<prefix>:{ev:<event>}:q:left           holes: set of "lane:pos" whose fans left; q:leftcount counts them per lane
+//	<prefix>:{ev:<event>}:q:preleft        pre-queue leaves before the draw: set of "lane:seq"
+//	<prefix>:{ev:<event>}:q:active         zset "lane:pos" → deadline ms (arrival, then access)
+//	<prefix>:{ev:<event>}:q:claims         hash "lane:pos" → access deadline ms (0 once finished)
+//	<prefix>:{ev:<event>}:q:lease          the controller lease (owner, PX)
+//	<prefix>:events                        set of configured events (discovery only; no script touches it)
 //
 // Memory: a queued fan is one entry in a bucket hash: a 6-byte field and a small integer, about 14 bytes in a
 // listpack. With 65536 buckets, 1,000,000 fans average 15 per bucket, far under hash-max-listpack-entries
@@ -109,7 +110,7 @@ func FanKey(fan string) (bucket, field string) {
 
 func (k keys) bucket(fan string) (key, field string) {
 	b, f := FanKey(fan)
-	return k.base + "f:" + b, f
+	return k.base + "q:fans:" + b, f
 }
 
 // translate maps script errors to the domain's.
@@ -139,7 +140,7 @@ func checkLane(lane int) error {
 // PutConfig implements waitroom.Store.
 func (s *Store) PutConfig(ctx context.Context, event string, cfg []byte) error {
 	k := s.keys(event)
-	if err := configScript.Run(ctx, s.rdb, []string{k.k("cfg"), k.k("st")}, cfg).Err(); err != nil {
+	if err := configScript.Run(ctx, s.rdb, []string{k.k("q:config"), k.k("q:state")}, cfg).Err(); err != nil {
 		return translate(event, err)
 	}
 	if err := s.rdb.SAdd(ctx, s.prefix+":events", event).Err(); err != nil {
@@ -152,8 +153,8 @@ func (s *Store) PutConfig(ctx context.Context, event string, cfg []byte) error {
 func (s *Store) Config(ctx context.Context, event string) ([]byte, int64, error) {
 	k := s.keys(event)
 	p := s.rdb.Pipeline()
-	cfg := p.Get(ctx, k.k("cfg"))
-	ver := p.HGet(ctx, k.k("st"), "ver")
+	cfg := p.Get(ctx, k.k("q:config"))
+	ver := p.HGet(ctx, k.k("q:state"), "ver")
 	if _, err := p.Exec(ctx); err != nil {
 		if errors.Is(err, redis.Nil) {
 			return nil, 0, fmt.Errorf("event %s: %w", event, waitroom.ErrNotFound)
@@ -187,7 +188,7 @@ func (s *Store) Join(ctx context.Context, event, fan string, lane int, now, open
 	}
 	k := s.keys(event)
 	bucket, field := k.bucket(fan)
-	r, err := joinScript.Run(ctx, s.rdb, []string{k.k("st"), k.k("seq"), k.k("pre"), bucket},
+	r, err := joinScript.Run(ctx, s.rdb, []string{k.k("q:state"), k.k("q:seq"), k.k("q:pre"), bucket},
 		field, lane, ms(now), ms(openAt), lanes).Int64Slice()
 	if err != nil {
 		return waitroom.Place{}, translate(event, err)
@@ -202,7 +203,7 @@ func (s *Store) Join(ctx context.Context, event, fan string, lane int, now, open
 func (s *Store) JoinArgs(event, fan string, lane int, now, openAt time.Time) (keys []string, args []any) {
 	k := s.keys(event)
 	bucket, field := k.bucket(fan)
-	return []string{k.k("st"), k.k("seq"), k.k("pre"), bucket}, []any{field, lane, ms(now), ms(openAt), lanes}
+	return []string{k.k("q:state"), k.k("q:seq"), k.k("q:pre"), bucket}, []any{field, lane, ms(now), ms(openAt), lanes}
 }
 
 // JoinScript is the join script, for pipelining with JoinArgs.
@@ -213,10 +214,10 @@ func (s *Store) Lookup(ctx context.Context, event, fan string) (waitroom.Place, 
 	k := s.keys(event)
 	bucket, field := k.bucket(fan)
 	p := s.rdb.Pipeline()
-	ver := p.HGet(ctx, k.k("st"), "ver")
-	frozen := p.HGet(ctx, k.k("st"), "frozen")
+	ver := p.HGet(ctx, k.k("q:state"), "ver")
+	frozen := p.HGet(ctx, k.k("q:state"), "frozen")
 	val := p.HGet(ctx, bucket, field)
-	pre := p.HGetAll(ctx, k.k("pre"))
+	pre := p.HGetAll(ctx, k.k("q:pre"))
 	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return waitroom.Place{}, translate(event, err)
 	}
@@ -241,8 +242,8 @@ func (s *Store) Leave(ctx context.Context, event, fan string, lane int, seq, pos
 	}
 	k := s.keys(event)
 	bucket, field := k.bucket(fan)
-	r, err := leaveScript.Run(ctx, s.rdb, []string{k.k("st"), k.k("pre"), bucket, k.k("srv"), k.k("left"), k.k("lc"),
-		k.k("lp"), k.k("act"), k.k("clm")}, field, lane, seq, pos, lanes).Text()
+	r, err := leaveScript.Run(ctx, s.rdb, []string{k.k("q:state"), k.k("q:pre"), bucket, k.k("q:serving"), k.k("q:left"), k.k("q:leftcount"),
+		k.k("q:preleft"), k.k("q:active"), k.k("q:claims")}, field, lane, seq, pos, lanes).Text()
 	if err != nil {
 		return translate(event, err)
 	}
@@ -264,7 +265,7 @@ func (s *Store) Claim(ctx context.Context, event, fan string, lane int, seq, pos
 	}
 	k := s.keys(event)
 	bucket, field := k.bucket(fan)
-	r, err := claimScript.Run(ctx, s.rdb, []string{k.k("st"), bucket, k.k("srv"), k.k("act"), k.k("clm")},
+	r, err := claimScript.Run(ctx, s.rdb, []string{k.k("q:state"), bucket, k.k("q:serving"), k.k("q:active"), k.k("q:claims")},
 		field, lane, seq, pos, ms(now), ttl.Milliseconds(), lanes).Int64Slice()
 	if err != nil {
 		return time.Time{}, false, translate(event, err)
@@ -284,15 +285,15 @@ func (s *Store) Finish(ctx context.Context, event string, lane int, pos int64) e
 		return err
 	}
 	k := s.keys(event)
-	err := finishScript.Run(ctx, s.rdb, []string{k.k("st"), k.k("srv"), k.k("act"), k.k("clm")}, lane, pos).Err()
+	err := finishScript.Run(ctx, s.rdb, []string{k.k("q:state"), k.k("q:serving"), k.k("q:active"), k.k("q:claims")}, lane, pos).Err()
 	return translate(event, err)
 }
 
 // View implements waitroom.Store.
 func (s *Store) View(ctx context.Context, event string, now time.Time) (waitroom.View, error) {
 	k := s.keys(event)
-	r, err := viewScript.Run(ctx, s.rdb, []string{k.k("st"), k.k("seq"), k.k("srv"), k.k("pre"), k.k("lc"), k.k("lp"),
-		k.k("act")}, ms(now)).Slice()
+	r, err := viewScript.Run(ctx, s.rdb, []string{k.k("q:state"), k.k("q:seq"), k.k("q:serving"), k.k("q:pre"), k.k("q:leftcount"), k.k("q:preleft"),
+		k.k("q:active")}, ms(now)).Slice()
 	if err != nil {
 		return waitroom.View{}, translate(event, err)
 	}
@@ -364,14 +365,14 @@ func (s *Store) SetOverrides(ctx context.Context, event string, paused *bool, o 
 		}
 	}
 	k := s.keys(event)
-	err := overridesScript.Run(ctx, s.rdb, []string{k.k("st")}, p, o.Wave, o.AdmitPerMin, o.MaxActive).Err()
+	err := overridesScript.Run(ctx, s.rdb, []string{k.k("q:state")}, p, o.Wave, o.AdmitPerMin, o.MaxActive).Err()
 	return translate(event, err)
 }
 
 // Lease implements waitroom.Store.
 func (s *Store) Lease(ctx context.Context, event, owner string, ttl time.Duration) (bool, error) {
 	k := s.keys(event)
-	n, err := leaseScript.Run(ctx, s.rdb, []string{k.k("lease"), k.k("st")}, owner, ttl.Milliseconds()).Int()
+	n, err := leaseScript.Run(ctx, s.rdb, []string{k.k("q:lease"), k.k("q:state")}, owner, ttl.Milliseconds()).Int()
 	if err != nil {
 		return false, translate(event, err)
 	}
@@ -381,18 +382,18 @@ func (s *Store) Lease(ctx context.Context, event, owner string, ttl time.Duratio
 // Unlease implements waitroom.Store.
 func (s *Store) Unlease(ctx context.Context, event, owner string) error {
 	k := s.keys(event)
-	return translate(event, unleaseScript.Run(ctx, s.rdb, []string{k.k("lease")}, owner).Err())
+	return translate(event, unleaseScript.Run(ctx, s.rdb, []string{k.k("q:lease")}, owner).Err())
 }
 
 // Freeze implements waitroom.Store.
 func (s *Store) Freeze(ctx context.Context, event string) error {
 	k := s.keys(event)
-	return translate(event, freezeScript.Run(ctx, s.rdb, []string{k.k("st"), k.k("seq"), k.k("pre")}).Err())
+	return translate(event, freezeScript.Run(ctx, s.rdb, []string{k.k("q:state"), k.k("q:seq"), k.k("q:pre")}).Err())
 }
 
 // PendingLeaves implements waitroom.Store.
 func (s *Store) PendingLeaves(ctx context.Context, event string) ([]waitroom.PendingLeave, error) {
-	members, err := s.rdb.SMembers(ctx, s.keys(event).k("lp")).Result()
+	members, err := s.rdb.SMembers(ctx, s.keys(event).k("q:preleft")).Result()
 	if err != nil {
 		return nil, translate(event, err)
 	}
@@ -421,8 +422,8 @@ func (s *Store) Draw(ctx context.Context, event, owner string, seed []byte, leav
 		args = append(args, l.Lane, l.Pos)
 	}
 	k := s.keys(event)
-	r, err := drawScript.Run(ctx, s.rdb, []string{k.k("st"), k.k("lease"), k.k("seq"), k.k("pre"), k.k("lp"),
-		k.k("left"), k.k("lc")}, args...).Text()
+	r, err := drawScript.Run(ctx, s.rdb, []string{k.k("q:state"), k.k("q:lease"), k.k("q:seq"), k.k("q:pre"), k.k("q:preleft"),
+		k.k("q:left"), k.k("q:leftcount")}, args...).Text()
 	if err != nil {
 		return translate(event, err)
 	}
@@ -465,8 +466,8 @@ func (s *Store) Admit(ctx context.Context, event string, req waitroom.AdmitReque
 		args = append(args, w)
 	}
 	k := s.keys(event)
-	r, err := admitScript.Run(ctx, s.rdb, []string{k.k("st"), k.k("lease"), k.k("seq"), k.k("srv"), k.k("left"),
-		k.k("lc"), k.k("act")}, args...).Slice()
+	r, err := admitScript.Run(ctx, s.rdb, []string{k.k("q:state"), k.k("q:lease"), k.k("q:seq"), k.k("q:serving"), k.k("q:left"),
+		k.k("q:leftcount"), k.k("q:active")}, args...).Slice()
 	if err != nil {
 		return waitroom.AdmitResult{}, translate(event, err)
 	}

@@ -1,7 +1,7 @@
 -- admit: one controller tick. Drop active places past their deadline, record the measured rates, releases and a
 -- sold-out close, then move the serving counters of the lanes in priority order by up to N admissions, skipping
 -- holes (places whose fans left); every admitted place counts as active until its arrival deadline.
--- KEYS: 1 st, 2 lease, 3 seq, 4 srv, 5 left, 6 lc, 7 act
+-- KEYS: 1 q:state, 2 q:lease, 3 q:seq, 4 q:serving, 5 q:left, 6 q:leftcount, 7 q:active
 -- ARGV: 1 owner, 2 now ms, 3 arrival ms, 4 N, 5 sold out 0|1, 6 rate, 7 number of lanes, lanes…,
 --       number of rate pairs, lane, rate pairs…, released wave ids…
 if not redis.call('HGET', KEYS[1], 'ver') then return redis.error_reply('NOTFOUND') end

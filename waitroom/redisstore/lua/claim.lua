@@ -1,5 +1,5 @@
 -- claim: an admitted fan takes up its access; the first claim fixes the deadline.
--- KEYS: 1 st, 2 bucket, 3 srv, 4 act, 5 clm
+-- KEYS: 1 q:state, 2 q:fans:<bucket>, 3 q:serving, 4 q:active, 5 q:claims
 -- ARGV: 1 fan field, 2 lane, 3 seq, 4 pos, 5 now ms, 6 ttl ms, 7 MaxLanes
 if not redis.call('HGET', KEYS[1], 'ver') then return redis.error_reply('NOTFOUND') end
 local lane, seq, pos, now = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])

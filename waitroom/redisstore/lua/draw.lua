@@ -1,5 +1,5 @@
 -- draw: publish the lottery seed and turn the pre-queue leaves into holes at their drawn positions.
--- KEYS: 1 st, 2 lease, 3 seq, 4 pre, 5 lp, 6 left, 7 lc
+-- KEYS: 1 q:state, 2 q:lease, 3 q:seq, 4 q:pre, 5 q:preleft, 6 q:left, 7 q:leftcount
 -- ARGV: 1 owner, 2 seed, 3 number of leaves, then lane, pos pairs
 if not redis.call('HGET', KEYS[1], 'ver') then return redis.error_reply('NOTFOUND') end
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 'LEASE' end

@@ -1,5 +1,5 @@
 -- finish: an admitted place stops counting as active at once and cannot be claimed again.
--- KEYS: 1 st, 2 srv, 3 act, 4 clm
+-- KEYS: 1 q:state, 2 q:serving, 3 q:active, 4 q:claims
 -- ARGV: 1 lane, 2 pos
 if not redis.call('HGET', KEYS[1], 'ver') then return redis.error_reply('NOTFOUND') end
 local pos = tonumber(ARGV[2])

@@ -1,5 +1,5 @@
 -- freeze: fix the pre-queue sizes (idempotent).
--- KEYS: 1 st, 2 seq, 3 pre
+-- KEYS: 1 q:state, 2 q:seq, 3 q:pre
 if not redis.call('HGET', KEYS[1], 'ver') then return redis.error_reply('NOTFOUND') end
 if not redis.call('HGET', KEYS[1], 'frozen') then
   local all = redis.call('HGETALL', KEYS[2])

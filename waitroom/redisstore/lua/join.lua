@@ -1,5 +1,5 @@
 -- join: give a fan a place, or its place back; freeze the pre-queue sizes at the first join after open.
--- KEYS: 1 st, 2 seq, 3 pre, 4 the fan's bucket
+-- KEYS: 1 q:state, 2 q:seq, 3 q:pre, 4 q:fans:<bucket>
 -- ARGV: 1 fan field, 2 lane, 3 now ms, 4 open ms, 5 MaxLanes
 if not redis.call('HGET', KEYS[1], 'ver') then return redis.error_reply('NOTFOUND') end
 local frozen = redis.call('HGET', KEYS[1], 'frozen')

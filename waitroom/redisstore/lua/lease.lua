@@ -1,5 +1,5 @@
 -- lease: take the controller lease when free, renew it when held by the same owner.
--- KEYS: 1 lease, 2 st
+-- KEYS: 1 q:lease, 2 q:state
 -- ARGV: 1 owner, 2 ttl ms
 if not redis.call('HGET', KEYS[2], 'ver') then return redis.error_reply('NOTFOUND') end
 local cur = redis.call('GET', KEYS[1])

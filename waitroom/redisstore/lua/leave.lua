@@ -1,6 +1,6 @@
 -- leave: free a fan's place. Before the draw a pre-queue place is recorded by join number (lp); otherwise a
 -- waiting place becomes a hole (left) and an admitted one stops counting as active and cannot be claimed.
--- KEYS: 1 st, 2 pre, 3 bucket, 4 srv, 5 left, 6 lc, 7 lp, 8 act, 9 clm
+-- KEYS: 1 q:state, 2 q:pre, 3 q:fans:<bucket>, 4 q:serving, 5 q:left, 6 q:leftcount, 7 q:preleft, 8 q:active, 9 q:claims
 -- ARGV: 1 fan field, 2 lane, 3 seq, 4 pos, 5 MaxLanes
 if not redis.call('HGET', KEYS[1], 'ver') then return redis.error_reply('NOTFOUND') end
 local lane, seq, pos, ml = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])

@@ -1,5 +1,5 @@
 -- view: an event's live state in one round trip (read only).
--- KEYS: 1 st, 2 seq, 3 srv, 4 pre, 5 lc, 6 lp, 7 act
+-- KEYS: 1 q:state, 2 q:seq, 3 q:serving, 4 q:pre, 5 q:leftcount, 6 q:preleft, 7 q:active
 -- ARGV: 1 now ms
 local st = redis.call('HGETALL', KEYS[1])
 if #st == 0 then return redis.error_reply('NOTFOUND') end
