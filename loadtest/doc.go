@@ -13,7 +13,7 @@
 //	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 //	cfg := loadtest.Flags(fs)
 //	if err := fs.Parse(args); err != nil { … }
-//	err := loadtest.Execute(ctx, *cfg, os.Stdout) // runs, writes the reports, checks the budget
+//	err := loadtest.Execute(ctx, *cfg, os.Stdout, os.Stderr) // runs, writes the reports, checks the budget
 //
 // Execute returns an error wrapping ErrBudget when the budget is missed; the binary turns any error into exit
 // status 1. Run, LoadBudget, Report.Check, Report.WriteJSON and Report.WriteHTML are the parts Execute is made of.

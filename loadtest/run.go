@@ -441,10 +441,11 @@ func (r *runner) settle(ctx context.Context) {
 	}
 }
 
-// Execute runs the load test the configuration describes, prints the summary on out, writes the reports it asks
-// for, and checks the budget: a missed budget returns an error wrapping ErrBudget (the binary's exit status 1).
-// The budget is read before the run, so a broken budget file costs no run.
-func Execute(ctx context.Context, cfg Config, out io.Writer) error {
+// Execute runs the load test the configuration describes, draws its progress and prints its summary, writes the
+// reports it asks for, and checks the budget: a missed budget returns an error wrapping ErrBudget (the binary's exit
+// status 1). Progress and summary go to stdout, or to stderr when the JSON report goes to stdout (-json -), so the
+// JSON stays readable by a pipe. The budget is read before the run, so a broken budget file costs no run.
+func Execute(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	var budget *Budget
 	if cfg.BudgetPath != "" {
 		b, err := LoadBudget(cfg.BudgetPath)
@@ -453,7 +454,11 @@ func Execute(ctx context.Context, cfg Config, out io.Writer) error {
 		}
 		budget = &b
 	}
-	rep, err := Run(ctx, cfg, out)
+	console := stdout
+	if cfg.JSONOut == "-" {
+		console = stderr
+	}
+	rep, err := Run(ctx, cfg, console)
 	if err != nil {
 		return err
 	}
@@ -461,11 +466,11 @@ func Execute(ctx context.Context, cfg Config, out io.Writer) error {
 		rep.Budget = budget
 		rep.Violations = rep.Check(*budget)
 	}
-	fmt.Fprint(out, rep.Summary())
-	if err := writeFile(cfg.JSONOut, out, rep.WriteJSON); err != nil {
+	fmt.Fprint(console, rep.Summary())
+	if err := writeFile(cfg.JSONOut, stdout, rep.WriteJSON); err != nil {
 		return err
 	}
-	if err := writeFile(cfg.HTMLOut, out, rep.WriteHTML); err != nil {
+	if err := writeFile(cfg.HTMLOut, stdout, rep.WriteHTML); err != nil {
 		return err
 	}
 	if n := len(rep.Violations); n > 0 {

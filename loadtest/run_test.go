@@ -193,7 +193,7 @@ func TestExecuteWritesReportsAndFailsAMissedBudget(t *testing.T) {
 	cfg.Fans, cfg.Sections = 50, "GA:general:20"
 	cfg.BudgetPath, cfg.JSONOut, cfg.HTMLOut = budget, filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
 	var out strings.Builder
-	err := Execute(context.Background(), cfg, &out)
+	err := Execute(context.Background(), cfg, &out, io.Discard)
 	if !errors.Is(err, ErrBudget) || !strings.Contains(err.Error(), "min_rps") {
 		t.Fatalf("Execute = %v, want the missed min_rps budget", err)
 	}
@@ -213,9 +213,19 @@ func TestExecuteWritesReportsAndFailsAMissedBudget(t *testing.T) {
 		t.Fatalf("HTML report does not show the missed budget: %v", err)
 	}
 
+	// With the JSON report on stdout, the summary goes to stderr and stdout is JSON alone.
+	cfg.BudgetPath, cfg.JSONOut, cfg.HTMLOut = "", "-", ""
+	var stdout, stderr strings.Builder
+	if err := Execute(context.Background(), cfg, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(stdout.String()), &rep); err != nil || !strings.Contains(stderr.String(), "audit: passed") {
+		t.Fatalf("stdout is not the JSON report alone (%v), stderr %q", err, stderr.String())
+	}
+
 	// A broken budget file costs no run.
 	cfg.BudgetPath = filepath.Join(dir, "missing.json")
-	if err := Execute(context.Background(), cfg, io.Discard); err == nil || errors.Is(err, ErrBudget) {
+	if err := Execute(context.Background(), cfg, io.Discard, io.Discard); err == nil || errors.Is(err, ErrBudget) {
 		t.Fatalf("Execute with a missing budget = %v", err)
 	}
 }
