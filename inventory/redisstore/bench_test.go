@@ -39,6 +39,9 @@ func benchHolds(b *testing.B, opts Options, parallelism int) {
 		}
 	})
 	b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "holds/s")
+	if trips := bb.s.batch.trips.Load(); trips > 0 {
+		b.ReportMetric(float64(bb.s.batch.sent.Load())/float64(trips), "holds/roundtrip")
+	}
 }
 
 // BenchmarkHoldOneRoundTrip sends every hold on its own (batching off).
