@@ -56,4 +56,18 @@
 // Queue and access tokens are base64url(payload ‖ HMAC-SHA256 tag truncated to 128 bits), bound to the event and
 // the fan, with an expiry (see token.go). Any altered byte, truncation, other event, other kind or expiry is refused
 // (ErrBadToken for queue tokens, ErrNotAdmitted for access tokens); the tag is compared in constant time.
+//
+// # Stores
+//
+// Store is the shared state; memstore (embedded, one process) and redisstore (Redis, one hash tag per event, Lua
+// scripts where atomicity matters) implement it and pass the conformance suite in storetest. In Redis a queued fan
+// costs one entry in a bucket hash (a 6-byte field and a small integer): scripts/waitroom-memory.sh measured
+// 23 bytes per fan at 1,000,000 fans (target ≤ 80).
+//
+// # Wiring
+//
+//	room, err := waitroom.New(redisstore.New(client, "onsale"), stock, waitroom.Options{Secret: key})
+//	go room.Run(ctx) // controllers under leases, snapshot refresh; every process runs it
+//
+// stock adapts the inventory (Remaining, ReleaseWave). Every replica must share Options.Secret.
 package waitroom
