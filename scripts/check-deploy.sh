@@ -8,13 +8,13 @@
 #   scripts/check-deploy.sh --metrics-url URL        also: every metric used is exported by a live /metrics
 #   scripts/check-deploy.sh --scrape FILE            the same against a saved scrape
 #
-# Tools it needs and does not find are installed into bin/deploy-tools (git-ignored) and reused:
+# Tools it needs and does not find are installed into ~/.cache/onsale/deploy-tools and reused:
 # promtool from the distribution's prometheus package (extracted, so no service starts), kustomize by
 # go install when there is no kubectl, actionlint by go install. Set DEPLOY_TOOLS to put them elsewhere.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TOOLS=${DEPLOY_TOOLS:-$ROOT/bin/deploy-tools}
+TOOLS=${DEPLOY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/onsale/deploy-tools}
 KUSTOMIZE_VERSION=v5.8.1
 ACTIONLINT_VERSION=v1.7.12
 METRICS_ARGS=()
