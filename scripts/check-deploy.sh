@@ -14,7 +14,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TOOLS=${DEPLOY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/onsale/deploy-tools}
+TOOLS=${DEPLOY_TOOLS:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/onsale/deploy-tools}
 KUSTOMIZE_VERSION=v5.8.1
 ACTIONLINT_VERSION=v1.7.12
 METRICS_ARGS=()
