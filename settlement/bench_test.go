@@ -25,6 +25,7 @@ import (
 // benchRig is a settlement service on the real PostgreSQL and RabbitMQ with the test payment provider; every
 // outcome is reported on done with the time the saga finished.
 type benchRig struct {
+	pay   *stampedPay
 	svc   *settlement.Service
 	stock *memstore.Store
 	event string
@@ -37,7 +38,7 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.MaxConns = int32(workers + 8)
+	cfg.MaxConns = int32(workers + 40)
 	ctx := context.Background()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -57,7 +58,8 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 	if err := r.stock.CreateEvent(ctx, ev); err != nil {
 		b.Fatal(err)
 	}
-	r.svc = settlement.New(pgledger.New(pool), bus, testpay.New(), r.stock, settlement.Options{
+	r.pay = &stampedPay{Payments: testpay.New()}
+	r.svc = settlement.New(pgledger.New(pool), bus, r.pay, r.stock, settlement.Options{
 		Workers: workers, Prefetch: 64, StallAfter: time.Minute, Registerer: noRegistry{},
 		Logger:    nil,
 		OnBooking: func(_ context.Context, ev settlement.BookingEvent) { r.done <- ev },
@@ -67,6 +69,18 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 	go func() { defer close(stopped); _ = r.svc.Run(runCtx) }()
 	b.Cleanup(func() { cancel(); <-stopped })
 	return r
+}
+
+// stampedPay remembers when each order's payment was first asked for, to split the lag in two: checkout to
+// payment (outbox, relay, broker, worker) and payment to outcome (inventory, ledger, booking event).
+type stampedPay struct {
+	*testpay.Payments
+	at sync.Map
+}
+
+func (p *stampedPay) Pay(ctx context.Context, r settlement.PaymentRequest) (settlement.Payment, error) {
+	p.at.LoadOrStore(r.OrderID, time.Now())
+	return p.Payments.Pay(ctx, r)
 }
 
 var fanSeq atomic.Int64
@@ -138,7 +152,9 @@ func BenchmarkSettleSteadyRate(b *testing.B) {
 	for range b.N {
 		total := rate * secs
 		started := sync.Map{}
-		hist := hdrhistogram.New(1, 60_000_000, 3) // µs
+		hist := hdrhistogram.New(1, 60_000_000, 3)    // µs, checkout to outcome
+		toPay := hdrhistogram.New(1, 60_000_000, 3)   // µs, checkout to the payment call
+		fromPay := hdrhistogram.New(1, 60_000_000, 3) // µs, payment call to outcome
 		collected := make(chan struct{})
 		go func() {
 			defer close(collected)
@@ -147,6 +163,10 @@ func BenchmarkSettleSteadyRate(b *testing.B) {
 				case ev := <-r.done:
 					if t0, ok := started.Load(ev.OrderID); ok {
 						_ = hist.RecordValue(time.Since(t0.(time.Time)).Microseconds())
+						if tp, ok := r.pay.at.Load(ev.OrderID); ok {
+							_ = toPay.RecordValue(tp.(time.Time).Sub(t0.(time.Time)).Microseconds())
+							_ = fromPay.RecordValue(time.Since(tp.(time.Time)).Microseconds())
+						}
 					}
 				case <-time.After(60 * time.Second):
 					return
@@ -195,6 +215,9 @@ func BenchmarkSettleSteadyRate(b *testing.B) {
 			rate, secs, offered.Round(time.Millisecond), hist.TotalCount(), failed.Load(),
 			float64(hist.ValueAtQuantile(50))/1000, float64(hist.ValueAtQuantile(90))/1000,
 			float64(hist.ValueAtQuantile(99))/1000, float64(hist.Max())/1000)
+		b.Logf("  checkout→payment p50 %.1f ms p99 %.1f ms; payment→outcome p50 %.1f ms p99 %.1f ms",
+			float64(toPay.ValueAtQuantile(50))/1000, float64(toPay.ValueAtQuantile(99))/1000,
+			float64(fromPay.ValueAtQuantile(50))/1000, float64(fromPay.ValueAtQuantile(99))/1000)
 	}
 }
 

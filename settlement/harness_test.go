@@ -206,7 +206,7 @@ func (f *fixture) awaitFor(t *testing.T, id string, d time.Duration) settlement.
 			return o
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("order %s still %s after %s", id, o.Status, d)
+			t.Fatalf("order %s still %s after %s: %+v", id, o.Status, d, o)
 		}
 		<-tick.C
 	}

@@ -3,7 +3,6 @@ package settlement
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -17,7 +16,7 @@ var (
 )
 
 // Run runs the outbox relay, the payment workers, the stalled-saga poller and, when OnBooking is set, the
-// booking consumer, until ctx ends. It returns nil at ctx end, or an error if the bus cannot declare its queues.
+// booking consumer, until ctx ends. It returns nil at ctx end.
 func (s *Service) Run(ctx context.Context) error {
 	// Declare first, so that nothing the relay publishes finds no queue.
 	queues := []Queue{PaymentsQueue}
@@ -25,8 +24,18 @@ func (s *Service) Run(ctx context.Context) error {
 		queues = append(queues, BookingsQueue)
 	}
 	for _, q := range queues {
-		if err := s.bus.Declare(ctx, q); err != nil {
-			return fmt.Errorf("declare %s: %w", q.Name, err)
+		// A broker that is down or restarting now is no reason to stop: wait for it.
+		for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+			err := s.bus.Declare(ctx, q)
+			if err == nil {
+				break
+			}
+			s.log.WarnContext(ctx, "declare queue", slog.String("queue", q.Name), slog.Any("err", err))
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
 		}
 	}
 	var wg sync.WaitGroup

@@ -24,12 +24,8 @@ func (s *Service) handlePayment(ctx context.Context, d Delivery) Outcome {
 		s.log.WarnContext(ctx, "unreadable payment message", slog.String("message", d.ID))
 		return Park
 	}
-	if done, err := s.ledger.Processed(ctx, d.ID); err != nil {
-		s.log.WarnContext(ctx, "dedupe lookup", slog.String("message", d.ID), slog.Any("err", err))
-		return Retry
-	} else if done {
-		return Ack
-	}
+	// No separate dedupe lookup: a duplicate finds its order terminal (and is acknowledged), or repeats steps that
+	// are all safe to repeat; the outcome's transition records the message id and refuses it a second time.
 	err := s.drive(ctx, body.OrderID, d.ID)
 	switch {
 	case err == nil:

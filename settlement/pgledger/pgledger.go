@@ -20,8 +20,10 @@ import (
 
 // Ledger keeps the saga in PostgreSQL. It is safe for concurrent use.
 type Ledger struct {
-	pool   *pgxpool.Pool
-	relays atomic.Int64
+	pool           *pgxpool.Pool
+	relays         atomic.Int64
+	group          group
+	groupFallbacks atomic.Int64
 }
 
 var _ settlement.Ledger = (*Ledger)(nil)
@@ -72,26 +74,29 @@ func (l *Ledger) CreateOrder(ctx context.Context, o settlement.Order, key string
 	if key != "" {
 		idem = &key
 	}
-	created := false
-	err = pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO orders (id, hold_id, event_id, fan, status, seats, lines, units, total,
-			currency, payment_method, idempotency_key, deadline, created_at, updated_at)
+	ids, topics, bodies := outboxColumns(outbox)
+	// One statement, so one round trip and atomic: the outbox rows are written only if the order was.
+	var inserted int
+	err = l.exec(ctx, &stmt{sql: `WITH ins AS (
+			INSERT INTO orders (id, hold_id, event_id, fan, status, seats, lines, units, total,
+				currency, payment_method, idempotency_key, deadline, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
-			ON CONFLICT DO NOTHING`,
-			o.ID, o.HoldID, o.Event, o.Fan, string(o.Status), seats, lines, units, o.Total, o.Currency,
-			o.PaymentMethod, idem, deadline, o.CreatedAt)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return nil // the hold, or the fan's key, already has an order
-		}
-		created = true
-		return insertOutbox(ctx, tx, outbox)
+			ON CONFLICT DO NOTHING
+			RETURNING id
+		), ob AS (
+			INSERT INTO outbox (message_id, topic, body)
+			SELECT m.id, m.topic, m.body FROM unnest($15::text[], $16::text[], $17::jsonb[]) AS m(id, topic, body)
+			WHERE EXISTS (SELECT 1 FROM ins)
+		)
+		SELECT count(*) FROM ins`,
+		args: []any{o.ID, o.HoldID, o.Event, o.Fan, string(o.Status), seats, lines, units, o.Total, o.Currency,
+			o.PaymentMethod, idem, deadline, o.CreatedAt, ids, topics, bodies},
+		scan: func(r pgx.Row) error { return r.Scan(&inserted) },
 	})
 	if err != nil {
 		return settlement.Order{}, false, fmt.Errorf("create order %s: %w", o.ID, err)
 	}
+	created := inserted == 1
 	if created {
 		return o, true, nil
 	}
@@ -110,10 +115,7 @@ func insertOutbox(ctx context.Context, tx pgx.Tx, msgs []settlement.Message) err
 	if len(msgs) == 0 {
 		return nil
 	}
-	ids, topics, bodies := make([]string, len(msgs)), make([]string, len(msgs)), make([]string, len(msgs))
-	for i, m := range msgs {
-		ids[i], topics[i], bodies[i] = m.ID, m.Topic, string(m.Body)
-	}
+	ids, topics, bodies := outboxColumns(msgs)
 	_, err := tx.Exec(ctx, `INSERT INTO outbox (message_id, topic, body)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])`, ids, topics, bodies)
 	if err != nil {
@@ -143,20 +145,18 @@ func (l *Ledger) Transition(ctx context.Context, t settlement.Transition) (settl
 	if !t.Deadline.IsZero() {
 		deadline = &t.Deadline
 	}
-	var out settlement.Order
-	var outcome error
-	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		if t.MessageID != "" {
-			tag, err := tx.Exec(ctx, `INSERT INTO processed_messages (message_id) VALUES ($1) ON CONFLICT DO NOTHING`, t.MessageID)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				outcome = settlement.ErrDuplicate
-				return outcome
-			}
-		}
-		o, err := scanOrder(tx.QueryRow(ctx, `UPDATE orders SET
+	ids, topics, bodies := outboxColumns(t.Outbox)
+	// One statement: the processed mark, the update and the outbox rows happen together or not at all. The mark
+	// is only taken for an order in a From state, and the update only when the mark was fresh.
+	var o settlement.Order
+	var res error
+	err := l.exec(ctx, &stmt{sql: `WITH dedupe AS (
+			INSERT INTO processed_messages (message_id)
+			SELECT $8 WHERE $8 <> '' AND EXISTS (SELECT 1 FROM orders WHERE id = $1 AND status = ANY($7))
+			ON CONFLICT DO NOTHING
+			RETURNING 1
+		), upd AS (
+			UPDATE orders SET
 				status = $2,
 				payment_key = coalesce(nullif($3, ''), payment_key),
 				payment_intent = coalesce(nullif($4, ''), payment_intent),
@@ -164,30 +164,49 @@ func (l *Ledger) Transition(ctx context.Context, t settlement.Transition) (settl
 				deadline = coalesce($6, deadline),
 				updated_at = now(),
 				settled_at = CASE WHEN $2 IN ('paid', 'failed', 'refunded') THEN now() ELSE settled_at END
-			WHERE id = $1 AND status = ANY($7)
-			RETURNING `+orderColumns,
-			t.OrderID, string(t.To), t.PaymentKey, t.PaymentIntent, t.FailureReason, deadline, from))
-		if errors.Is(err, settlement.ErrNotFound) {
-			outcome = settlement.ErrConflict
-			return outcome
-		}
-		if err != nil {
-			return err
-		}
-		out = o
-		return insertOutbox(ctx, tx, t.Outbox)
+			WHERE id = $1 AND status = ANY($7) AND ($8 = '' OR EXISTS (SELECT 1 FROM dedupe))
+			RETURNING ` + orderColumns + `
+		), ob AS (
+			INSERT INTO outbox (message_id, topic, body)
+			SELECT m.id, m.topic, m.body FROM unnest($9::text[], $10::text[], $11::jsonb[]) AS m(id, topic, body)
+			WHERE EXISTS (SELECT 1 FROM upd)
+		)
+		SELECT * FROM upd`,
+		args: []any{t.OrderID, string(t.To), t.PaymentKey, t.PaymentIntent, t.FailureReason, deadline, from, t.MessageID,
+			ids, topics, bodies},
+		scan: func(r pgx.Row) error {
+			o, res = scanOrder(r)
+			if errors.Is(res, settlement.ErrNotFound) {
+				return nil // no row: not applied, which is a result
+			}
+			return res
+		},
 	})
-	if outcome != nil {
-		cur, err := l.Order(ctx, t.OrderID)
-		if err != nil {
-			return cur, err // ErrNotFound for an unknown order
-		}
-		return cur, outcome
-	}
 	if err != nil {
-		return settlement.Order{}, err
+		return settlement.Order{}, fmt.Errorf("transition %s: %w", t.OrderID, err)
 	}
-	return out, nil
+	if res == nil {
+		return o, nil
+	}
+	// Nothing changed: say why.
+	cur, err := l.Order(ctx, t.OrderID)
+	if err != nil {
+		return cur, err // ErrNotFound for an unknown order
+	}
+	if t.MessageID != "" {
+		if done, err := l.Processed(ctx, t.MessageID); err == nil && done {
+			return cur, settlement.ErrDuplicate
+		}
+	}
+	return cur, settlement.ErrConflict
+}
+
+func outboxColumns(msgs []settlement.Message) (ids, topics, bodies []string) {
+	ids, topics, bodies = make([]string, len(msgs)), make([]string, len(msgs)), make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i], topics[i], bodies[i] = m.ID, m.Topic, string(m.Body)
+	}
+	return ids, topics, bodies
 }
 
 func (l *Ledger) Processed(ctx context.Context, id string) (bool, error) {
