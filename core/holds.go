@@ -49,9 +49,12 @@ func (s *Server) createHold(ctx *fasthttp.RequestCtx, event string) error {
 		return err
 	}
 	var body holdBody
-	if err := decodeJSON(ctx.PostBody(), &body, false); err != nil {
-		s.metrics.holdResult(holdInvalid)
-		return err
+	if raw := ctx.PostBody(); len(raw) > maxBody || !parseHoldBody(raw, &body) {
+		body = holdBody{}
+		if err := decodeJSON(raw, &body, false); err != nil {
+			s.metrics.holdResult(holdInvalid)
+			return err
+		}
 	}
 	if err := body.validate(); err != nil {
 		s.metrics.holdResult(holdInvalid)

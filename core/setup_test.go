@@ -39,6 +39,8 @@ func TestMain(m *testing.M) {
 		// fasthttp keeps one process-wide date updater, and its worker pool's cleaner sleeps out its interval.
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"),
 	)
 }
 
@@ -66,6 +68,7 @@ type env struct {
 type options struct {
 	cfg    core.Config
 	checks []core.Check
+	inv    inventory.Store // default: the embedded store on the test clock
 }
 
 func setup(t testing.TB, opts ...func(*options)) *env {
@@ -80,7 +83,10 @@ func setup(t testing.TB, opts ...func(*options)) *env {
 	}
 	clk := &clock{}
 	reg := prometheus.NewRegistry()
-	inv := invmem.New(invmem.Options{Now: clk.Now})
+	inv := o.inv
+	if inv == nil {
+		inv = invmem.New(invmem.Options{Now: clk.Now})
+	}
 	room, err := waitroom.New(roommem.New(), core.Stock{Inventory: inv}, waitroom.Options{
 		Secret: []byte("0123456789abcdef0123456789abcdef"), Tick: 20 * time.Millisecond, Refresh: 20 * time.Millisecond,
 		Registerer: reg, Logger: log})
