@@ -84,7 +84,7 @@ const (
 	Park                 // give up: move it to the parking queue for a person to look at
 )
 
-// Handler handles one delivery. It is called from one goroutine per consumer.
+// Handler handles one delivery. A consumer calls it concurrently, up to its queue's Prefetch at once.
 type Handler func(ctx context.Context, d Delivery) Outcome
 
 // Queue names a consumer's queue and the topics bound to it. Adapters prefix the name.

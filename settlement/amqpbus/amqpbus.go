@@ -344,7 +344,7 @@ func (b *Bus) Declare(ctx context.Context, q settlement.Queue) error {
 	return b.declareQueue(ch, q)
 }
 
-// Consume delivers q's messages to h until ctx ends, one at a time per call, with q.Prefetch in flight;
+// Consume delivers q's messages to h until ctx ends, up to q.Prefetch at once;
 // after a connection loss it re-consumes on the new connection.
 func (b *Bus) Consume(ctx context.Context, q settlement.Queue, h settlement.Handler) error {
 	if q.Prefetch <= 0 {
@@ -393,17 +393,31 @@ func (b *Bus) consume(ctx context.Context, conn *amqp.Connection, q settlement.Q
 	if err != nil {
 		return err
 	}
+	// Deliveries are handled concurrently, at most Prefetch at once (the broker sends no more unacknowledged);
+	// the saga's steps wait on the network, so concurrency, not CPU, is what a consumer's throughput needs.
+	var wg sync.WaitGroup
+	defer wg.Wait() // before the deferred close: in-flight handlers still ack on this channel
+	failed := make(chan error, 1)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case err := <-failed:
+			return err
 		case d, ok := <-deliveries:
 			if !ok {
 				return errors.New("delivery channel closed")
 			}
-			if err := b.handle(ctx, ch, q, d, h); err != nil {
-				return err
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := b.handle(ctx, ch, q, d, h); err != nil {
+					select {
+					case failed <- err:
+					default:
+					}
+				}
+			}()
 		}
 	}
 }

@@ -123,24 +123,41 @@ func (b *Bus) declare(q settlement.Queue) *queue {
 	return mq
 }
 
-// Consume hands q's deliveries to h one at a time until ctx ends.
+// Consume hands q's deliveries to h until ctx ends, up to q.Prefetch at once.
 func (b *Bus) Consume(ctx context.Context, q settlement.Queue, h settlement.Handler) error {
 	mq := b.declare(q)
+	sem := make(chan struct{}, max(q.Prefetch, 1))
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		d, ok := mq.pop(ctx)
 		if !ok {
 			return ctx.Err()
 		}
-		switch h(ctx, d) {
-		case settlement.Ack:
-		case settlement.Retry:
-			d.Attempt++
-			b.later(func() { mq.push(d) })
-		case settlement.Park:
-			mq.mu.Lock()
-			mq.parked = append(mq.parked, d)
-			mq.mu.Unlock()
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			b.settle(mq, d, h(ctx, d))
+		}()
+	}
+}
+
+func (b *Bus) settle(mq *queue, d settlement.Delivery, out settlement.Outcome) {
+	switch out {
+	case settlement.Ack:
+	case settlement.Retry:
+		d.Attempt++
+		b.later(func() { mq.push(d) })
+	case settlement.Park:
+		mq.mu.Lock()
+		mq.parked = append(mq.parked, d)
+		mq.mu.Unlock()
 	}
 }
 
