@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 	"math/bits"
 )
 
@@ -20,6 +21,7 @@ import (
 // The stream is the concatenation of blocks HMAC-SHA256(key=seed, "onsale-lottery\x00" ‖ lane ‖ "\x00" ‖
 // uint64be(k)) for k = 0, 1, …; it is read 8 bytes at a time as big-endian uint64 x; uniform(0..i) rejects
 // x ≥ 2^64 − (2^64 mod (i+1)) and otherwise returns x mod (i+1), so the draw has no modulo bias.
+// testdata/draw.py is an independent implementation of these lines, for anyone re-checking a published draw.
 func Draw(seed []byte, lane string, n int) []int32 {
 	if n <= 0 {
 		return nil
@@ -37,27 +39,27 @@ func Draw(seed []byte, lane string, n int) []int32 {
 }
 
 type drawStream struct {
+	mac    hash.Hash
 	prefix []byte
-	key    []byte
 	k      uint64
 	block  [32]byte
+	kbuf   [8]byte
 	off    int
 }
 
 func newDrawStream(seed []byte, lane string) *drawStream {
 	p := append([]byte("onsale-lottery\x00"), lane...)
 	p = append(p, 0)
-	return &drawStream{prefix: p, key: seed, off: 32}
+	return &drawStream{mac: hmac.New(sha256.New, seed), prefix: p, off: 32}
 }
 
 func (s *drawStream) next() uint64 {
 	if s.off == 32 {
-		m := hmac.New(sha256.New, s.key)
-		m.Write(s.prefix)
-		var k [8]byte
-		binary.BigEndian.PutUint64(k[:], s.k)
-		m.Write(k[:])
-		m.Sum(s.block[:0])
+		s.mac.Reset()
+		s.mac.Write(s.prefix)
+		binary.BigEndian.PutUint64(s.kbuf[:], s.k)
+		s.mac.Write(s.kbuf[:])
+		s.mac.Sum(s.block[:0])
 		s.k++
 		s.off = 0
 	}
