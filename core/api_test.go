@@ -161,4 +161,7 @@ func TestPages(t *testing.T) {
 	if r := e.do("GET", "/openapi.yaml", nil); r.status != 200 || !strings.Contains(r.raw, "openapi:") {
 		t.Errorf("openapi.yaml: %d", r.status)
 	}
+	if r := e.do("GET", "/openapi.json", nil); r.status != 200 || r.str("openapi") == "" || r.body["paths"] == nil {
+		t.Errorf("openapi.json: %d %.200s", r.status, r.raw)
+	}
 }

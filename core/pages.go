@@ -2,9 +2,13 @@ package core
 
 import (
 	"embed"
+	"encoding/json"
+	"fmt"
 	"io/fs"
+	"sync"
 
 	"github.com/valyala/fasthttp"
+	"go.yaml.in/yaml/v4"
 )
 
 // The pages are embedded, so the binary serves them with nothing beside it. web/event.html is the waiting-room
@@ -54,6 +58,47 @@ func (s *Server) adminPage(ctx *fasthttp.RequestCtx, _ string) error {
 // docsPage: GET /docs.
 func (s *Server) docsPage(ctx *fasthttp.RequestCtx, _ string) error {
 	return page(ctx, "web/docs.html", htmlType)
+}
+
+// openAPIJSON is the document as JSON (what /docs reads), converted once.
+var openAPIJSON = sync.OnceValues(func() ([]byte, error) {
+	var doc any
+	if err := yaml.Unmarshal(openAPIDoc, &doc); err != nil {
+		return nil, fmt.Errorf("openapi.yaml: %w", err)
+	}
+	return json.Marshal(jsonable(doc))
+})
+
+// jsonable turns YAML's maps with non-string keys (status codes written as numbers) into JSON objects.
+func jsonable(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			v[k] = jsonable(x)
+		}
+		return v
+	case map[any]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[fmt.Sprint(k)] = jsonable(x)
+		}
+		return m
+	case []any:
+		for i, x := range v {
+			v[i] = jsonable(x)
+		}
+	}
+	return v
+}
+
+// openAPIAsJSON: GET /openapi.json.
+func (s *Server) openAPIAsJSON(ctx *fasthttp.RequestCtx, _ string) error {
+	b, err := openAPIJSON()
+	if err != nil {
+		return err
+	}
+	servePage(ctx, b, "application/json")
+	return nil
 }
 
 // openAPI: GET /openapi.yaml.

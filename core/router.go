@@ -66,6 +66,7 @@ const (
 	pAdminPage
 	pDocs
 	pOpenAPI
+	pOpenAPIJSON
 	pAdminEvents
 	pAdminEvent
 	pAdminAdmission
@@ -107,6 +108,7 @@ func (s *Server) routes() []*pattern {
 	add(pAdminPage, "/admin", map[method]handler{mGET: s.adminPage})
 	add(pDocs, "/docs", map[method]handler{mGET: s.docsPage})
 	add(pOpenAPI, "/openapi.yaml", map[method]handler{mGET: s.openAPI})
+	add(pOpenAPIJSON, "/openapi.json", map[method]handler{mGET: s.openAPIAsJSON})
 	add(pAdminEvents, "/v1/admin/events", map[method]handler{mPOST: s.createEvent})
 	add(pAdminEvent, "/v1/admin/events/{event}", map[method]handler{mGET: s.getEvent})
 	add(pAdminAdmission, "/v1/admin/events/{event}/admission", map[method]handler{mPATCH: s.patchAdmission})
@@ -178,6 +180,8 @@ func matchPath(path []byte) (int, []byte) {
 		return pDocs, nil
 	case "/openapi.yaml":
 		return pOpenAPI, nil
+	case "/openapi.json":
+		return pOpenAPIJSON, nil
 	case "/v1/admin/events":
 		return pAdminEvents, nil
 	case "/v1/webhooks/stripe":
