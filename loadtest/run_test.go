@@ -23,6 +23,11 @@ func TestMain(m *testing.M) {
 		// The embedded server's fasthttp keeps a process-wide date updater and a worker pool cleaner.
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+		// net/http's client (the status streams, the fake server's tests) lets closing connections' goroutines end
+		// on their own.
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
 	)
 }
 
