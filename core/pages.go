@@ -44,10 +44,7 @@ const htmlType = "text/html; charset=utf-8"
 
 // eventPage: GET /e/{event}. The page reads the event id from its own URL.
 func (s *Server) eventPage(ctx *fasthttp.RequestCtx, _ string) error {
-	if err := page(ctx, "web/event.html", htmlType); err == nil {
-		return nil
-	}
-	return page(ctx, "web/placeholder.html", htmlType)
+	return page(ctx, "web/event.html", htmlType)
 }
 
 // adminPage: GET /admin.
