@@ -44,7 +44,9 @@ func (s *Service) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); f(ctx) }()
 	}
 	if !s.opts.DisableRelay {
-		start(s.relay)
+		for range s.opts.Relays {
+			start(s.relay)
+		}
 	}
 	start(s.poll)
 	q := PaymentsQueue

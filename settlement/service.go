@@ -31,6 +31,7 @@ type Options struct {
 	StallAfter   time.Duration // an order in pending or paying this long is re-driven [30s]
 	CheckoutTTL  time.Duration // checkout deadline given to holds restored by Reconcile [15m]
 	RelayBatch   int           // outbox rows per publish [256]
+	Relays       int           // outbox relays running at once (they share the outbox with SKIP LOCKED) [2]
 	RelayIdle    time.Duration // outbox poll interval when nothing wakes the relay [200ms]
 	Now          func() time.Time
 	DisableRelay bool // for tests that need a service whose outbox is never published
@@ -68,6 +69,9 @@ func New(ledger Ledger, bus Bus, pay Payments, stock Stock, opts Options) *Servi
 	}
 	if opts.RelayBatch <= 0 {
 		opts.RelayBatch = 256
+	}
+	if opts.Relays <= 0 {
+		opts.Relays = 2
 	}
 	if opts.RelayIdle <= 0 {
 		opts.RelayIdle = 200 * time.Millisecond

@@ -273,30 +273,34 @@ func (b *Bus) current() *amqp.Connection {
 // Publish sends msgs to the events exchange and waits for the broker's confirms. It fails at once while the
 // connection is down, so the outbox keeps the rows for the next try.
 func (b *Bus) Publish(ctx context.Context, msgs []settlement.Message) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.opts.PublishTimeout)
+	defer cancel()
+	// The lock covers sending only; confirms are awaited outside it, so several relays overlap their waits.
 	b.pubMu.Lock()
-	defer b.pubMu.Unlock()
 	if b.pubCh == nil || b.pubCh.IsClosed() {
 		conn := b.current()
 		if conn == nil {
+			b.pubMu.Unlock()
 			return nil, ErrNotConnected
 		}
 		ch, err := conn.Channel()
 		if err != nil {
+			b.pubMu.Unlock()
 			return nil, fmt.Errorf("publish channel: %w", err)
 		}
 		if err := ch.Confirm(false); err != nil {
 			_ = ch.Close()
+			b.pubMu.Unlock()
 			return nil, fmt.Errorf("confirm mode: %w", err)
 		}
 		b.pubCh = ch
 	}
-	ctx, cancel := context.WithTimeout(ctx, b.opts.PublishTimeout)
-	defer cancel()
+	ch := b.pubCh
 	confs := make([]*amqp.DeferredConfirmation, 0, len(msgs))
 	var pubErr error
 	now := time.Now()
 	for _, m := range msgs {
-		dc, err := b.pubCh.PublishWithDeferredConfirmWithContext(ctx, b.name("events"), m.Topic, false, false, amqp.Publishing{
+		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, b.name("events"), m.Topic, false, false, amqp.Publishing{
 			MessageId: m.ID, Type: m.Topic, ContentType: "application/json", DeliveryMode: amqp.Persistent,
 			Timestamp: now, Body: m.Body,
 		})
@@ -306,6 +310,7 @@ func (b *Bus) Publish(ctx context.Context, msgs []settlement.Message) ([]string,
 		}
 		confs = append(confs, dc)
 	}
+	b.pubMu.Unlock()
 	ids := make([]string, 0, len(confs))
 	for i, dc := range confs {
 		acked, err := dc.WaitContext(ctx)
@@ -321,8 +326,12 @@ func (b *Bus) Publish(ctx context.Context, msgs []settlement.Message) ([]string,
 	}
 	if pubErr != nil {
 		// Unconfirmed messages stay unsent; a fresh channel gets a fresh confirm sequence.
-		_ = b.pubCh.Close()
-		b.pubCh = nil
+		b.pubMu.Lock()
+		if b.pubCh == ch {
+			_ = ch.Close()
+			b.pubCh = nil
+		}
+		b.pubMu.Unlock()
 	}
 	return ids, pubErr
 }
