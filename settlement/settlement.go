@@ -1,5 +1,3 @@
-// Package settlement turns a checked-out hold into a paid order, or gives its seats back, as a persisted saga:
-// PostgreSQL is the system of record for orders and money, RabbitMQ carries the steps, Stripe takes the payment.
 package settlement
 
 import (
