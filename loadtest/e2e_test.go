@@ -85,7 +85,7 @@ func TestEndToEndSmallOnSale(t *testing.T) {
 		Think: 20 * time.Millisecond, Patience: time.Second,
 		AbandonQueue: 0.05, AbandonAdmitted: 0.02, AbandonHold: 0.05, AbandonCheckout: 0.05,
 		Workers: 32, MaxConns: 64, Timeout: 5 * time.Second, Retries: 3,
-		Duration: 60 * time.Second, Settle: 10 * time.Second, OrderPoll: 20 * time.Millisecond,
+		Duration: 120 * time.Second, Settle: 10 * time.Second, OrderPoll: 20 * time.Millisecond,
 		Sample: 100 * time.Millisecond, Seed: 7,
 	}
 	rep, err := Run(context.Background(), cfg, io.Discard)
