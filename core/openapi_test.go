@@ -964,36 +964,13 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// TestDocsPage renders web/docs.html in headless Chromium over the document served as JSON, and checks that
+// TestDocsPage renders the server's /docs in headless Chromium over the /openapi.json it serves, and checks that
 // a person sees every operation, its schemas, its examples and the problem types.
 func TestDocsPage(t *testing.T) {
 	t.Parallel()
 	browser := chromium(t)
 	doc := loadDoc(t)
-	docJSON, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, err := os.ReadFile("web/docs.html")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /docs", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write(page)
-	})
-	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(docJSON)
-	})
-	var external atomic.Int32 // the page must need nothing but its own origin
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		external.Add(1)
-		http.NotFound(w, r)
-	})
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	srv := setup(t)
 
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(browser), chromedp.Headless,
 		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
@@ -1017,7 +994,7 @@ func TestDocsPage(t *testing.T) {
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelTimeout()
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/docs"), chromedp.WaitReady(`body[data-rendered]`)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.base+"/docs"), chromedp.WaitReady(`body[data-rendered]`)); err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
 	eval := func(expr string, v any) {
@@ -1074,11 +1051,8 @@ func TestDocsPage(t *testing.T) {
 		t.Errorf("page: %s", p)
 	}
 	for _, r := range resources {
-		if r != srv.URL+"/openapi.json" {
+		if r != srv.base+"/openapi.json" {
 			t.Errorf("the page loaded %s; it must need nothing but /openapi.json", r)
 		}
-	}
-	if n := external.Load(); n > 0 {
-		t.Errorf("the page asked for %d resources beyond /docs and /openapi.json", n)
 	}
 }
