@@ -934,6 +934,9 @@ func TestOpenAPIConformanceOIDC(t *testing.T) {
 	e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: def, header: oaBearer(iss.token(t, "org-1", "organizer") + "x"), status: 401, problem: "unauthorized"})
 	e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: def, header: organizer, status: 201})
 	e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev + "/stats", header: fan, status: 403, problem: "forbidden"})
+	e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev, header: fan, status: 403, problem: "forbidden"})
+	e.check(t, oaCall{method: "PATCH", path: "/v1/admin/events/" + ev + "/admission", body: map[string]any{"paused": true}, header: fan, status: 403, problem: "forbidden"})
+	e.check(t, oaCall{method: "PATCH", path: "/v1/admin/events/" + ev + "/admission", body: map[string]any{"paused": false}, header: organizer, status: 200})
 	e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev + "/stats", header: organizer, status: 200})
 
 	q := "/v1/events/" + ev + "/queue"
