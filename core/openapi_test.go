@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -165,14 +166,14 @@ func TestOpenAPIStrictVariant(t *testing.T) {
 		"created_at": "2026-12-01T10:00:00Z", "expires_at": "2026-12-01T10:10:00Z", "seats": []any{"A-1-1"},
 		"items": []any{map[string]any{"section": "A", "quantity": 1.0, "unit_price": 9000.0, "amount": 9000.0}},
 		"units": 1.0, "total": map[string]any{"amount": 9000.0, "currency": "EUR"}}
-	extraTop := cloneMap(hold)
+	extraTop := maps.Clone(hold)
 	extraTop["surprise"] = true
-	extraNested := cloneMap(hold)
+	extraNested := maps.Clone(hold)
 	extraNested["total"] = map[string]any{"amount": 9000.0, "currency": "EUR", "surprise": 1.0}
 	problem := map[string]any{"type": "not-found", "title": "Not found", "status": 404.0, "detail": "no such hold"}
-	extraProblem := cloneMap(problem)
+	extraProblem := maps.Clone(problem)
 	extraProblem["surprise"] = "x"
-	wrongSlug := cloneMap(problem)
+	wrongSlug := maps.Clone(problem)
 	wrongSlug["type"] = "sold-out"
 
 	published, strict := loadDoc(t), loadDoc(t)
@@ -211,14 +212,6 @@ func TestOpenAPIStrictVariant(t *testing.T) {
 			}
 		}
 	}
-}
-
-func cloneMap(m map[string]any) map[string]any {
-	c := make(map[string]any, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 func contentTypeOf(code string) string {
@@ -574,13 +567,13 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 		e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: mainEvent, header: admin, status: 409, problem: "conflict"})
 		e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: `{"id": `, header: admin, invalid: true, status: 400, problem: "bad-request"})
-		bad := cloneMap(mainEvent)
+		bad := maps.Clone(mainEvent)
 		bad["id"], bad["colour"] = ev+"x", "red"
 		e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: bad, header: admin, invalid: true, status: 400, problem: "bad-request"})
-		bad = cloneMap(mainEvent)
+		bad = maps.Clone(mainEvent)
 		bad["id"], bad["hold_ttl_s"] = ev+"x", "60"
 		e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: bad, header: admin, invalid: true, status: 400, problem: "bad-request"})
-		bad = cloneMap(mainEvent)
+		bad = maps.Clone(mainEvent)
 		bad["id"], bad["max_per_fan"] = ev+"x", 0
 		e.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: bad, header: admin, invalid: true, status: 400, problem: "bad-request"})
 		// A well-formed body the server still refuses: a wave releases a section the event does not have.
