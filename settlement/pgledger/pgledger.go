@@ -260,9 +260,12 @@ func (l *Ledger) RelayOutbox(ctx context.Context, limit int, publish func(contex
 		return 0, fmt.Errorf("relay outbox: %w", err)
 	}
 	if l.relays.Add(1)%512 == 0 {
-		// Sent rows are kept an hour for inspection, then dropped in small batches.
+		// Sent rows are kept an hour for inspection, then dropped in small batches; processed message ids are kept
+		// a week, far longer than any redelivery or Stripe's webhook retries (three days).
 		_, _ = l.pool.Exec(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
 			WHERE sent_at < now() - interval '1 hour' LIMIT 10000)`)
+		_, _ = l.pool.Exec(ctx, `DELETE FROM processed_messages WHERE message_id IN (SELECT message_id
+			FROM processed_messages WHERE processed_at < now() - interval '7 days' LIMIT 10000)`)
 	}
 	if pubErr != nil {
 		return n, fmt.Errorf("relay outbox: publish: %w", pubErr)
