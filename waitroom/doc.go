@@ -49,7 +49,12 @@
 // (100–250 ms): no store call per poll. The one poll that first finds the fan admitted claims the access in the
 // store (once per fan and process) and mints the access token. PollAfter grows with the estimated wait (1 s near
 // the front, 30 s far back), and the estimated wait uses the measured admission rate (a moving average over ticks
-// with a 10 s time constant), not the configured one. Watch serves streams from one goroutine per event.
+// with a one-minute time constant, bias-corrected at start), not the configured one; only before anything was
+// admitted does it fall back to the configured rate. Watch serves streams from one goroutine per event.
+//
+// Because polls do not read the store, a token whose fan left keeps answering "waiting" until the serving counter
+// reaches its place; then the claim finds the place gone and the answer is "closed": a left place is never
+// admitted.
 //
 // # Tokens
 //
