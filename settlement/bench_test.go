@@ -2,7 +2,6 @@ package settlement_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strconv"
 	"sync"
@@ -17,7 +16,6 @@ import (
 	"github.com/onsale/onsale/inventory"
 	"github.com/onsale/onsale/inventory/memstore"
 	"github.com/onsale/onsale/settlement"
-	"github.com/onsale/onsale/settlement/amqpbus"
 	"github.com/onsale/onsale/settlement/pgledger"
 	"github.com/onsale/onsale/settlement/testpay"
 )
@@ -25,6 +23,7 @@ import (
 // benchRig is a settlement service on the real PostgreSQL and RabbitMQ with the test payment provider; every
 // outcome is reported on done with the time the saga finished.
 type benchRig struct {
+	led   *pgledger.Ledger
 	pay   *stampedPay
 	svc   *settlement.Service
 	stock *memstore.Store
@@ -59,7 +58,8 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 		b.Fatal(err)
 	}
 	r.pay = &stampedPay{Payments: testpay.New()}
-	r.svc = settlement.New(pgledger.New(pool), bus, r.pay, r.stock, settlement.Options{
+	r.led = pgledger.New(pool)
+	r.svc = settlement.New(r.led, bus, r.pay, r.stock, settlement.Options{
 		Workers: workers, Prefetch: 64, StallAfter: time.Minute, Registerer: noRegistry{},
 		Logger:    nil,
 		OnBooking: func(_ context.Context, ev settlement.BookingEvent) { r.done <- ev },
@@ -139,6 +139,8 @@ func BenchmarkSettleThroughput(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "orders/s")
 	b.ReportMetric(float64(b.N)/checkedOut.Seconds(), "checkouts/s")
+	groups, stmts := r.led.GroupStats()
+	b.Logf("%d orders: %d ledger writes in %d group commits", b.N, stmts, groups)
 }
 
 // BenchmarkSettleSteadyRate offers checkouts at a steady rate (ONSALE_BENCH_RATE per second, default 2000, for
@@ -220,6 +222,3 @@ func BenchmarkSettleSteadyRate(b *testing.B) {
 			float64(fromPay.ValueAtQuantile(50))/1000, float64(fromPay.ValueAtQuantile(99))/1000)
 	}
 }
-
-var _ = fmt.Sprint
-var _ = amqpbus.ErrNotConnected

@@ -22,8 +22,10 @@ import (
 type Ledger struct {
 	pool           *pgxpool.Pool
 	relays         atomic.Int64
-	group          group
+	group          [groupShards]group
 	groupFallbacks atomic.Int64
+	groups         atomic.Int64
+	grouped        atomic.Int64
 }
 
 var _ settlement.Ledger = (*Ledger)(nil)
@@ -77,7 +79,7 @@ func (l *Ledger) CreateOrder(ctx context.Context, o settlement.Order, key string
 	ids, topics, bodies := outboxColumns(outbox)
 	// One statement, so one round trip and atomic: the outbox rows are written only if the order was.
 	var inserted int
-	err = l.exec(ctx, &stmt{sql: `WITH ins AS (
+	err = l.exec(ctx, o.HoldID, &stmt{sql: `WITH ins AS (
 			INSERT INTO orders (id, hold_id, event_id, fan, status, seats, lines, units, total,
 				currency, payment_method, idempotency_key, deadline, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
@@ -150,7 +152,7 @@ func (l *Ledger) Transition(ctx context.Context, t settlement.Transition) (settl
 	// is only taken for an order in a From state, and the update only when the mark was fresh.
 	var o settlement.Order
 	var res error
-	err := l.exec(ctx, &stmt{sql: `WITH dedupe AS (
+	err := l.exec(ctx, t.OrderID, &stmt{sql: `WITH dedupe AS (
 			INSERT INTO processed_messages (message_id)
 			SELECT $8 WHERE $8 <> '' AND EXISTS (SELECT 1 FROM orders WHERE id = $1 AND status = ANY($7))
 			ON CONFLICT DO NOTHING

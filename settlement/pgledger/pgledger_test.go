@@ -2,6 +2,7 @@ package pgledger_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -116,5 +117,64 @@ func TestReportingViews(t *testing.T) {
 	}
 	if queued != 100 || admitted != 40 || held != 12 || checkedOut != 5 || paid != 2 || failed != 1 || inProgress != 1 {
 		t.Fatalf("funnel %d %d %d %d %d %d %d", queued, admitted, held, checkedOut, paid, failed, inProgress)
+	}
+}
+
+// TestGroupCommit: many concurrent writers, some giving up while they wait, all the others committed.
+func TestGroupCommit(t *testing.T) {
+	t.Parallel()
+	p := pool(t)
+	ctx := context.Background()
+	if err := pgledger.Migrate(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	l := pgledger.New(p)
+	now := time.Now().UTC()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created := map[string]bool{}
+	for i := range 300 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("o%d", i)
+			o := settlement.Order{ID: id, HoldID: "h" + id, Event: "ev", Fan: "f", Status: settlement.Pending,
+				Total: 1, Currency: "EUR", PaymentMethod: "pm_card_visa", CreatedAt: now, UpdatedAt: now}
+			cctx := ctx
+			if i%7 == 0 {
+				var cancel context.CancelFunc
+				cctx, cancel = context.WithTimeout(ctx, time.Duration(i%3)*time.Millisecond)
+				defer cancel()
+			}
+			_, ok, err := l.CreateOrder(cctx, o, "", now, nil)
+			if err != nil && i%7 != 0 {
+				t.Error(err)
+			}
+			if err == nil && ok {
+				mu.Lock()
+				created[id] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range 300 {
+		id := fmt.Sprintf("o%d", i)
+		if i%7 != 0 && !created[id] {
+			t.Fatalf("%s not created", id)
+		}
+	}
+	groups, stmts := l.GroupStats()
+	if groups == 0 || stmts < 300-300/7 {
+		t.Fatalf("%d groups carried %d statements", groups, stmts)
+	}
+	t.Logf("%d statements in %d group commits", stmts, groups)
+	// The queue is not stuck after the abandoned waiters: one more write goes through.
+	o := settlement.Order{ID: "last", HoldID: "hlast", Event: "ev", Fan: "f", Status: settlement.Pending,
+		Total: 1, Currency: "EUR", PaymentMethod: "pm_card_visa", CreatedAt: now, UpdatedAt: now}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, ok, err := l.CreateOrder(wctx, o, "", now, nil); err != nil || !ok {
+		t.Fatalf("after abandons: %v %v", ok, err)
 	}
 }
