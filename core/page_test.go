@@ -1,0 +1,317 @@
+package core_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// pageWatch records what a page does that a fan's browser must never see: requests to anything but the server,
+// failed responses, console errors and uncaught exceptions.
+type pageWatch struct {
+	base     string
+	mu       sync.Mutex
+	requests []string
+	problems []string
+}
+
+func (w *pageWatch) listen(ev any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch ev := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		u := ev.Request.URL
+		w.requests = append(w.requests, u)
+		if !strings.HasPrefix(u, w.base+"/") {
+			w.problems = append(w.problems, "request to "+u)
+		}
+	case *network.EventResponseReceived:
+		if ev.Response.Status >= 400 {
+			w.problems = append(w.problems, fmt.Sprintf("%d from %s", ev.Response.Status, ev.Response.URL))
+		}
+	case *runtime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		msg := d.Text
+		if d.Exception != nil {
+			msg += " " + d.Exception.Description
+		}
+		w.problems = append(w.problems, fmt.Sprintf("exception at %d:%d: %s", d.LineNumber, d.ColumnNumber, msg))
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+			var args []string
+			for _, a := range ev.Args {
+				args = append(args, string(a.Value)+a.Description)
+			}
+			w.problems = append(w.problems, "console."+string(ev.Type)+": "+strings.Join(args, " "))
+		}
+	case *log.EventEntryAdded:
+		if ev.Entry.Level == log.EntryLevelError {
+			w.problems = append(w.problems, "browser log: "+ev.Entry.Text+" "+ev.Entry.URL)
+		}
+	}
+}
+
+func (w *pageWatch) snapshot() (requests, problems []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.requests...), append([]string(nil), w.problems...)
+}
+
+// artifactDir is where the screenshots go: $ONSALE_ARTIFACTS when set, so CI keeps them, else the test's own
+// temporary directory.
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("ONSALE_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("artifacts: %v", err)
+	}
+	return dir
+}
+
+// TestFanPageInBrowser drives the waiting-room page in headless Chromium on a phone-sized screen, the way a fan
+// does: join behind three other fans while admission is paused, watch the place, the people ahead and the
+// progress bar, get admitted when admission resumes, hold a general-admission ticket and pay with the test card.
+// The page must reach nothing but the server and log no error on the way.
+func TestFanPageInBrowser(t *testing.T) {
+	t.Parallel()
+	browser := chromium(t)
+	e := setup(t)
+	const event = "page-fan"
+	def := eventDef(event, 50, 10, 4)
+	wave := def["waves"].([]any)[0].(map[string]any)
+	wave["admit_per_min"] = 1 // slow at first: nobody would be admitted for a minute even before the pause
+	wave["max_active"] = 100
+	e.createEvent(def)
+	admission := func(body map[string]any) {
+		t.Helper()
+		if r := e.do("PATCH", "/v1/admin/events/"+event+"/admission", body, e.adminAuth()...); r.status != 200 {
+			t.Fatalf("admission %v: %v", body, r)
+		}
+	}
+	admission(map[string]any{"paused": true})
+
+	// Three fans join ahead through the API; once the queue is drawn they wait at places 1 to 3.
+	var ahead []string
+	for i := range 3 {
+		r := e.do("POST", "/v1/events/"+event+"/queue", map[string]any{"fan": fmt.Sprintf("ahead-%d", i)})
+		if r.status != 201 {
+			t.Fatalf("join ahead-%d: %v", i, r)
+		}
+		ahead = append(ahead, r.str("queue_token"))
+	}
+	waitFor(t, "the fans ahead to wait at places 1 to 3", func() bool {
+		for i, tok := range ahead {
+			r := e.do("GET", "/v1/events/"+event+"/queue", nil, "Queue-Token", tok)
+			if r.str("state") != "waiting" || r.body["position"] != float64(i+1) {
+				return false
+			}
+		}
+		return true
+	})
+
+	watch := &pageWatch{base: e.base}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(browser),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()))
+	defer cancelAlloc()
+	// The whole browser session is bounded; each step below has a tighter deadline of its own.
+	bctx, cancelBudget := context.WithTimeout(actx, 2*time.Minute)
+	defer cancelBudget()
+	ctx, cancelTab := chromedp.NewContext(bctx, chromedp.WithListener(watch.listen))
+	defer cancelTab()
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	// pageText is what the fan sees, for failure messages.
+	pageText := func() string {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		s, err := chromedp.Run(pctx, chromedp.Evaluate[string](`document.querySelector("main").innerText`))
+		if err != nil {
+			return "(page unreadable: " + err.Error() + ")"
+		}
+		return s
+	}
+	step := func(what string, d time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			t.Fatalf("%s: %v\nthe page shows:\n%s", what, err, pageText())
+		}
+	}
+	// until waits for a condition of the page, checked in the page every 50 ms.
+	until := func(what string, d time.Duration, expr string) {
+		t.Helper()
+		step(what, d, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond),
+				chromedp.WithPollingTimeout(0))(ctx, tg)
+			return chromedp.Void{}, err
+		})
+	}
+	eval := func(expr string) string {
+		t.Helper()
+		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		s, err := chromedp.Run(ectx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+		return s
+	}
+	dir := artifactDir(t)
+	screenshot := func(name string) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		png, err := chromedp.Run(sctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		p := filepath.Join(dir, t.Name()+"-"+name+".png")
+		if err := os.WriteFile(p, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot of the %s state: %s (%d bytes)", name, p, len(png))
+	}
+
+	// A phone: 390×844 CSS pixels at twice the density, touch, portrait.
+	step("open the page on a phone", 30*time.Second,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch,
+			chromedp.EmulatePortrait),
+		chromedp.Navigate(e.base+"/e/"+event),
+		chromedp.WaitVisible("#fan"))
+	if w := eval(`String(window.innerWidth)`); w != "390" {
+		t.Errorf("the page is laid out %s px wide on a 390 px phone (viewport meta?)", w)
+	}
+	step("join as a fan", 20*time.Second,
+		chromedp.SendKeys("#fan", "browser-fan"),
+		chromedp.Click("#join"),
+		chromedp.WaitVisible("#queue-view"))
+
+	// Waiting behind three: place 4, three ahead, an estimate, and the bar at its minimum (it shows from the start).
+	until("the waiting state", 20*time.Second, `(() => {
+		const $ = id => document.getElementById(id), bar = $("progress");
+		return $("state").textContent === "waiting" && $("ahead").textContent === "3" &&
+			bar.style.width === "2%" && bar.getBoundingClientRect().width > 0;
+	})()`)
+	if got := eval(`document.getElementById("position").textContent`); got != "4" {
+		t.Errorf("position %q, want 4", got)
+	}
+	if got := eval(`document.getElementById("wait").textContent`); !regexp.MustCompile(`^\d+(\.\d)? (s|min|h)$`).MatchString(got) {
+		t.Errorf("estimated wait %q, want a duration", got)
+	}
+	if got := eval(`String(document.getElementById("buy").hidden) + " " + String(document.getElementById("leave").hidden)`); got != "true false" {
+		t.Errorf("while waiting, buy hidden and leave hidden are %q, want true false", got)
+	}
+	if got := eval(`String(document.documentElement.scrollWidth)`); got != "390" {
+		t.Errorf("the page is %s px wide on a 390 px phone: it scrolls sideways", got)
+	}
+	screenshot("waiting")
+
+	// Admission resumes at one fan every two seconds: the bar moves while the fan still waits, then the way to
+	// the tickets opens.
+	admission(map[string]any{"paused": false, "admit_per_min": 30})
+	until("the progress bar to move while waiting", 30*time.Second, `(() => {
+		const $ = id => document.getElementById(id);
+		return $("state").textContent === "waiting" && parseFloat($("progress").style.width) > 2 &&
+			Number($("ahead").textContent) < 3;
+	})()`)
+	step("the fan to be admitted", 30*time.Second, chromedp.WaitVisible("#buy"))
+	if got := eval(`["state","wait"].map(id => document.getElementById(id).textContent).join(" ") + " " +
+		document.getElementById("progress").style.width`); got != "admitted now 100%" {
+		t.Errorf("admitted page shows %q, want admitted now 100%%", got)
+	}
+
+	step("go to the tickets", 30*time.Second,
+		chromedp.Click("#buy"),
+		chromedp.WaitVisible("#qty-GA"))
+	step("hold one GA ticket", 30*time.Second,
+		chromedp.SetValue("#qty-GA", "1"),
+		chromedp.Click("#hold"),
+		chromedp.WaitVisible("#checkout"))
+	if got := eval(`document.getElementById("hold-summary").textContent`); !strings.HasPrefix(got, "1 × GA") ||
+		!strings.Contains(got, "45") {
+		t.Errorf("hold summary %q, want 1 × GA at 45 EUR", got)
+	}
+	step("pay with the Visa test card", 10*time.Second,
+		chromedp.SetValue("#card", "pm_card_visa"),
+		chromedp.Click("#checkout"))
+	until("the order to be paid", 45*time.Second, `/paid/i.test(document.getElementById("order-status").textContent)`)
+	if got := eval(`document.getElementById("error").textContent`); got != "" {
+		t.Errorf("the page shows the error %q", got)
+	}
+	screenshot("paid")
+
+	st := e.do("GET", "/v1/admin/events/"+event+"/stats", nil, e.adminAuth()...)
+	if st.status != 200 || st.body["sold"] != float64(1) || st.body["held"] != float64(0) {
+		t.Errorf("stats after the page's purchase: %v, want sold 1 and nothing held", st)
+	}
+	if rev, _ := st.body["revenue"].(map[string]any); rev["amount"] != float64(4500) {
+		t.Errorf("revenue %v, want 4500", st.body["revenue"])
+	}
+
+	requests, problems := watch.snapshot()
+	for _, p := range problems {
+		t.Errorf("page: %s", p)
+	}
+	streamed := false
+	for _, r := range requests {
+		streamed = streamed || strings.HasPrefix(r, e.base+"/v1/events/"+event+"/queue/stream?")
+	}
+	if !streamed {
+		t.Errorf("the page never opened the status stream; requests: %q", requests)
+	}
+}
+
+// TestFanPageIsSmall: the waiting-room page is one small self-contained file, so a crowd of phones loads it fast
+// at the opening and it depends on no third party.
+func TestFanPageIsSmall(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	r := e.do("GET", "/e/any-event", nil)
+	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /e/any-event: %d %s", r.status, r.header.Get("Content-Type"))
+	}
+	if n := len(r.raw); n >= 16<<10 {
+		t.Errorf("the page is %d bytes, want under 16 KiB", n)
+	}
+	external := regexp.MustCompile(`(?i)<script[^>]*\ssrc\s*=|@import|url\(|\b(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}|<iframe|<img`)
+	if m := external.FindAllString(r.raw, -1); len(m) > 0 {
+		t.Errorf("the page refers to something outside itself: %q", m)
+	}
+	// A link may only be inline: the icon is "data:,", so no phone asks for a /favicon.ico that is not there.
+	for _, m := range regexp.MustCompile(`(?i)<link[^>]*\shref\s*=\s*["']?([^"'\s>]*)`).FindAllStringSubmatch(r.raw, -1) {
+		if !strings.HasPrefix(m[1], "data:") {
+			t.Errorf("the page links to %q", m[1])
+		}
+	}
+	if !strings.Contains(r.raw, `<link rel="icon" href="data:,">`) {
+		t.Error("the page has no inline icon: every phone would ask the server for /favicon.ico")
+	}
+	// The elements a fan uses are there even before the script runs.
+	for _, id := range []string{"fan", "join", "leave", "state", "position", "ahead", "wait", "progress", "buy",
+		"hold", "checkout", "order-status", "card"} {
+		if !strings.Contains(r.raw, `id="`+id+`"`) {
+			t.Errorf("the page has no #%s", id)
+		}
+	}
+	if !strings.Contains(r.raw, `<option value="pm_card_visa">`) {
+		t.Error("the page offers no Visa test card")
+	}
+}
