@@ -140,9 +140,20 @@ type crowd struct {
 	joined, admitted, holds, paid, failed, gaveUp, errors atomic.Int64
 	firstHold, lastHold                                   atomic.Int64 // unix nanos
 
-	mu     sync.Mutex
-	waits  []time.Duration // join to admission
-	orders []paidOrder
+	mu       sync.Mutex
+	waits    []time.Duration // join to admission
+	orders   []paidOrder
+	firstErr string // the first unexpected answer, for the summary
+}
+
+// fail counts an unexpected answer and keeps the first for the summary.
+func (c *crowd) fail(what string, st int, body []byte, err error) {
+	c.errors.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.firstErr == "" {
+		c.firstErr = fmt.Sprintf("%s: %d %.200s %v", what, st, body, err)
+	}
 }
 
 // paidOrder is an order a fan saw paid, with the access token that reads it.
@@ -205,7 +216,7 @@ func (c *crowd) fan(ctx context.Context, event, name string, delay time.Duration
 	joinedAt := time.Now()
 	st, body, err := c.call(ctx, "POST", "/v1/events/"+event+"/queue", map[string]string{"fan": name})
 	if err != nil || (st != 201 && st != 200) || json.Unmarshal(body, &q) != nil {
-		c.errors.Add(1)
+		c.fail("join", st, body, err)
 		return
 	}
 	c.joined.Add(1)
@@ -224,7 +235,7 @@ func (c *crowd) fan(ctx context.Context, event, name string, delay time.Duration
 		}
 		st, body, err = c.call(ctx, "GET", "/v1/events/"+event+"/queue", nil, "Queue-Token", token)
 		if err != nil || st != 200 || json.Unmarshal(body, &q) != nil {
-			c.errors.Add(1)
+			c.fail("queue status", st, body, err)
 			return
 		}
 		if q.QueueToken != "" {
@@ -257,7 +268,10 @@ func (c *crowd) fan(ctx context.Context, event, name string, delay time.Duration
 		hold.HoldID = ""
 	}
 	if hold.HoldID == "" {
+		// Nothing left for this fan: leaving frees the shopping slot, so the room can let in someone else should
+		// seats come back to sale (a declined payment, an expired hold).
 		c.gaveUp.Add(1)
+		c.call(ctx, "DELETE", "/v1/events/"+event+"/queue", nil, "Queue-Token", token)
 		return
 	}
 	now := time.Now().UnixNano()
@@ -271,7 +285,7 @@ func (c *crowd) fan(ctx context.Context, event, name string, delay time.Duration
 	var order paidOrder
 	st, body, err = c.call(ctx, "POST", "/v1/holds/"+hold.HoldID+"/checkout", map[string]string{"payment_method": method}, auth...)
 	if err != nil || st != 202 || json.Unmarshal(body, &order) != nil {
-		c.errors.Add(1)
+		c.fail("checkout", st, body, err)
 		return
 	}
 	for order.Status != "paid" && order.Status != "failed" && order.Status != "refunded" {
@@ -282,12 +296,13 @@ func (c *crowd) fan(ctx context.Context, event, name string, delay time.Duration
 		}
 		st, body, err = c.call(ctx, "GET", "/v1/orders/"+order.ID, nil, auth...)
 		if err != nil || st != 200 || json.Unmarshal(body, &order) != nil {
-			c.errors.Add(1)
+			c.fail("order", st, body, err)
 			return
 		}
 	}
 	if order.Status != "paid" {
 		c.failed.Add(1)
+		c.call(ctx, "DELETE", "/v1/events/"+event+"/queue", nil, "Queue-Token", token)
 		return
 	}
 	c.paid.Add(1)
@@ -327,6 +342,9 @@ func (c *crowd) summary(ctx context.Context, w io.Writer, sys *system, event str
 	}
 	fmt.Fprintf(&b, "  fans              %d joined, %d admitted, %d paid, %d declined, %d left without tickets, %d errors\n",
 		c.joined.Load(), c.admitted.Load(), c.paid.Load(), c.failed.Load(), c.gaveUp.Load(), c.errors.Load())
+	if c.firstErr != "" {
+		fmt.Fprintf(&b, "  first error       %s\n", c.firstErr)
+	}
 	fmt.Fprintf(&b, "  queue wait        p50 %s  p90 %s  p99 %s\n",
 		pct(0.50).Round(time.Millisecond), pct(0.90).Round(time.Millisecond), pct(0.99).Round(time.Millisecond))
 	if n, first, last := c.holds.Load(), c.firstHold.Load(), c.lastHold.Load(); n > 1 && last > first {

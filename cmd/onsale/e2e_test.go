@@ -151,10 +151,11 @@ func crowdTest(t *testing.T, s started) {
 	}
 	<-c.run(ctx, event, fans, 300*time.Millisecond)
 	if ctx.Err() != nil {
-		t.Fatal("the crowd did not finish in time")
+		t.Fatalf("the crowd did not finish in time: joined %d, admitted %d, holds %d, paid %d, declined %d, left %d, errors %d (%s)",
+			c.joined.Load(), c.admitted.Load(), c.holds.Load(), c.paid.Load(), c.failed.Load(), c.gaveUp.Load(), c.errors.Load(), c.firstErr)
 	}
 	if n := c.errors.Load(); n > 0 {
-		t.Errorf("%d fans hit an unexpected answer", n)
+		t.Errorf("%d fans hit an unexpected answer, first %s", n, c.firstErr)
 	}
 
 	// Every paid order, read back through the API, holds seats nobody else holds.
