@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -32,7 +34,7 @@ func (w *pageWatch) listen(ev any) {
 	switch ev := ev.(type) {
 	case *network.EventRequestWillBeSent:
 		u := ev.Request.URL
-		w.requests = append(w.requests, u)
+		w.requests = append(w.requests, ev.Request.Method+" "+u)
 		if !strings.HasPrefix(u, w.base+"/") {
 			w.problems = append(w.problems, "request to "+u)
 		}
@@ -85,15 +87,31 @@ func artifactDir(t *testing.T) string {
 // TestFanPageInBrowser drives the waiting-room page in headless Chromium on a phone-sized screen, the way a fan
 // does: join behind three other fans while admission is paused, watch the place, the people ahead and the
 // progress bar, get admitted when admission resumes, hold a general-admission ticket and pay with the test card.
-// The page must reach nothing but the server and log no error on the way.
+// The page must reach nothing but the server and log no error on the way. It does so twice: with the status
+// stream, and in a browser without EventSource, where the page falls back to polling.
 func TestFanPageInBrowser(t *testing.T) {
 	t.Parallel()
 	browser := chromium(t)
 	e := setup(t)
-	const event = "page-fan"
+	for _, polling := range []bool{false, true} {
+		name := map[bool]string{false: "stream", true: "polling"}[polling]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fanJourney(t, e, browser, "page-"+name, polling)
+		})
+	}
+}
+
+// fanJourney is one fan's way through the page for event, which it creates; polling takes EventSource away.
+func fanJourney(t *testing.T, shared *env, browser, event string, polling bool) {
+	e := new(env)
+	*e = *shared
+	e.t = t // the helpers fail this test, not the parent
 	def := eventDef(event, 50, 10, 4)
 	wave := def["waves"].([]any)[0].(map[string]any)
-	wave["admit_per_min"] = 1 // slow at first: nobody would be admitted for a minute even before the pause
+	// Slow at first: nobody could be admitted in the 10 s before the pause below lands. The estimate a waiting fan
+	// gets from this rate (40 s for four places) sets the polls 2 s apart.
+	wave["admit_per_min"] = 6
 	wave["max_active"] = 100
 	e.createEvent(def)
 	admission := func(body map[string]any) {
@@ -136,6 +154,17 @@ func TestFanPageInBrowser(t *testing.T) {
 	defer cancelTab()
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
+	}
+	if polling {
+		// A browser without server-sent events.
+		noStream := func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument,
+				page.AddScriptToEvaluateOnNewDocumentParams{Source: "delete window.EventSource;"})
+			return err
+		}
+		if err := chromedp.Do(ctx, chromedp.Func(noStream)); err != nil {
+			t.Fatalf("remove EventSource: %v", err)
+		}
 	}
 	// pageText is what the fan sees, for failure messages.
 	pageText := func() string {
@@ -183,7 +212,7 @@ func TestFanPageInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
-		p := filepath.Join(dir, t.Name()+"-"+name+".png")
+		p := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "-")+"-"+name+".png")
 		if err := os.WriteFile(p, png, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -227,11 +256,13 @@ func TestFanPageInBrowser(t *testing.T) {
 	// Admission resumes at one fan every two seconds: the bar moves while the fan still waits, then the way to
 	// the tickets opens.
 	admission(map[string]any{"paused": false, "admit_per_min": 30})
-	until("the progress bar to move while waiting", 30*time.Second, `(() => {
-		const $ = id => document.getElementById(id);
-		return $("state").textContent === "waiting" && parseFloat($("progress").style.width) > 2 &&
-			Number($("ahead").textContent) < 3;
-	})()`)
+	if !polling { // a poll may come only after the fans ahead are all in; the stream shows each step
+		until("the progress bar to move while waiting", 30*time.Second, `(() => {
+			const $ = id => document.getElementById(id);
+			return $("state").textContent === "waiting" && parseFloat($("progress").style.width) > 2 &&
+				Number($("ahead").textContent) < 3;
+		})()`)
+	}
 	step("the fan to be admitted", 30*time.Second, chromedp.WaitVisible("#buy"))
 	if got := eval(`["state","wait"].map(id => document.getElementById(id).textContent).join(" ") + " " +
 		document.getElementById("progress").style.width`); got != "admitted now 100%" {
@@ -270,13 +301,24 @@ func TestFanPageInBrowser(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("page: %s", p)
 	}
-	streamed := false
+	var streams, polls int
 	for _, r := range requests {
-		streamed = streamed || strings.HasPrefix(r, e.base+"/v1/events/"+event+"/queue/stream?")
+		switch {
+		case strings.HasPrefix(r, "GET "+e.base+"/v1/events/"+event+"/queue/stream?"):
+			streams++
+		case r == "GET "+e.base+"/v1/events/"+event+"/queue":
+			polls++
+		}
 	}
-	if !streamed {
-		t.Errorf("the page never opened the status stream; requests: %q", requests)
+	if !polling && (streams != 1 || polls != 0) {
+		t.Errorf("the page opened the status stream %d times and polled %d times, want one stream and no poll",
+			streams, polls)
 	}
+	if polling && (streams != 0 || polls < 2) {
+		t.Errorf("without EventSource the page opened the stream %d times and polled %d times, want polls only",
+			streams, polls)
+	}
+	t.Logf("%d requests, %d polls, %d streams", len(requests), polls, streams)
 }
 
 // TestFanPageIsSmall: the waiting-room page is one small self-contained file, so a crowd of phones loads it fast
