@@ -133,19 +133,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.patterns = s.routes()
 	s.metrics = newMetrics(reg, s.patterns, deps.RedisPool, s.checks)
 	s.srv = &fasthttp.Server{
-		Name:                          "onsale",
-		Handler:                       s.handle,
-		ErrorHandler:                  s.parseError,
-		MaxRequestBodySize:            maxBody,
-		ReadTimeout:                   cfg.ReadTimeout,
-		IdleTimeout:                   cfg.IdleTimeout,
-		Concurrency:                   cfg.Concurrency,
-		CloseOnShutdown:               true,
-		NoDefaultServerHeader:         true,
-		NoDefaultDate:                 false,
-		DisableHeaderNamesNormalizing: false,
-		ReduceMemoryUsage:             false,
-		Logger:                        fasthttpLogger{s.log},
+		Name:                  "onsale",
+		Handler:               s.handle,
+		ErrorHandler:          s.parseError,
+		MaxRequestBodySize:    maxBody,
+		ReadTimeout:           cfg.ReadTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		Concurrency:           cfg.Concurrency,
+		CloseOnShutdown:       true,
+		NoDefaultServerHeader: true,
+		Logger:                fasthttpLogger{s.log},
 	}
 	return s, nil
 }

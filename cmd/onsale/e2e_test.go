@@ -16,11 +16,12 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/onsale/onsale/internal/testenv"
-	"github.com/onsale/onsale/settlement/amqpbus"
+	"github.com/onsale/onsale/settlement"
 )
 
 func TestMain(m *testing.M) {
@@ -104,15 +105,38 @@ func realEnv(t *testing.T) map[string]string {
 			}
 			_ = c.Close()
 		}
-		if b, err := amqpbus.Dial(ctx, amqpURL, amqpbus.Options{Prefix: prefix}); err == nil {
-			if err := b.Teardown(ctx); err != nil {
-				t.Logf("tear down RabbitMQ topology %s: %v", prefix, err)
-			}
-			_ = b.Close()
+		if err := deleteTopology(amqpURL, prefix); err != nil {
+			t.Logf("delete RabbitMQ topology %s: %v", prefix, err)
 		}
 	})
 	return map[string]string{"ONSALE_REDIS_URL": redisURL, "ONSALE_DATABASE_URL": dbURL, "ONSALE_AMQP_URL": amqpURL,
 		"ONSALE_PREFIX": prefix, "ONSALE_JOIN_RATE_PER_IP": "0", "ONSALE_ADMIN_TOKEN": "admin-" + prefix}
+}
+
+// deleteTopology removes the queues and exchanges a settlement declared under prefix.
+func deleteTopology(amqpURL, prefix string) error {
+	conn, err := amqp.Dial(amqpURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	var errs []error
+	for _, q := range []settlement.Queue{settlement.PaymentsQueue, settlement.BookingsQueue} {
+		for _, suffix := range []string{"", ".retry", ".parked"} {
+			if _, err := ch.QueueDelete(prefix+"."+q.Name+suffix, false, false, false); err != nil {
+				return err // the channel is closed after an error
+			}
+		}
+	}
+	for _, x := range []string{"events", "dlx"} {
+		errs = append(errs, ch.ExchangeDelete(prefix+"."+x, false, false))
+	}
+	return errors.Join(errs...)
 }
 
 func embeddedEnv() map[string]string {
