@@ -91,8 +91,23 @@ func artifactDir(t *testing.T) string {
 // stream, and in a browser without EventSource, where the page falls back to polling.
 func TestFanPageInBrowser(t *testing.T) {
 	t.Parallel()
-	browser := chromium(t)
+	path := chromium(t)
 	e := setup(t)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(path),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()))
+	t.Cleanup(cancelAlloc)
+	// The browser's whole life is bounded; each step of a fan has a tighter deadline of its own.
+	bctx, cancelBudget := context.WithTimeout(actx, 3*time.Minute)
+	t.Cleanup(cancelBudget)
+	browser, cancelBrowser := chromedp.NewContext(bctx)
+	t.Cleanup(cancelBrowser)
+	began := time.Now()
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Logf("start chromium: %v", time.Since(began).Round(time.Millisecond))
 	for _, polling := range []bool{false, true} {
 		name := map[bool]string{false: "stream", true: "polling"}[polling]
 		t.Run(name, func(t *testing.T) {
@@ -102,8 +117,9 @@ func TestFanPageInBrowser(t *testing.T) {
 	}
 }
 
-// fanJourney is one fan's way through the page for event, which it creates; polling takes EventSource away.
-func fanJourney(t *testing.T, shared *env, browser, event string, polling bool) {
+// fanJourney is one fan's way through the page for event, which it creates, in a tab of its own with its own
+// storage; polling takes EventSource away.
+func fanJourney(t *testing.T, shared *env, browser context.Context, event string, polling bool) {
 	e := new(env)
 	*e = *shared
 	e.t = t // the helpers fail this test, not the parent
@@ -142,18 +158,10 @@ func fanJourney(t *testing.T, shared *env, browser, event string, polling bool) 
 	})
 
 	watch := &pageWatch{base: e.base}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(browser),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()))
-	defer cancelAlloc()
-	// The whole browser session is bounded; each step below has a tighter deadline of its own.
-	bctx, cancelBudget := context.WithTimeout(actx, 2*time.Minute)
-	defer cancelBudget()
-	ctx, cancelTab := chromedp.NewContext(bctx, chromedp.WithListener(watch.listen))
+	ctx, cancelTab := chromedp.NewContext(browser, chromedp.WithNewBrowserContext(), chromedp.WithListener(watch.listen))
 	defer cancelTab()
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
+		t.Fatalf("open a tab: %v", err)
 	}
 	if polling {
 		// A browser without server-sent events.
@@ -180,9 +188,11 @@ func fanJourney(t *testing.T, shared *env, browser, event string, polling bool) 
 		t.Helper()
 		sctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
+		began := time.Now()
 		if err := chromedp.Do(sctx, actions...); err != nil {
 			t.Fatalf("%s: %v\nthe page shows:\n%s", what, err, pageText())
 		}
+		t.Logf("%s: %v", what, time.Since(began).Round(time.Millisecond))
 	}
 	// until waits for a condition of the page, checked in the page every 50 ms.
 	until := func(what string, d time.Duration, expr string) {
@@ -253,9 +263,9 @@ func fanJourney(t *testing.T, shared *env, browser, event string, polling bool) 
 	}
 	screenshot("waiting")
 
-	// Admission resumes at one fan every two seconds: the bar moves while the fan still waits, then the way to
+	// Admission resumes at one fan a second: the bar moves while the fan still waits, then the way to
 	// the tickets opens.
-	admission(map[string]any{"paused": false, "admit_per_min": 30})
+	admission(map[string]any{"paused": false, "admit_per_min": 60})
 	if !polling { // a poll may come only after the fans ahead are all in; the stream shows each step
 		until("the progress bar to move while waiting", 30*time.Second, `(() => {
 			const $ = id => document.getElementById(id);
