@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -238,6 +239,13 @@ func fanJourney(t *testing.T, shared *env, browser context.Context, event string
 	if w := eval(`String(window.innerWidth)`); w != "390" {
 		t.Errorf("the page is laid out %s px wide on a 390 px phone (viewport meta?)", w)
 	}
+	// Every number the page ever shows as people ahead, to check that it never goes up.
+	step("watch the people ahead", 10*time.Second, chromedp.Evaluate[chromedp.Void](`(() => {
+		const el = document.getElementById("ahead");
+		window.aheadShown = [];
+		new MutationObserver(() => window.aheadShown.push(el.textContent))
+			.observe(el, {childList: true, characterData: true, subtree: true});
+	})()`))
 	step("join as a fan", 20*time.Second,
 		chromedp.SendKeys("#fan", "browser-fan"),
 		chromedp.Click("#join"),
@@ -277,6 +285,25 @@ func fanJourney(t *testing.T, shared *env, browser context.Context, event string
 	if got := eval(`["state","wait"].map(id => document.getElementById(id).textContent).join(" ") + " " +
 		document.getElementById("progress").style.width`); got != "admitted now 100%" {
 		t.Errorf("admitted page shows %q, want admitted now 100%%", got)
+	}
+
+	var shown []string
+	step("read the people ahead shown", 10*time.Second, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		var err error
+		shown, err = chromedp.Evaluate[[]string](`window.aheadShown`)(ctx, tg)
+		return chromedp.Void{}, err
+	})
+	last := -1
+	for _, v := range shown {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			continue // "–" when nothing is known or the fan is in
+		}
+		if last >= 0 && n > last || last < 0 && n != 3 {
+			t.Errorf("people ahead shown in turn: %q; it must start at 3 and never go up", shown)
+			break
+		}
+		last = n
 	}
 
 	step("go to the tickets", 30*time.Second,
