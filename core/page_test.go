@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,14 +117,57 @@ func TestFanPageInBrowser(t *testing.T) {
 			fanJourney(t, e, browser, "page-"+name, polling)
 		})
 	}
+	t.Run("leave", func(t *testing.T) {
+		t.Parallel()
+		fanLeaves(t, e, browser, "page-leave")
+	})
 }
 
-// fanJourney is one fan's way through the page for event, which it creates, in a tab of its own with its own
-// storage; polling takes EventSource away.
-func fanJourney(t *testing.T, shared *env, browser context.Context, event string, polling bool) {
+// fanLeaves joins event in the page and leaves the queue: the place is given up on the server, the page forgets
+// it, and a reload offers to join again with the name kept.
+func fanLeaves(t *testing.T, shared *env, browser context.Context, event string) {
 	e := new(env)
 	*e = *shared
-	e.t = t // the helpers fail this test, not the parent
+	e.t = t
+	slowEvent(t, e, event)
+	queued := func() any {
+		r := e.do("GET", "/v1/admin/events/"+event+"/stats", nil, e.adminAuth()...)
+		if r.status != 200 {
+			t.Fatalf("stats: %v", r)
+		}
+		return r.body["queued"]
+	}
+	tb := openTab(t, browser, e.base, false)
+	tb.step("join", 30*time.Second,
+		chromedp.Navigate(e.base+"/e/"+event),
+		chromedp.WaitVisible("#fan"),
+		chromedp.SendKeys("#fan", "leaving-fan"),
+		chromedp.Click("#join"))
+	tb.until("the waiting state", 20*time.Second, `document.getElementById("state").textContent === "waiting" &&
+		document.getElementById("position").textContent === "1"`)
+	if q := queued(); q != float64(1) {
+		t.Errorf("queued %v with the fan in the queue, want 1", q)
+	}
+	tb.step("leave", 20*time.Second, chromedp.Click("#leave"), chromedp.WaitVisible("#join"))
+	tb.until("the page to say so", 10*time.Second, `document.getElementById("error").textContent === "You left the queue."`)
+	waitFor(t, "the place to be given up", func() bool { return queued() == float64(0) })
+	tb.step("reload", 30*time.Second, chromedp.Reload(), chromedp.WaitVisible("#join"))
+	if got := tb.eval(`document.getElementById("fan").value + " " + localStorage.getItem("onsale:` + event + `:queue")`); got != "leaving-fan null" {
+		t.Errorf("after leaving and a reload, the name and the stored queue token are %q, want leaving-fan null", got)
+	}
+	if got := tb.eval(`String(document.getElementById("queue-view").hidden)`); got != "true" {
+		t.Errorf("after leaving and a reload, the queue view hidden is %s", got)
+	}
+	requests := tb.check()
+	if !slices.Contains(requests, "DELETE "+e.base+"/v1/events/"+event+"/queue") {
+		t.Errorf("the page never told the server the fan left; requests: %q", requests)
+	}
+}
+
+// slowEvent creates event with 50 GA places and 10 seats, admission slow and paused; the returned func changes
+// admission.
+func slowEvent(t *testing.T, e *env, event string) func(body map[string]any) {
+	t.Helper()
 	def := eventDef(event, 50, 10, 4)
 	wave := def["waves"].([]any)[0].(map[string]any)
 	// Slow at first: nobody could be admitted in the 10 s before the pause below lands. The estimate a waiting fan
@@ -138,6 +182,16 @@ func fanJourney(t *testing.T, shared *env, browser context.Context, event string
 		}
 	}
 	admission(map[string]any{"paused": true})
+	return admission
+}
+
+// fanJourney is one fan's way through the page for event, which it creates, in a tab of its own with its own
+// storage; polling takes EventSource away.
+func fanJourney(t *testing.T, shared *env, browser context.Context, event string, polling bool) {
+	e := new(env)
+	*e = *shared
+	e.t = t // the helpers fail this test, not the parent
+	admission := slowEvent(t, e, event)
 
 	// Three fans join ahead through the API; once the queue is drawn they wait at places 1 to 3.
 	var ahead []string
@@ -158,82 +212,10 @@ func fanJourney(t *testing.T, shared *env, browser context.Context, event string
 		return true
 	})
 
-	watch := &pageWatch{base: e.base}
-	ctx, cancelTab := chromedp.NewContext(browser, chromedp.WithNewBrowserContext(), chromedp.WithListener(watch.listen))
-	defer cancelTab()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("open a tab: %v", err)
-	}
-	if polling {
-		// A browser without server-sent events.
-		noStream := func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument,
-				page.AddScriptToEvaluateOnNewDocumentParams{Source: "delete window.EventSource;"})
-			return err
-		}
-		if err := chromedp.Do(ctx, chromedp.Func(noStream)); err != nil {
-			t.Fatalf("remove EventSource: %v", err)
-		}
-	}
-	// pageText is what the fan sees, for failure messages.
-	pageText := func() string {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(pctx, chromedp.Evaluate[string](`document.querySelector("main").innerText`))
-		if err != nil {
-			return "(page unreadable: " + err.Error() + ")"
-		}
-		return s
-	}
-	step := func(what string, d time.Duration, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		began := time.Now()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v\nthe page shows:\n%s", what, err, pageText())
-		}
-		t.Logf("%s: %v", what, time.Since(began).Round(time.Millisecond))
-	}
-	// until waits for a condition of the page, checked in the page every 50 ms.
-	until := func(what string, d time.Duration, expr string) {
-		t.Helper()
-		step(what, d, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			_, err := chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond),
-				chromedp.WithPollingTimeout(0))(ctx, tg)
-			return chromedp.Void{}, err
-		})
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(ectx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return s
-	}
-	dir := artifactDir(t)
-	screenshot := func(name string) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		png, err := chromedp.Run(sctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		p := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "-")+"-"+name+".png")
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot of the %s state: %s (%d bytes)", name, p, len(png))
-	}
+	tb := openTab(t, browser, e.base, polling)
+	step, until, eval, screenshot := tb.step, tb.until, tb.eval, tb.screenshot
 
-	// A phone: 390×844 CSS pixels at twice the density, touch, portrait.
-	step("open the page on a phone", 30*time.Second,
-		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch,
-			chromedp.EmulatePortrait),
+	step("open the page", 30*time.Second,
 		chromedp.Navigate(e.base+"/e/"+event),
 		chromedp.WaitVisible("#fan"))
 	if w := eval(`String(window.innerWidth)`); w != "390" {
@@ -334,10 +316,7 @@ func fanJourney(t *testing.T, shared *env, browser context.Context, event string
 		t.Errorf("revenue %v, want 4500", st.body["revenue"])
 	}
 
-	requests, problems := watch.snapshot()
-	for _, p := range problems {
-		t.Errorf("page: %s", p)
-	}
+	requests := tb.check()
 	var streams, polls int
 	for _, r := range requests {
 		switch {
@@ -356,6 +335,105 @@ func fanJourney(t *testing.T, shared *env, browser context.Context, event string
 			streams, polls)
 	}
 	t.Logf("%d requests, %d polls, %d streams", len(requests), polls, streams)
+}
+
+// tab is a browser tab of its own (own storage) that a test drives step by step; every step has a deadline.
+type tab struct {
+	t     *testing.T
+	ctx   context.Context
+	watch *pageWatch
+	dir   string
+}
+
+// openTab opens a tab in browser on a phone-sized screen; noStream takes EventSource away from its pages.
+func openTab(t *testing.T, browser context.Context, base string, noStream bool) *tab {
+	t.Helper()
+	watch := &pageWatch{base: base}
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext(), chromedp.WithListener(watch.listen))
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
+	tb := &tab{t: t, ctx: ctx, watch: watch, dir: artifactDir(t)}
+	// A phone: 390×844 CSS pixels at twice the density, touch, portrait.
+	tb.step("emulate a phone", 10*time.Second, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2),
+		chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait))
+	if noStream {
+		tb.step("remove EventSource", 10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument,
+				page.AddScriptToEvaluateOnNewDocumentParams{Source: "delete window.EventSource;"})
+			return err
+		}))
+	}
+	return tb
+}
+
+// text is what the fan sees, for failure messages.
+func (tb *tab) text() string {
+	ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main").innerText`))
+	if err != nil {
+		return "(page unreadable: " + err.Error() + ")"
+	}
+	return s
+}
+
+func (tb *tab) step(what string, d time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, d)
+	defer cancel()
+	began := time.Now()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		tb.t.Fatalf("%s: %v\nthe page shows:\n%s", what, err, tb.text())
+	}
+	tb.t.Logf("%s: %v", what, time.Since(began).Round(time.Millisecond))
+}
+
+// until waits for a condition of the page, checked in the page every 50 ms.
+func (tb *tab) until(what string, d time.Duration, expr string) {
+	tb.t.Helper()
+	tb.step(what, d, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond),
+			chromedp.WithPollingTimeout(0))(ctx, tg)
+		return chromedp.Void{}, err
+	})
+}
+
+func (tb *tab) eval(expr string) string {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		tb.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return s
+}
+
+func (tb *tab) screenshot(name string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		tb.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	p := filepath.Join(tb.dir, strings.ReplaceAll(tb.t.Name(), "/", "-")+"-"+name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+	tb.t.Logf("screenshot of the %s state: %s (%d bytes)", name, p, len(png))
+}
+
+// check reports what the page must never do, and returns its requests ("METHOD URL").
+func (tb *tab) check() []string {
+	tb.t.Helper()
+	requests, problems := tb.watch.snapshot()
+	for _, p := range problems {
+		tb.t.Errorf("page: %s", p)
+	}
+	return requests
 }
 
 // TestFanPageIsSmall: the waiting-room page is one small self-contained file, so a crowd of phones loads it fast
