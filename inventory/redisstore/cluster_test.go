@@ -29,7 +29,8 @@ func TestCluster(t *testing.T) {
 	nodes := map[string]bool{}
 	for len(events) < 8 {
 		ev := testEvent(gaSection("GA", 50, 100), seatedSection("S", 300, 6, 6, 6, 6))
-		ev.HoldTTL = time.Second
+		// Long enough that the checkout and confirm steps below, on a loaded machine, still find their holds live.
+		ev.HoldTTL = 4 * time.Second
 		ev.MaxPerFan = 20
 		events = append(events, b.create(t, ev))
 		node, err := c.MasterForKey(ctx, s.evKey(ev.ID)+"meta") // every key of the event is in this slot
