@@ -1,7 +1,7 @@
 // Command onsale runs the on-sale service and its operations: serve (all roles or some), demo (the whole system
-// on the embedded adapters with a simulated crowd), migrate, reconcile, version and help. Configuration is by flags
-// with ONSALE_* environment fallbacks; each backend falls back on its own to the embedded adapter when its URL is
-// unset.
+// on the embedded adapters with a simulated crowd), migrate, reconcile, loadtest (a rehearsal against a running
+// server, judged by a budget), version and help. Configuration is by flags with ONSALE_* environment fallbacks;
+// each backend falls back on its own to the embedded adapter when its URL is unset.
 package main
 
 import (
@@ -50,6 +50,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, cfg, stdout)
 	case "reconcile":
 		return reconcile(ctx, rest, getenv, stdout, stderr)
+	case "loadtest":
+		return loadtestCmd(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "onsale", buildVersion())
 		return nil
@@ -79,6 +81,7 @@ Usage:
   onsale demo [flags]         run everything embedded with a simulated crowd, then keep serving
   onsale migrate              apply the ledger's PostgreSQL migrations (ONSALE_DATABASE_URL)
   onsale reconcile --event X  rebuild an event's Redis inventory from the ledger after Redis lost it
+  onsale loadtest [flags]     rehearse an on-sale against a running server; exit 1 when the budget is missed
   onsale version              print the version
   onsale help                 print this help
 

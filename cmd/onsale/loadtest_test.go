@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onsale/onsale/loadtest"
+)
+
+// ltArgs is a small, quick on-sale: a crowd several times the venue, arriving at once, with short holds and pauses
+// so that the run ends within seconds.
+func ltArgs(base string, fans, capacity string, extra ...string) []string {
+	return append([]string{"onsale", "loadtest", "-base", base, "-fans", fans, "-capacity", capacity,
+		"-arrival", "spike", "-window", "300ms", "-hold-ttl", "2s", "-max-active", "200",
+		"-think", "20ms", "-patience", "1s", "-abandon-checkout", "0", "-decline", "0.05", "-sse", "0.05", "-max-sse", "10",
+		"-workers", "32", "-max-conns", "64", "-duration", "60s", "-settle", "10s", "-order-poll", "20ms", "-sample", "100ms",
+		"-seed", "11"}, extra...)
+}
+
+func writeBudget(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestLoadtestCommand runs `onsale loadtest` against an in-process `onsale serve`: a small on-sale sells out, the
+// JSON report on disk shows the audit passed and a lenient budget is met; then an impossible budget is missed, which
+// the command reports as an error wrapping loadtest.ErrBudget (exit status 1).
+func TestLoadtestCommand(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, embeddedEnv())
+	dir := t.TempDir()
+	report, page := filepath.Join(dir, "report.json"), filepath.Join(dir, "report.html")
+	lenient := writeBudget(t, dir, "lenient.json", `{
+		"endpoints": {"join": {"p99_ms": 10000, "error_rate": 0}, "hold": {"p99_ms": 10000, "error_rate": 0}},
+		"overall": {"max_error_rate": 0, "audit_must_pass": true, "max_sellout_s": 60}}`)
+	none := func(string) string { return "" }
+
+	var out bytes.Buffer
+	err := run(t.Context(), ltArgs(s.base, "300", "40", "-admin", s.admin, "-budget", lenient, "-json", report, "-html", page),
+		none, &out, io.Discard)
+	if err != nil {
+		t.Fatalf("loadtest: %v\n%s", err, out.String())
+	}
+	t.Logf("%s", out.String())
+	raw, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Event    string           `json:"event"`
+		Created  bool             `json:"created"`
+		Fans     map[string]int64 `json:"fans"`
+		SellOutS *float64         `json:"sellout_s"`
+		Audit    struct {
+			Checked, Passed bool
+			Capacity, Sold  int
+			PaidUnits       int `json:"paid_units"`
+		} `json:"audit"`
+		Violations []json.RawMessage `json:"violations"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatalf("report JSON: %v", err)
+	}
+	switch {
+	case !rep.Created || rep.Event == "":
+		t.Errorf("the run did not create its event: %q", rep.Event)
+	case !rep.Audit.Checked || !rep.Audit.Passed:
+		t.Errorf("audit: %+v", rep.Audit)
+	case rep.Audit.Capacity != 40 || rep.Audit.Sold != 40 || rep.Audit.PaidUnits != 40 || rep.SellOutS == nil:
+		t.Errorf("not sold out: %+v, sell-out %v", rep.Audit, rep.SellOutS)
+	case len(rep.Violations) != 0:
+		t.Errorf("violations of a lenient budget: %s", rep.Violations)
+	}
+	var total int64
+	for _, n := range rep.Fans {
+		total += n
+	}
+	if total != 300 {
+		t.Errorf("fans in the report: %v (%d, want 300)", rep.Fans, total)
+	}
+	if !strings.Contains(out.String(), "audit: passed") {
+		t.Errorf("the summary lacks the audit:\n%s", out.String())
+	}
+	if html, err := os.ReadFile(page); err != nil || !bytes.Contains(html, []byte("<svg")) {
+		t.Errorf("HTML report: %v (%d bytes)", err, len(html))
+	}
+
+	// The token comes from the environment this time, through run's getenv.
+	impossible := writeBudget(t, dir, "impossible.json", `{"endpoints": {"join": {"p99_ms": 0.001}}}`)
+	env := func(k string) string { return map[string]string{"ONSALE_ADMIN_TOKEN": s.admin}[k] }
+	out.Reset()
+	err = run(t.Context(), ltArgs(s.base, "60", "10", "-budget", impossible), env, &out, io.Discard)
+	if !errors.Is(err, loadtest.ErrBudget) {
+		t.Fatalf("an impossible budget: %v, want ErrBudget\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "budget missed: join p99_ms") {
+		t.Errorf("the summary does not say what was missed:\n%s", out.String())
+	}
+}
+
+// TestLoadtestFlags checks the command's flags without a server: -h prints them, help lists the command, the token
+// is read through run's getenv (and never printed as a default), and bad input fails before anything is sent.
+func TestLoadtestFlags(t *testing.T) {
+	t.Parallel()
+	env := func(k string) string {
+		return map[string]string{"ONSALE_ADMIN_TOKEN": "tok-secret", "ONSALE_LOADTEST_BASE": "http://lt.example:9"}[k]
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"onsale", "loadtest", "-h"}, env, &out, &errOut); err != nil {
+		t.Errorf("-h: %v", err)
+	}
+	for _, want := range []string{"onsale loadtest -base URL", "-budget", "-fans", "-json", "-html", "ONSALE_ADMIN_TOKEN", "http://lt.example:9"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("-h lacks %q:\n%s", want, errOut.String())
+		}
+	}
+	if strings.Contains(errOut.String(), "tok-secret") {
+		t.Error("-h prints the organizer token")
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"onsale", "help"}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "onsale loadtest") {
+		t.Errorf("help does not list loadtest: %v\n%s", err, out.String())
+	}
+	none := func(string) string { return "" }
+	for _, c := range []struct {
+		args   []string
+		getenv func(string) string
+		want   error
+	}{
+		{[]string{"-base", "http://127.0.0.1:1"}, none, loadtest.ErrConfig}, // no token anywhere
+		{[]string{"-admin", "x", "-base", "ftp://host"}, none, loadtest.ErrConfig},
+		{[]string{"-fans", "-3"}, env, loadtest.ErrConfig},
+		{[]string{"-arrival", "tsunami"}, env, loadtest.ErrConfig},
+		{[]string{"-budget", filepath.Join(t.TempDir(), "missing.json")}, env, nil},
+		{[]string{"stray"}, env, nil},
+		{[]string{"-no-such-flag"}, env, nil},
+	} {
+		err := run(context.Background(), append([]string{"onsale", "loadtest"}, c.args...), c.getenv, io.Discard, io.Discard)
+		if err == nil || (c.want != nil && !errors.Is(err, c.want)) || errors.Is(err, loadtest.ErrBudget) {
+			t.Errorf("%v: %v, want an error wrapping %v", c.args, err, c.want)
+		}
+	}
+}
