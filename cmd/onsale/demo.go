@@ -11,11 +11,14 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/onsale/onsale/core"
 )
@@ -75,7 +78,13 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 	crowdCtx, stopCrowd := context.WithCancel(ctx)
 	defer stopCrowd()
 	done := c.run(crowdCtx, event, *fans, *arrival)
-	tick := time.NewTicker(250 * time.Millisecond)
+	// A terminal gets one line redrawn four times a second; a log or a pipe gets a plain line every second.
+	tty := isTerminal(stdout)
+	period, end := time.Second, "" // end finishes the last line drawn
+	if tty {
+		period, end = 250*time.Millisecond, "\n"
+	}
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 progress:
 	for {
@@ -87,11 +96,11 @@ progress:
 			<-done
 			break progress
 		case <-tick.C:
-			c.progress(ctx, stdout, sys, event, start)
+			c.progress(ctx, stdout, sys, event, start, tty)
 		}
 	}
-	c.progress(ctx, stdout, sys, event, start)
-	fmt.Fprintln(stdout)
+	c.progress(ctx, stdout, sys, event, start, tty)
+	fmt.Fprint(stdout, end)
 	c.summary(ctx, stdout, sys, event, time.Since(start))
 	fmt.Fprintf(stdout, "\nwaiting room:      %s/e/%s\norganizer console: %s/admin  (token %s)\nmetrics:           %s/metrics\n",
 		base, event, base, cfg.AdminToken, base)
@@ -312,14 +321,26 @@ func (c *crowd) fan(ctx context.Context, event, name string, delay time.Duration
 	c.mu.Unlock()
 }
 
-func (c *crowd) progress(ctx context.Context, w io.Writer, sys *system, event string, start time.Time) {
+// progress draws the crowd's progress: redrawn in place on a terminal, a line of its own otherwise.
+func (c *crowd) progress(ctx context.Context, w io.Writer, sys *system, event string, start time.Time, tty bool) {
 	sold, capacity := 0, 0
 	if st, err := sys.inv.Stats(ctx, event); err == nil {
 		t := st.Totals()
 		sold, capacity = t.Sold, t.Capacity
 	}
-	fmt.Fprintf(w, "\r%5.1fs  joined %d  admitted %d  holds %d  paid %d  sold %d/%d   ",
+	line := fmt.Sprintf("%5.1fs  joined %d  admitted %d  holds %d  paid %d  sold %d/%d",
 		time.Since(start).Seconds(), c.joined.Load(), c.admitted.Load(), c.holds.Load(), c.paid.Load(), sold, capacity)
+	if tty {
+		fmt.Fprintf(w, "\r%s   ", line)
+		return
+	}
+	fmt.Fprintln(w, line)
+}
+
+// isTerminal reports whether w is a terminal, where a line can be redrawn in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func (c *crowd) summary(ctx context.Context, w io.Writer, sys *system, event string, took time.Duration) {
