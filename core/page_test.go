@@ -90,7 +90,8 @@ func artifactDir(t *testing.T) string {
 // does: join behind three other fans while admission is paused, watch the place, the people ahead and the
 // progress bar, get admitted when admission resumes, hold a general-admission ticket and pay with the test card.
 // The page must reach nothing but the server and log no error on the way. It does so twice: with the status
-// stream, and in a browser without EventSource, where the page falls back to polling.
+// stream, and in a browser without EventSource, where the page falls back to polling. A third fan leaves the queue
+// from the page. The three share one browser, each in a tab with storage of its own.
 func TestFanPageInBrowser(t *testing.T) {
 	t.Parallel()
 	path := chromium(t)
