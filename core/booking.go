@@ -12,18 +12,28 @@ type Finisher interface {
 	Finished(ctx context.Context, event, fan string) error
 }
 
-// FinishOnPaid returns a settlement.Options.OnBooking hook that frees a fan's active slot in the waiting room
-// once its order is paid, so the next tick can admit someone else instead of waiting out the access token.
-func FinishOnPaid(room Finisher, log *slog.Logger) func(context.Context, settlement.BookingEvent) {
+// FinishOnSettled returns a settlement.Options.OnBooking hook that frees a fan's active slot in the waiting room
+// once an order of theirs reaches a final state (paid, failed or refunded), so the next tick can admit someone
+// else instead of waiting out the fan's idle time or access token. A fan whose payment failed keeps a valid
+// access token and may try again; being freed only lets another fan in.
+func FinishOnSettled(room Finisher, log *slog.Logger) func(context.Context, settlement.BookingEvent) {
 	if log == nil {
 		log = slog.Default()
 	}
 	return func(ctx context.Context, ev settlement.BookingEvent) {
-		if ev.Status != settlement.Paid {
+		if !ev.Status.Terminal() {
 			return
 		}
 		if err := room.Finished(ctx, ev.Event, ev.Fan); err != nil {
-			log.Warn("free the active slot of a fan who paid", slog.String("event", ev.Event), slog.Any("err", err))
+			log.Warn("free the active slot of a fan whose order settled", slog.String("event", ev.Event),
+				slog.String("status", string(ev.Status)), slog.Any("err", err))
 		}
 	}
+}
+
+// FinishOnPaid is the former name of FinishOnSettled, which frees the slot on every final state, not only paid.
+//
+// Deprecated: use FinishOnSettled.
+func FinishOnPaid(room Finisher, log *slog.Logger) func(context.Context, settlement.BookingEvent) {
+	return FinishOnSettled(room, log)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -32,6 +33,14 @@ func (s *Server) admitted(ctx *fasthttp.RequestCtx, event string) (string, error
 		return "", problemf(403, typeNotAdmitted, "the access token is forged, expired or for another event")
 	}
 	return fan, nil
+}
+
+// finished frees the fan's active slot in the waiting room (errors are logged: the slot then ends with the fan's
+// idle time instead).
+func (s *Server) finished(event, fan, why string) {
+	if err := s.room.Finished(context.Background(), event, fan); err != nil {
+		s.log.Warn("free an active slot", slog.String("event", event), slog.String("why", why), slog.Any("err", err))
+	}
 }
 
 func idempotencyKey(ctx *fasthttp.RequestCtx) (string, error) {
@@ -70,11 +79,28 @@ func (s *Server) createHold(ctx *fasthttp.RequestCtx, event string) error {
 	h, err := s.inv.Hold(context.Background(), req)
 	if err != nil {
 		s.metrics.holdResult(holdResultOf(err))
+		if errors.Is(err, inventory.ErrSoldOut) {
+			s.soldOutFan(event, fan)
+		}
 		return fmt.Errorf("hold in %s: %w", event, err)
 	}
 	s.metrics.holdsCreated.Inc()
 	writeHold(ctx, fasthttp.StatusCreated, &h)
 	return nil
+}
+
+// soldOutFan frees the slot of a fan told sold-out when the event has nothing available at all: nothing they can
+// do will buy a unit unless held units come back, and then admission counts them as available again. (A sold-out
+// section while others still sell keeps the fan: they may pick another.)
+func (s *Server) soldOutFan(event, fan string) {
+	available, _, err := Stock{Inventory: s.inv}.Remaining(context.Background(), event)
+	if err != nil {
+		s.log.Warn("remaining stock after a sold-out hold", slog.String("event", event), slog.Any("err", err))
+		return
+	}
+	if available <= 0 {
+		s.finished(event, fan, "sold out")
+	}
 }
 
 func holdResultOf(err error) string {
@@ -173,14 +199,18 @@ func (s *Server) getHold(ctx *fasthttp.RequestCtx, id string) error {
 	return nil
 }
 
-// releaseHold: DELETE /v1/holds/{hold}.
+// releaseHold: DELETE /v1/holds/{hold}. A fan who gives a hold back is done shopping: their active slot is freed.
+// Another live hold of theirs (the store cannot say cheaply) is harmless to free with it: held units are already
+// out of what admission counts as available, and the fan's access token stays valid.
 func (s *Server) releaseHold(ctx *fasthttp.RequestCtx, id string) error {
-	if _, _, err := s.ownHold(ctx, id); err != nil {
+	h, fan, err := s.ownHold(ctx, id)
+	if err != nil {
 		return err
 	}
 	if _, err := s.inv.Release(context.Background(), id); err != nil {
 		return fmt.Errorf("release %s: %w", id, err)
 	}
+	s.finished(h.Event, fan, "hold released")
 	ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
 }

@@ -69,6 +69,8 @@ type options struct {
 	cfg    core.Config
 	checks []core.Check
 	inv    inventory.Store // default: the embedded store on the test clock
+	room   waitroom.Store  // default: the embedded waiting-room store
+	roomOn bool            // the room runs on the test clock too
 }
 
 func setup(t testing.TB, opts ...func(*options)) *env {
@@ -87,15 +89,23 @@ func setup(t testing.TB, opts ...func(*options)) *env {
 	if inv == nil {
 		inv = invmem.New(invmem.Options{Now: clk.Now})
 	}
-	room, err := waitroom.New(roommem.New(), core.Stock{Inventory: inv}, waitroom.Options{
+	roomStore := o.room
+	if roomStore == nil {
+		roomStore = roommem.New()
+	}
+	ropts := waitroom.Options{
 		Secret: []byte("0123456789abcdef0123456789abcdef"), Tick: 20 * time.Millisecond, Refresh: 20 * time.Millisecond,
-		Registerer: reg, Logger: log})
+		Registerer: reg, Logger: log}
+	if o.roomOn {
+		ropts.Now = clk.Now
+	}
+	room, err := waitroom.New(roomStore, core.Stock{Inventory: inv}, ropts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pay := testpay.New()
 	settl := settlement.New(memledger.New(), membus.New(), pay, inv, settlement.Options{
-		WebhookSecret: "whsec_test", Registerer: reg, Logger: log, OnBooking: core.FinishOnPaid(room, log),
+		WebhookSecret: "whsec_test", Registerer: reg, Logger: log, OnBooking: core.FinishOnSettled(room, log),
 		RelayIdle: 20 * time.Millisecond})
 	srv, err := core.New(o.cfg, core.Deps{Inventory: inv, Room: room, Settlement: settl, Checks: o.checks,
 		Registerer: reg, Gatherer: reg, Logger: log})

@@ -38,10 +38,28 @@
 // it lapses (Options.LeaseTTL); the store refuses admissions from a process that lost the lease. Each tick adds
 // rate×elapsed to a carry and admits the whole part, bounded by max_active − active and by available − active
 // (every active shopper can buy at least one unit); the fraction carries to the next tick, unused whole admissions
-// do not. An admitted place counts as active until its fan claims access (ArrivalTTL, so no-shows never stall the
-// queue), then until its access expires (AccessTTL) or Finished. Paused stops admissions; live changes of rate
-// and max active apply from the next tick until the next wave. When available + held reaches 0 in the last wave,
-// the controller closes the queue: fans not admitted see sold-out.
+// do not. Paused stops admissions; live changes of rate and max active apply from the next tick until the next
+// wave. When available + held reaches 0 in the last wave, the controller closes the queue: fans not admitted see
+// sold-out.
+//
+// # Active fans
+//
+// An admitted place counts as active until its fan claims access (ArrivalTTL, so no-shows never stall the queue).
+// From the claim it counts for IdleTTL (default ArrivalTTL), or less when the fan is done sooner: core calls
+// Finished when
+//
+//   - an order of the fan reaches a final state (paid, failed or refunded; booking events carry the fan);
+//   - the fan releases a hold (DELETE);
+//   - a hold request of the fan is answered sold-out while the event has nothing available at all.
+//
+// The access token itself stays valid until AccessTTL (VerifyAccess reads only the token), so a freed fan can
+// still hold, pay or read: being freed only lets someone else in. Counting a fan who still shops for at most
+// IdleTTL is safe for the stock: the units a fan holds are already out of "available", which bounds admission,
+// so a freed fan with a live hold cannot make an admitted fan unable to buy; it only lets the number of shoppers
+// exceed max active for the rest of that fan's visit. (The store cannot cheaply tell whether a fan holds anything,
+// so IdleTTL runs from the claim, live hold or not.) Without these rules a fan who declined, released, let a hold
+// expire or was told sold-out kept a slot for the whole access, and the last units stayed unsold while the queue
+// waited.
 //
 // # Polls
 //

@@ -229,7 +229,8 @@ func TestAdmissionRate(t *testing.T) {
 // after AccessTTL or Finished.
 func TestMaxActiveAndNoShows(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {
-		b := setup(t, kind, general(6000, 3))
+		// An idle life as long as the access: a claimed fan counts until the access expires.
+		b := setup(t, kind, general(6000, 3), func(o *waitroom.Options) { o.IdleTTL = o.AccessTTL })
 		tickets := b.joinN(t, 20)
 		b.tick(t, 0)
 		b.tick(t, time.Second)
@@ -273,6 +274,60 @@ func TestMaxActiveAndNoShows(t *testing.T) {
 		}
 		if st := b.status(t, tickets[5].Token); st.State != waitroom.Closed {
 			t.Fatalf("fan 6 after its access expired %+v", st)
+		}
+	})
+}
+
+// TestIdleFansStopCounting: a fan who claimed access and then does nothing stops counting as active after
+// IdleTTL (another fan comes in) while its access token stays valid; fans who give up are freed by Finished, and
+// a sale whose admitted fans walk away still sells out.
+func TestIdleFansStopCounting(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		b := setup(t, kind, general(6000, 2))
+		b.stock.set(2, 0)
+		tickets := b.joinN(t, 6)
+		b.tick(t, 0)
+		b.tick(t, time.Second)
+		idle := b.status(t, tickets[0].Token) // fan 1 comes in and does nothing
+		leaver := b.status(t, tickets[1].Token)
+		if idle.State != waitroom.Admitted || leaver.State != waitroom.Admitted {
+			t.Fatalf("first two fans %+v %+v", idle, leaver)
+		}
+		if err := b.room.Finished(b.ctx, b.ev, "fan-002"); err != nil { // fan 2 gives up
+			t.Fatal(err)
+		}
+		b.tick(t, time.Second)
+		if s := b.stats(t); s.Admitted != 3 || s.Active != 2 {
+			t.Fatalf("after fan 2 gave up %+v", s)
+		}
+		b.tick(t, time.Minute)
+		if s := b.stats(t); s.Admitted != 3 {
+			t.Fatalf("admitted while both slots are in use %+v", s)
+		}
+		third := b.status(t, tickets[2].Token) // fan 3 comes in a minute after its admission
+		b.tick(t, time.Minute+time.Second)     // past fan 1's idle time (2 min from its claim), not fan 3's
+		if s := b.stats(t); s.Admitted != 4 || s.Active != 2 {
+			t.Fatalf("after fan 1's idle time %+v", s)
+		}
+		if fan, err := b.room.VerifyAccess(b.ev, idle.AccessToken); err != nil || fan != "fan-001" {
+			t.Fatalf("the idle fan's access token: %q %v", fan, err)
+		}
+		// Fans 3 and 4 buy the two units and are finished; nothing is left and the queue closes.
+		if third.State != waitroom.Admitted || b.status(t, tickets[3].Token).State != waitroom.Admitted {
+			t.Fatalf("fans 3 and 4 not admitted")
+		}
+		b.stock.set(0, 0)
+		for _, fan := range []string{"fan-003", "fan-004"} {
+			if err := b.room.Finished(b.ctx, b.ev, fan); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.tick(t, time.Second)
+		if s := b.stats(t); !s.SoldOut || s.Active != 0 {
+			t.Fatalf("after the last units sold %+v", s)
+		}
+		if st := b.status(t, tickets[5].Token); st.State != waitroom.SoldOut {
+			t.Fatalf("fan 6 after the sale %+v", st)
 		}
 	})
 }

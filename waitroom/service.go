@@ -27,6 +27,10 @@ type Options struct {
 	// ArrivalTTL is how long an admitted fan has to show up (claim access) before the place stops counting as
 	// active (default 2 min, at most AccessTTL). A late fan is still let in.
 	ArrivalTTL time.Duration
+	// IdleTTL is how long a fan who claimed access counts as active (default ArrivalTTL, at most AccessTTL) unless
+	// core frees the slot sooner (Finished). Shopping outlives it: the access token stays valid until AccessTTL;
+	// the fan's held units are already out of what admission counts as available.
+	IdleTTL time.Duration
 	// Refresh is how often Run refreshes the in-process view that answers polls (default 200 ms).
 	Refresh time.Duration
 	// LeaseTTL is the controller lease's life; a lease not renewed for that long is taken over (default 10 ticks,
@@ -75,11 +79,12 @@ func New(store Store, stock Stock, opts Options) (*Room, error) {
 	opts.AccessTTL = cmp.Or(opts.AccessTTL, 10*time.Minute)
 	opts.Tick = cmp.Or(opts.Tick, 250*time.Millisecond)
 	opts.ArrivalTTL = min(cmp.Or(opts.ArrivalTTL, 2*time.Minute), opts.AccessTTL)
+	opts.IdleTTL = min(cmp.Or(opts.IdleTTL, opts.ArrivalTTL), opts.AccessTTL)
 	opts.Refresh = cmp.Or(opts.Refresh, 200*time.Millisecond)
 	opts.LeaseTTL = cmp.Or(opts.LeaseTTL, max(10*opts.Tick, 200*time.Millisecond))
 	opts.QueueTTL = cmp.Or(opts.QueueTTL, 24*time.Hour)
 	if opts.AccessTTL < time.Second || opts.Tick < time.Millisecond || opts.Refresh < time.Millisecond ||
-		opts.LeaseTTL <= opts.Tick || opts.QueueTTL < time.Minute {
+		opts.LeaseTTL <= opts.Tick || opts.QueueTTL < time.Minute || opts.IdleTTL < time.Millisecond {
 		return nil, fmt.Errorf("%w: durations out of range", ErrInvalid)
 	}
 	if opts.Owner == "" {
@@ -331,7 +336,7 @@ func (r *Room) status(ctx context.Context, snap *snapshot, t queueToken, now tim
 	c, ok := r.claims[k]
 	r.claimMu.Unlock()
 	if !ok {
-		deadline, first, err := r.store.Claim(ctx, t.Event, t.Fan, t.Lane, t.Seq, st.Position, now, r.opts.AccessTTL)
+		deadline, first, err := r.store.Claim(ctx, t.Event, t.Fan, t.Lane, t.Seq, st.Position, now, r.opts.AccessTTL, r.opts.IdleTTL)
 		if errors.Is(err, ErrGone) {
 			return Status{State: Closed, Position: st.Position, Lane: st.Lane}, nil
 		}

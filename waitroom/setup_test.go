@@ -86,9 +86,9 @@ func (c *countingStore) View(ctx context.Context, ev string, now time.Time) (wai
 	return c.Store.View(ctx, ev, now)
 }
 
-func (c *countingStore) Claim(ctx context.Context, ev, fan string, lane int, seq, pos int64, now time.Time, ttl time.Duration) (time.Time, bool, error) {
+func (c *countingStore) Claim(ctx context.Context, ev, fan string, lane int, seq, pos int64, now time.Time, ttl, idle time.Duration) (time.Time, bool, error) {
 	c.calls.Add(1)
-	return c.Store.Claim(ctx, ev, fan, lane, seq, pos, now, ttl)
+	return c.Store.Claim(ctx, ev, fan, lane, seq, pos, now, ttl, idle)
 }
 
 func (c *countingStore) Config(ctx context.Context, ev string) ([]byte, int64, error) {

@@ -128,9 +128,10 @@ type Store interface {
 	// does not hold that place.
 	Leave(ctx context.Context, event, fan string, lane int, seq, pos int64) error
 	// Claim records that the admitted fan at (lane, seq), drawn position pos, takes up its access: the first claim
-	// fixes the access deadline at now+ttl and counts the place active until then; later claims return the same
-	// deadline. ErrGone when the fan no longer holds the place, finished, or its access has expired.
-	Claim(ctx context.Context, event, fan string, lane int, seq, pos int64, now time.Time, ttl time.Duration) (deadline time.Time, first bool, err error)
+	// fixes the access deadline at now+ttl and counts the place active until now+idle (at most the deadline; 0
+	// means the deadline); later claims return the same deadline and change nothing. ErrGone when the fan no
+	// longer holds the place, finished, or its access has expired.
+	Claim(ctx context.Context, event, fan string, lane int, seq, pos int64, now time.Time, ttl, idle time.Duration) (deadline time.Time, first bool, err error)
 	// Finish ends the access of the admitted place (lane, pos) at once: it stops counting as active and cannot be
 	// claimed again.
 	Finish(ctx context.Context, event string, lane int, pos int64) error

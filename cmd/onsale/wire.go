@@ -150,7 +150,7 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (_ *system, err er
 	}
 	s.settl = settlement.New(ledger, bus, pay, s.inv, settlement.Options{
 		WebhookSecret: cfg.StripeWebhookSecret, Registerer: s.reg, Logger: log,
-		OnBooking: core.FinishOnPaid(s.room, log)})
+		OnBooking: core.FinishOnSettled(s.room, log)})
 	return s, nil
 }
 

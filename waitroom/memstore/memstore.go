@@ -200,7 +200,7 @@ func (s *Store) Leave(_ context.Context, name, fan string, lane int, seq, pos in
 }
 
 // Claim implements waitroom.Store.
-func (s *Store) Claim(_ context.Context, name, fan string, lane int, seq, pos int64, now time.Time, ttl time.Duration) (time.Time, bool, error) {
+func (s *Store) Claim(_ context.Context, name, fan string, lane int, seq, pos int64, now time.Time, ttl, idle time.Duration) (time.Time, bool, error) {
 	if err := checkLane(lane); err != nil {
 		return time.Time{}, false, err
 	}
@@ -218,12 +218,14 @@ func (s *Store) Claim(_ context.Context, name, fan string, lane int, seq, pos in
 		if d == 0 || d <= now.UnixMilli() {
 			return time.Time{}, false, waitroom.ErrGone
 		}
-		ev.active[m] = time.UnixMilli(d)
 		return time.UnixMilli(d), false, nil
+	}
+	if idle <= 0 || idle > ttl {
+		idle = ttl
 	}
 	d := now.Add(ttl).UnixMilli()
 	ev.claimed[m] = d
-	ev.active[m] = time.UnixMilli(d)
+	ev.active[m] = time.UnixMilli(min(d, now.Add(idle).UnixMilli()))
 	return time.UnixMilli(d), true, nil
 }
 

@@ -259,14 +259,14 @@ func (s *Store) Leave(ctx context.Context, event, fan string, lane int, seq, pos
 }
 
 // Claim implements waitroom.Store.
-func (s *Store) Claim(ctx context.Context, event, fan string, lane int, seq, pos int64, now time.Time, ttl time.Duration) (time.Time, bool, error) {
+func (s *Store) Claim(ctx context.Context, event, fan string, lane int, seq, pos int64, now time.Time, ttl, idle time.Duration) (time.Time, bool, error) {
 	if err := checkLane(lane); err != nil {
 		return time.Time{}, false, err
 	}
 	k := s.keys(event)
 	bucket, field := k.bucket(fan)
 	r, err := claimScript.Run(ctx, s.rdb, []string{k.k("q:state"), bucket, k.k("q:serving"), k.k("q:active"), k.k("q:claims")},
-		field, lane, seq, pos, ms(now), ttl.Milliseconds(), lanes).Int64Slice()
+		field, lane, seq, pos, ms(now), ttl.Milliseconds(), lanes, idleOr(idle, ttl).Milliseconds()).Int64Slice()
 	if err != nil {
 		return time.Time{}, false, translate(event, err)
 	}
@@ -486,4 +486,12 @@ func (s *Store) Admit(ctx context.Context, event string, req waitroom.AdmitReque
 	laneInts(r[1], func(l int, n int64) { res.Serving[l] = n })
 	res.Active, _ = r[2].(int64)
 	return res, nil
+}
+
+// idleOr is the claim's active life: idle, or the whole access when idle is 0.
+func idleOr(idle, ttl time.Duration) time.Duration {
+	if idle <= 0 || idle > ttl {
+		return ttl
+	}
+	return idle
 }

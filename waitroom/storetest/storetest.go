@@ -230,7 +230,7 @@ func testLeave(t *testing.T, s waitroom.Store, ev string) {
 	if v := view(t, s, ev, open); v.Active != 1 {
 		t.Fatalf("active after an admitted fan left: %d", v.Active)
 	}
-	if _, _, err := s.Claim(ctx, ev, "fan-1", 0, 1, 1, open, time.Minute); !errors.Is(err, waitroom.ErrGone) {
+	if _, _, err := s.Claim(ctx, ev, "fan-1", 0, 1, 1, open, time.Minute, 0); !errors.Is(err, waitroom.ErrGone) {
 		t.Fatalf("claim after leaving: %v", err)
 	}
 }
@@ -358,41 +358,57 @@ func testAdmit(t *testing.T, s waitroom.Store, ev string) {
 
 func testClaim(t *testing.T, s waitroom.Store, ev string) {
 	openEvent(t, s, ev, 3)
-	if _, _, err := s.Claim(ctx, ev, "fan-1", 0, 1, 1, open, time.Minute); !errors.Is(err, waitroom.ErrGone) {
+	if _, _, err := s.Claim(ctx, ev, "fan-1", 0, 1, 1, open, time.Minute, 0); !errors.Is(err, waitroom.ErrGone) {
 		t.Fatalf("claim before admission: %v", err)
 	}
 	admit(t, s, ev, open, 2, 0)
-	d, first, err := s.Claim(ctx, ev, "fan-1", 0, 1, 1, open, 10*time.Minute)
+	d, first, err := s.Claim(ctx, ev, "fan-1", 0, 1, 1, open, 10*time.Minute, 0)
 	must(t, err)
 	if !first || !d.Equal(open.Add(10*time.Minute)) {
 		t.Fatalf("first claim %v %v", d, first)
 	}
-	d2, first, err := s.Claim(ctx, ev, "fan-1", 0, 1, 1, open.Add(time.Minute), 10*time.Minute)
+	d2, first, err := s.Claim(ctx, ev, "fan-1", 0, 1, 1, open.Add(time.Minute), 10*time.Minute, 0)
 	must(t, err)
 	if first || !d2.Equal(d) {
 		t.Fatalf("second claim %v %v", d2, first)
 	}
-	if _, _, err := s.Claim(ctx, ev, "fan-2", 0, 1, 1, open, time.Minute); !errors.Is(err, waitroom.ErrGone) {
+	if _, _, err := s.Claim(ctx, ev, "fan-2", 0, 1, 1, open, time.Minute, 0); !errors.Is(err, waitroom.ErrGone) {
 		t.Fatalf("claim of another fan's place: %v", err)
 	}
 	// A claimed place counts until its access deadline, past the arrival deadline.
 	if v := view(t, s, ev, open.Add(2*time.Minute)); v.Active != 1 {
 		t.Fatalf("active past arrival: %d", v.Active)
 	}
-	if _, _, err := s.Claim(ctx, ev, "fan-1", 0, 1, 1, d, time.Minute); !errors.Is(err, waitroom.ErrGone) {
+	if _, _, err := s.Claim(ctx, ev, "fan-1", 0, 1, 1, d, time.Minute, 0); !errors.Is(err, waitroom.ErrGone) {
 		t.Fatalf("claim after the access expired: %v", err)
 	}
 	must(t, s.Finish(ctx, ev, 0, 1))
 	if v := view(t, s, ev, open); v.Active != 1 { // fan-2's arrival slot is left
 		t.Fatalf("active after finish: %d", v.Active)
 	}
-	if _, _, err := s.Claim(ctx, ev, "fan-1", 0, 1, 1, open, time.Minute); !errors.Is(err, waitroom.ErrGone) {
+	if _, _, err := s.Claim(ctx, ev, "fan-1", 0, 1, 1, open, time.Minute, 0); !errors.Is(err, waitroom.ErrGone) {
 		t.Fatalf("claim after finish: %v", err)
 	}
 	must(t, s.Finish(ctx, ev, 0, 3)) // not admitted: no effect
 	admit(t, s, ev, open, 1, 0)
-	if _, _, err := s.Claim(ctx, ev, "fan-3", 0, 3, 3, open, time.Minute); err != nil {
+	d3, _, err := s.Claim(ctx, ev, "fan-3", 0, 3, 3, open, 10*time.Minute, time.Minute)
+	if err != nil {
 		t.Fatalf("claim after an early finish call: %v", err)
+	}
+	// With an idle life the place stops counting after it, while the access itself lasts until its deadline;
+	// a later claim (another process) does not count it again.
+	if !d3.Equal(open.Add(10 * time.Minute)) {
+		t.Fatalf("idle claim deadline %v", d3)
+	}
+	if v := view(t, s, ev, open.Add(30*time.Second)); v.Active != 2 { // fan-2's arrival slot and fan-3
+		t.Fatalf("active within the idle life: %d", v.Active)
+	}
+	late := open.Add(3 * time.Minute) // past fan-2's arrival and fan-3's idle life
+	if _, first, err := s.Claim(ctx, ev, "fan-3", 0, 3, 3, late, 10*time.Minute, time.Minute); err != nil || first {
+		t.Fatalf("claim after the idle life: %v %v", first, err)
+	}
+	if v := view(t, s, ev, late); v.Active != 0 {
+		t.Fatalf("active past the idle life: %d", v.Active)
 	}
 }
 

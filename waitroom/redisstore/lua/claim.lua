@@ -1,6 +1,7 @@
--- claim: an admitted fan takes up its access; the first claim fixes the deadline.
+-- claim: an admitted fan takes up its access; the first claim fixes the access deadline and counts the place
+-- active until min(deadline, now + idle). Later claims change nothing.
 -- KEYS: 1 q:state, 2 q:fans:<bucket>, 3 q:serving, 4 q:active, 5 q:claims
--- ARGV: 1 fan field, 2 lane, 3 seq, 4 pos, 5 now ms, 6 ttl ms, 7 MaxLanes
+-- ARGV: 1 fan field, 2 lane, 3 seq, 4 pos, 5 now ms, 6 ttl ms, 7 MaxLanes, 8 idle ms
 if not redis.call('HGET', KEYS[1], 'ver') then return redis.error_reply('NOTFOUND') end
 local lane, seq, pos, now = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local v = redis.call('HGET', KEYS[2], ARGV[1])
@@ -11,10 +12,9 @@ local d = redis.call('HGET', KEYS[5], m)
 if d then
   d = tonumber(d)
   if d == 0 or d <= now then return {-1, 0} end
-  redis.call('ZADD', KEYS[4], d, m)
   return {d, 0}
 end
 d = now + tonumber(ARGV[6])
 redis.call('HSET', KEYS[5], m, string.format('%d', d))
-redis.call('ZADD', KEYS[4], d, m)
+redis.call('ZADD', KEYS[4], math.min(d, now + tonumber(ARGV[8])), m)
 return {d, 1}
