@@ -14,6 +14,11 @@ import (
 // maxBody is the largest request body accepted (API.md: > 64 KiB → 413 too-large).
 const maxBody = 64 << 10
 
+// maxReadBody is how much of a body the server reads before giving up on the connection. Reading past maxBody
+// lets the handlers answer a clean 413 problem: refusing at 64 KiB would close the connection while the client is
+// still sending, and most clients then report a reset instead of the answer.
+const maxReadBody = 1 << 20
+
 // decodeJSON decodes exactly one JSON value from body into v, rejecting unknown fields, wrong types and trailing
 // data. allowEmpty lets an empty body stand for {}.
 func decodeJSON(body []byte, v any, allowEmpty bool) error {

@@ -136,7 +136,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		Name:                  "onsale",
 		Handler:               s.handle,
 		ErrorHandler:          s.parseError,
-		MaxRequestBodySize:    maxBody,
+		MaxRequestBodySize:    maxReadBody,
 		ReadTimeout:           cfg.ReadTimeout,
 		IdleTimeout:           cfg.IdleTimeout,
 		Concurrency:           cfg.Concurrency,
