@@ -28,8 +28,6 @@ const (
 var fanStateNames = [fanStateCount]string{"pending", "queued", "admitted", "holding", "paying", "paid", "declined",
 	"sold-out", "abandoned", "expired", "unsettled", "failed"}
 
-func (s fanState) terminal() bool { return s >= fsPaid }
-
 // step is the fan's next action.
 type step uint8
 

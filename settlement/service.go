@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,7 +46,6 @@ type Service struct {
 	log    *slog.Logger
 	m      *metrics
 	wake   chan struct{} // nudges the relay when a transaction wrote outbox rows
-	once   sync.Once
 }
 
 // New returns a Service over its four ports.

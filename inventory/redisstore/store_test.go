@@ -230,7 +230,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("extend: %+v, %v", x, err)
 	}
 	co, err := b.s.BeginCheckout(b.ctx, h.ID)
-	if err != nil || co.State != inventory.Checkout || co.ExpiresAt.Sub(time.Now()) < 14*time.Minute {
+	if err != nil || co.State != inventory.Checkout || time.Until(co.ExpiresAt) < 14*time.Minute {
 		t.Fatalf("checkout: %+v, %v", co, err)
 	}
 	if again, err := b.s.BeginCheckout(b.ctx, h.ID); err != nil || !again.ExpiresAt.Equal(co.ExpiresAt) {
