@@ -16,6 +16,9 @@ type Room interface {
 	Watch(ctx context.Context, event, queueToken string) (<-chan waitroom.Status, error)
 	Leave(ctx context.Context, event, queueToken string) error
 	VerifyAccess(event, accessToken string) (fan string, err error)
+	// VerifyAccessForRead is VerifyAccess that also accepts a token expired within the room's read grace; only
+	// read-only calls use it.
+	VerifyAccessForRead(event, accessToken string) (fan string, err error)
 	// Finished frees the fan's active slot (the fan's access token stays valid).
 	Finished(ctx context.Context, event, fan string) error
 	SetAdmission(ctx context.Context, event string, a waitroom.Admission) error

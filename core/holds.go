@@ -24,11 +24,22 @@ const (
 
 // admitted returns the fan an access token admits to event.
 func (s *Server) admitted(ctx *fasthttp.RequestCtx, event string) (string, error) {
+	return s.verify(ctx, event, s.room.VerifyAccess)
+}
+
+// reader returns the fan whose access token, unexpired or expired within the room's read grace, names it for
+// event: reading one's own hold or order must not end with the access, or a fan whose order is still pending
+// when the token expires could never see how it ended. Every call that changes something uses admitted.
+func (s *Server) reader(ctx *fasthttp.RequestCtx, event string) (string, error) {
+	return s.verify(ctx, event, s.room.VerifyAccessForRead)
+}
+
+func (s *Server) verify(ctx *fasthttp.RequestCtx, event string, check func(event, token string) (string, error)) (string, error) {
 	tok := bearer(ctx)
 	if len(tok) == 0 {
 		return "", errNoAccess
 	}
-	fan, err := s.room.VerifyAccess(event, string(tok))
+	fan, err := check(event, string(tok))
 	if err != nil {
 		return "", problemf(403, typeNotAdmitted, "the access token is forged, expired or for another event")
 	}
@@ -161,8 +172,9 @@ func writeHold(ctx *fasthttp.RequestCtx, status int, h *inventory.Hold) {
 	putBuf(buf, b)
 }
 
-// holdFan returns the fan the request's access token admits to the event of a hold id.
-func (s *Server) holdFan(ctx *fasthttp.RequestCtx, id string) (string, error) {
+// holdFan returns the fan the request's access token admits to the event of a hold id (read: a token expired
+// within the read grace will do).
+func (s *Server) holdFan(ctx *fasthttp.RequestCtx, id string, read bool) (string, error) {
 	event, ok := inventory.EventOfHold(id)
 	if !ok {
 		if len(bearer(ctx)) == 0 {
@@ -170,12 +182,15 @@ func (s *Server) holdFan(ctx *fasthttp.RequestCtx, id string) (string, error) {
 		}
 		return "", errNotFound
 	}
+	if read {
+		return s.reader(ctx, event)
+	}
 	return s.admitted(ctx, event)
 }
 
 // ownHold loads a hold of the fan the request's access token admits; another fan's hold is not found.
-func (s *Server) ownHold(ctx *fasthttp.RequestCtx, id string) (inventory.Hold, string, error) {
-	fan, err := s.holdFan(ctx, id)
+func (s *Server) ownHold(ctx *fasthttp.RequestCtx, id string, read bool) (inventory.Hold, string, error) {
+	fan, err := s.holdFan(ctx, id, read)
 	if err != nil {
 		return inventory.Hold{}, "", err
 	}
@@ -191,7 +206,7 @@ func (s *Server) ownHold(ctx *fasthttp.RequestCtx, id string) (inventory.Hold, s
 
 // getHold: GET /v1/holds/{hold}.
 func (s *Server) getHold(ctx *fasthttp.RequestCtx, id string) error {
-	h, _, err := s.ownHold(ctx, id)
+	h, _, err := s.ownHold(ctx, id, true)
 	if err != nil {
 		return err
 	}
@@ -203,7 +218,7 @@ func (s *Server) getHold(ctx *fasthttp.RequestCtx, id string) error {
 // Another live hold of theirs (the store cannot say cheaply) is harmless to free with it: held units are already
 // out of what admission counts as available, and the fan's access token stays valid.
 func (s *Server) releaseHold(ctx *fasthttp.RequestCtx, id string) error {
-	h, fan, err := s.ownHold(ctx, id)
+	h, fan, err := s.ownHold(ctx, id, false)
 	if err != nil {
 		return err
 	}
@@ -218,7 +233,7 @@ func (s *Server) releaseHold(ctx *fasthttp.RequestCtx, id string) error {
 // checkout: POST /v1/holds/{hold}/checkout → 202 with a pending order.
 func (s *Server) checkout(ctx *fasthttp.RequestCtx, id string) error {
 	// The settlement checks the hold is this fan's (another fan's reads as not found), so no lookup here.
-	fan, err := s.holdFan(ctx, id)
+	fan, err := s.holdFan(ctx, id, false)
 	if err != nil {
 		return err
 	}
@@ -273,7 +288,7 @@ func (s *Server) getOrder(ctx *fasthttp.RequestCtx, id string) error {
 	if err != nil {
 		return fmt.Errorf("order %s: %w", id, err)
 	}
-	fan, err := s.admitted(ctx, o.Event)
+	fan, err := s.reader(ctx, o.Event)
 	if err != nil {
 		return err
 	}

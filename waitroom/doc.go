@@ -79,6 +79,9 @@
 // Queue and access tokens are base64url(payload ‖ HMAC-SHA256 tag truncated to 128 bits), bound to the event and
 // the fan, with an expiry (see token.go). Any altered byte, truncation, other event, other kind or expiry is refused
 // (ErrBadToken for queue tokens, ErrNotAdmitted for access tokens); the tag is compared in constant time.
+// VerifyAccessForRead is the one exception to expiry: for read-only calls (a fan's hold or order) it accepts an
+// authentic access token of the event up to Options.ReadGrace (default 24 h) past its expiry, so a fan whose payment
+// is still pending when the access ends can see how it ends; every call that changes state uses VerifyAccess.
 //
 // # Stores
 //

@@ -31,6 +31,9 @@ type Options struct {
 	// core frees the slot sooner (Finished). Shopping outlives it: the access token stays valid until AccessTTL;
 	// the fan's held units are already out of what admission counts as available.
 	IdleTTL time.Duration
+	// ReadGrace is how long past its expiry an access token still reads the fan's holds and orders
+	// (VerifyAccessForRead; default 24 h).
+	ReadGrace time.Duration
 	// Refresh is how often Run refreshes the in-process view that answers polls (default 200 ms).
 	Refresh time.Duration
 	// LeaseTTL is the controller lease's life; a lease not renewed for that long is taken over (default 10 ticks,
@@ -80,11 +83,12 @@ func New(store Store, stock Stock, opts Options) (*Room, error) {
 	opts.Tick = cmp.Or(opts.Tick, 250*time.Millisecond)
 	opts.ArrivalTTL = min(cmp.Or(opts.ArrivalTTL, 2*time.Minute), opts.AccessTTL)
 	opts.IdleTTL = min(cmp.Or(opts.IdleTTL, opts.ArrivalTTL), opts.AccessTTL)
+	opts.ReadGrace = cmp.Or(opts.ReadGrace, 24*time.Hour)
 	opts.Refresh = cmp.Or(opts.Refresh, 200*time.Millisecond)
 	opts.LeaseTTL = cmp.Or(opts.LeaseTTL, max(10*opts.Tick, 200*time.Millisecond))
 	opts.QueueTTL = cmp.Or(opts.QueueTTL, 24*time.Hour)
 	if opts.AccessTTL < time.Second || opts.Tick < time.Millisecond || opts.Refresh < time.Millisecond ||
-		opts.LeaseTTL <= opts.Tick || opts.QueueTTL < time.Minute || opts.IdleTTL < time.Millisecond {
+		opts.LeaseTTL <= opts.Tick || opts.QueueTTL < time.Minute || opts.IdleTTL < time.Millisecond || opts.ReadGrace < 0 {
 		return nil, fmt.Errorf("%w: durations out of range", ErrInvalid)
 	}
 	if opts.Owner == "" {
@@ -482,6 +486,17 @@ func (r *Room) forgetClaim(k claimKey) {
 // VerifyAccess checks an access token for event and returns its fan; it reads nothing but the token.
 func (r *Room) VerifyAccess(event, accessToken string) (string, error) {
 	t, err := r.sig.parseAccess(accessToken, event, r.now())
+	if err != nil {
+		return "", ErrNotAdmitted
+	}
+	return t.Fan, nil
+}
+
+// VerifyAccessForRead is VerifyAccess for read-only calls: it also accepts an authentic token of event that
+// expired less than Options.ReadGrace ago, so a fan can still read a hold or an order (a payment still pending)
+// after the access ended. Anything that changes state must use VerifyAccess.
+func (r *Room) VerifyAccessForRead(event, accessToken string) (string, error) {
+	t, err := r.sig.parseAccess(accessToken, event, r.now().Add(-r.opts.ReadGrace))
 	if err != nil {
 		return "", ErrNotAdmitted
 	}

@@ -184,3 +184,39 @@ func TestTagIsHMAC(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyAccessForRead: an expired access token still reads within the grace, never beyond it, and a token
+// that is forged, altered, of another event or of another kind is refused as by VerifyAccess.
+func TestVerifyAccessForRead(t *testing.T) {
+	t.Parallel()
+	now := tokNow
+	r := &Room{sig: testSigner, opts: Options{ReadGrace: time.Hour, Now: func() time.Time { return now }}}
+	expired := testSigner.access(accessToken{Event: "tour-paris", Fan: "alice", Expires: tokNow.Add(-30 * time.Minute)})
+	if _, err := r.VerifyAccess("tour-paris", expired); err != ErrNotAdmitted {
+		t.Fatalf("VerifyAccess accepted an expired token: %v", err)
+	}
+	if fan, err := r.VerifyAccessForRead("tour-paris", expired); err != nil || fan != "alice" {
+		t.Fatalf("read within the grace: %q %v", fan, err)
+	}
+	live := testSigner.access(accessToken{Event: "tour-paris", Fan: "bob", Expires: tokNow.Add(time.Minute)})
+	if fan, err := r.VerifyAccessForRead("tour-paris", live); err != nil || fan != "bob" {
+		t.Fatalf("read with a live token: %q %v", fan, err)
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(expired)
+	altered := append([]byte(nil), raw...)
+	altered[3] ^= 1
+	other := newSigner([]byte("another secret, 32 bytes long!!!"))
+	for name, tok := range map[string]string{
+		"beyond grace": testSigner.access(accessToken{Event: "tour-paris", Fan: "alice", Expires: tokNow.Add(-time.Hour)}),
+		"other event":  testSigner.access(accessToken{Event: "tour-lyon", Fan: "alice", Expires: tokNow.Add(-time.Minute)}),
+		"altered":      base64.RawURLEncoding.EncodeToString(altered),
+		"truncated":    expired[:len(expired)-2],
+		"forged":       other.access(accessToken{Event: "tour-paris", Fan: "alice", Expires: tokNow.Add(-time.Minute)}),
+		"queue token":  testSigner.queue(sampleQueue()),
+		"empty":        "",
+	} {
+		if fan, err := r.VerifyAccessForRead("tour-paris", tok); err != ErrNotAdmitted {
+			t.Errorf("%s: accepted as %q (%v)", name, fan, err)
+		}
+	}
+}
