@@ -8,6 +8,10 @@
 #   scripts/check-deploy.sh --metrics-url URL        also: every metric used is exported by a live /metrics
 #   scripts/check-deploy.sh --scrape FILE            the same against a saved scrape
 #
+# It also runs scripts/check-metrics.sh against the local services: onsale serve, started on the real Redis,
+# PostgreSQL and RabbitMQ, must export every metric the dashboard and rules use after serving an on-sale
+# (skipped where a service is missing, failed under CI; CHECK_LIVE_METRICS=0 skips it).
+#
 # Tools it needs and does not find are installed into ~/.cache/onsale/deploy-tools and reused:
 # promtool from the distribution's prometheus package (extracted, so no service starts), kustomize by
 # go install when there is no kubectl, actionlint by go install. Set DEPLOY_TOOLS to put them elsewhere.
@@ -24,7 +28,7 @@ while [ $# -gt 0 ]; do
     --metrics-url=*) METRICS_ARGS+=(--metrics-url "${1#*=}"); shift ;;
     --scrape) METRICS_ARGS+=(--scrape "$2"); shift 2 ;;
     --scrape=*) METRICS_ARGS+=(--scrape "${1#*=}"); shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "check-deploy: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -125,6 +129,13 @@ promtool test rules deploy/prometheus/tests/*.yml
 step "grafana and metric names: dashboards parse, name provisioned datasources, use only listed metrics"
 "$DC" grafana deploy/grafana/provisioning/datasources/prometheus.yml deploy/grafana/dashboards/*.json
 "$DC" metrics ${METRICS_ARGS[@]+"${METRICS_ARGS[@]}"} deploy/grafana/dashboards/*.json deploy/prometheus/rules/*.yml
+
+if [ "${CHECK_LIVE_METRICS:-1}" = 0 ]; then
+  echo "CHECK_LIVE_METRICS=0: live metric check skipped"
+elif compgen -G "cmd/onsale/*.go" >/dev/null; then
+  step "metric names exported by onsale serve on the real Redis, PostgreSQL and RabbitMQ after an on-sale"
+  DEPLOYCHECK="$DC" "$ROOT/scripts/check-metrics.sh"
+fi
 
 step "CI workflow: actionlint"
 actionlint .github/workflows/*.yml && echo "actionlint: ok"
