@@ -131,7 +131,7 @@ func TestAbandonedFansFreeTheirSlots(t *testing.T) {
 			if st := state("f8"); st != "sold-out" {
 				t.Fatalf("f8 after the sale: %s", st)
 			}
-			if s := stats(); num(s, "admitted") != 6 || num(s, "active") != 0 {
+			if s := stats(); num(s, "queued") != 0 || num(s, "admitted") != 6 || num(s, "active") != 0 {
 				t.Fatalf("stats after the sale: %v", s)
 			}
 		})

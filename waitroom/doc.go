@@ -40,7 +40,7 @@
 // (every active shopper can buy at least one unit); the fraction carries to the next tick, unused whole admissions
 // do not. Paused stops admissions; live changes of rate and max active apply from the next tick until the next
 // wave. When available + held reaches 0 in the last wave, the controller closes the queue: fans not admitted see
-// sold-out.
+// sold-out, and Stats.Queued (like the queued gauge) counts 0 from then on, since no waiting fan can be served.
 //
 // # Active fans
 //

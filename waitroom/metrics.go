@@ -20,7 +20,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	return &metrics{
 		queued: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "onsale_waitroom_queued", Help: "Fans waiting (pre-queue included), per event.",
+			Name: "onsale_waitroom_queued", Help: "Fans waiting for a place that can be served (pre-queue included; 0 once closed as sold out), per event.",
 		}, []string{"event"})),
 		active: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "onsale_waitroom_active", Help: "Admitted fans still counted as shopping, per event.",

@@ -76,7 +76,7 @@ type Admission struct {
 
 // Stats are an event's waiting-room counters.
 type Stats struct {
-	Queued          int64   `json:"queued"`
+	Queued          int64   `json:"queued"` // waiting for a place that can be served: 0 once closed as sold out
 	Admitted        int64   `json:"admitted"`
 	Active          int64   `json:"active"`
 	AdmitRatePerMin float64 `json:"admit_rate_per_min"` // measured (moving average), not configured

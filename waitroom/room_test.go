@@ -350,8 +350,8 @@ func TestStockBoundAndSellOut(t *testing.T) {
 		}
 		b.stock.set(0, 0)
 		b.tick(t, time.Second)
-		if s := b.stats(t); !s.SoldOut {
-			t.Fatalf("not closed at sell-out %+v", s)
+		if s := b.stats(t); !s.SoldOut || s.Queued != 0 {
+			t.Fatalf("not closed at sell-out, or fans told sold-out still count as queued %+v", s)
 		}
 		if st := b.status(t, tickets[5].Token); st.State != waitroom.SoldOut || st.PollAfter != 0 {
 			t.Fatalf("waiting fan at sell-out %+v", st)

@@ -604,8 +604,12 @@ func (r *Room) Stats(ctx context.Context, event string) (Stats, error) {
 	return s, nil
 }
 
-// queued counts the places not admitted yet whose fans did not leave.
+// queued counts the places not admitted yet whose fans did not leave and can still be served: none once the queue
+// is closed as sold out (those fans are told sold-out; counting them would report a queue that will never move).
 func queued(v *View) int64 {
+	if v.SoldOut {
+		return 0
+	}
 	var n int64
 	for _, l := range v.Lanes {
 		n += max(0, l.Seq-l.Serving-l.Left)
