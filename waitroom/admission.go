@@ -107,6 +107,11 @@ func (r *Room) pruneClaims() {
 			delete(r.claims, k)
 		}
 	}
+	for k, exp := range r.left {
+		if !now.Before(exp) {
+			delete(r.left, k)
+		}
+	}
 }
 
 // tick is one admission step of one event: take or renew the lease, draw the pre-queue at open, release the waves
@@ -226,6 +231,7 @@ func (r *Room) tick(ctx context.Context, ev *eventState) error {
 		r.m.admitted.WithLabelValues(ev.name).Add(float64(total))
 	}
 	r.m.active.WithLabelValues(ev.name).Set(float64(res.Active))
+	r.m.paused.WithLabelValues(ev.name).Set(b2f(v.Paused))
 	if c.weight > 0 {
 		r.m.rate.WithLabelValues(ev.name).Set(c.rate / c.weight)
 	}
@@ -286,4 +292,11 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -70,9 +70,10 @@
 // with a one-minute time constant, bias-corrected at start), not the configured one; only before anything was
 // admitted does it fall back to the configured rate. Watch serves streams from one goroutine per event.
 //
-// Because polls do not read the store, a token whose fan left keeps answering "waiting" until the serving counter
-// reaches its place; then the claim finds the place gone and the answer is "closed": a left place is never
-// admitted.
+// Because polls do not read the store, only the process that served a Leave knows of it at once: it remembers
+// the place (until the queue token would have expired) and answers "closed" for it right away, to polls and
+// streams. Another process keeps answering "waiting" for that token until the serving counter reaches its place;
+// then the claim finds the place gone and the answer is "closed" there too: a left place is never admitted.
 //
 // # Tokens
 //

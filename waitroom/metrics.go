@@ -11,6 +11,7 @@ import (
 type metrics struct {
 	queued    *prometheus.GaugeVec
 	active    *prometheus.GaugeVec
+	paused    *prometheus.GaugeVec
 	admitted  *prometheus.CounterVec
 	rate      *prometheus.GaugeVec
 	joins     *prometheus.CounterVec
@@ -24,6 +25,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"event"})),
 		active: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "onsale_waitroom_active", Help: "Admitted fans still counted as shopping, per event.",
+		}, []string{"event"})),
+		paused: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "onsale_waitroom_paused",
+			Help: "1 while the organizer has paused admission, else 0, per event (so a stalled-admission alert can tell).",
 		}, []string{"event"})),
 		admitted: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "onsale_waitroom_admitted_total", Help: "Places admitted by the controller, per event.",
@@ -61,5 +66,6 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 func (m *metrics) forget(event string) {
 	m.queued.DeleteLabelValues(event)
 	m.active.DeleteLabelValues(event)
+	m.paused.DeleteLabelValues(event)
 	m.rate.DeleteLabelValues(event)
 }

@@ -1,6 +1,7 @@
 package waitroom_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -39,6 +40,19 @@ func TestJoinRejoinLeave(t *testing.T) {
 		if err := b.room.Leave(b.ctx, b.ev, a.Token); err != nil {
 			t.Fatalf("leaving twice: %v", err)
 		}
+		// The process that saw the leave answers closed at once, to polls and to streams.
+		if st := b.status(t, a.Token); st.State != waitroom.Closed || st.AccessToken != "" {
+			t.Fatalf("status right after leave %+v", st)
+		}
+		wctx, cancel := context.WithCancel(b.ctx)
+		ch, err := b.room.Watch(wctx, b.ev, again.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := <-ch; st.State != waitroom.Closed {
+			t.Fatalf("stream right after leave %+v", st)
+		}
+		cancel()
 		if q := b.stats(t).Queued; q != 1 {
 			t.Fatalf("queued after leave %d", q)
 		}

@@ -58,6 +58,10 @@ type Room struct {
 
 	claimMu sync.Mutex
 	claims  map[claimKey]claim // access already claimed in this process: no store call for repeated polls
+	// left are the places given up through this process, until their queue token could have expired: polls of
+	// their tokens here answer closed at once. Other processes learn it when the serving counter reaches the place
+	// (the claim finds it gone).
+	left map[claimKey]time.Time
 }
 
 type claimKey struct {
@@ -113,6 +117,7 @@ func New(store Store, stock Stock, opts Options) (*Room, error) {
 		log:    opts.Logger.With("component", "waitroom"),
 		events: map[string]*eventState{},
 		claims: map[claimKey]claim{},
+		left:   map[claimKey]time.Time{},
 	}, nil
 }
 
@@ -332,13 +337,17 @@ func (r *Room) Status(ctx context.Context, event, queueToken string) (Status, er
 
 func (r *Room) status(ctx context.Context, snap *snapshot, t queueToken, now time.Time) (Status, error) {
 	st := r.evaluate(snap, t, now)
+	k := claimKey{event: t.Event, fan: t.Fan, lane: t.Lane, seq: t.Seq}
+	r.claimMu.Lock()
+	_, gone := r.left[k]
+	c, ok := r.claims[k]
+	r.claimMu.Unlock()
+	if gone {
+		return Status{State: Closed, Position: st.Position, Lane: st.Lane}, nil
+	}
 	if st.State != Admitted {
 		return st, nil
 	}
-	k := claimKey{event: t.Event, fan: t.Fan, lane: t.Lane, seq: t.Seq}
-	r.claimMu.Lock()
-	c, ok := r.claims[k]
-	r.claimMu.Unlock()
 	if !ok {
 		deadline, first, err := r.store.Claim(ctx, t.Event, t.Fan, t.Lane, t.Seq, st.Position, now, r.opts.AccessTTL, r.opts.IdleTTL)
 		if errors.Is(err, ErrGone) {
@@ -470,9 +479,17 @@ func (r *Room) Leave(ctx context.Context, event, queueToken string) error {
 			break
 		}
 	}
-	r.forgetClaim(claimKey{event: event, fan: t.Fan, lane: t.Lane, seq: t.Seq})
+	k := claimKey{event: event, fan: t.Fan, lane: t.Lane, seq: t.Seq}
+	r.forgetClaim(k)
 	if err != nil && !errors.Is(err, ErrGone) { // leaving twice is fine
 		return fmt.Errorf("leave %s: %w", event, err)
+	}
+	r.claimMu.Lock()
+	r.left[k] = t.Expires
+	r.claimMu.Unlock()
+	select { // streams of this token answer closed now too
+	case ev.wake <- struct{}{}:
+	default:
 	}
 	return nil
 }

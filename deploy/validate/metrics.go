@@ -36,6 +36,7 @@ var Metrics = map[string]dto.MetricType{
 	"onsale_inventory_redis_roundtrip_seconds": dto.MetricType_HISTOGRAM,
 	"onsale_waitroom_queued":                   dto.MetricType_GAUGE,
 	"onsale_waitroom_active":                   dto.MetricType_GAUGE,
+	"onsale_waitroom_paused":                   dto.MetricType_GAUGE,
 	"onsale_waitroom_admitted_total":           dto.MetricType_COUNTER,
 	"onsale_waitroom_admit_rate_per_min":       dto.MetricType_GAUGE,
 	"onsale_waitroom_joins_total":              dto.MetricType_COUNTER,
