@@ -2,8 +2,9 @@
 # Checks that every metric the Grafana dashboard and the alert rules use is exported by the real binary:
 # builds cmd/onsale, serves it on a free loopback port against the real Redis, PostgreSQL and RabbitMQ
 # (isolated: its own key and queue prefix, its own database), drives an on-sale through the HTTP API
-# (event, joins, status polls, admission, a hold paid for, a hold released, stats, availability), then runs
-# `deploycheck metrics --metrics-url` on its /metrics. Everything it created is removed at exit.
+# (event, joins, status polls, admission, a hold paid for, a hold released, admission paused and resumed,
+# stats, availability), then runs `deploycheck metrics --metrics-url` on its /metrics. Everything it created
+# (the process, the database, the Redis keys, the RabbitMQ queues and exchanges) is removed at exit.
 #
 #   scripts/check-metrics.sh                     build deploycheck from deploy/ and check
 #   DEPLOYCHECK=/path/deploycheck scripts/check-metrics.sh    use an already built deploycheck
@@ -23,17 +24,19 @@ DASHBOARDS=("$ROOT"/deploy/grafana/dashboards/*.json)
 RULES=("$ROOT"/deploy/prometheus/rules/*.yml)
 
 START=$SECONDS
-say() { printf '[check-metrics %2ss] %s\n' "$((SECONDS - START))" "$*"; }
-fail() { echo "check-metrics: $*" >&2; exit 1; }
+STEP=start
+ERR=
+say() { STEP=$*; printf '[check-metrics %2ss] %s\n' "$((SECONDS - START))" "$*"; }
+fail() { ERR=$*; echo "check-metrics: $*" >&2; exit 1; }
 required() { [ "${CI:-}" = true ] || [ "${ONSALE_TEST_REQUIRE_SERVICES:-}" = 1 ]; }
 missing() {
-  if required; then fail "$1 is not reachable (required under CI)"; fi
-  echo "check-metrics: $1 is not reachable: live metric check skipped (CI=true makes this fail)"
+  if required; then fail "$1 is not available (required under CI)"; fi
+  echo "check-metrics: $1 is not available: live metric check skipped (CI=true makes this fail)"
   exit 0
 }
 
-for tool in curl jq psql redis-cli go; do
-  command -v "$tool" >/dev/null || fail "$tool is needed"
+for tool in go curl jq psql redis-cli; do
+  command -v "$tool" >/dev/null || missing "the $tool command"
 done
 
 # Reachability first, so a machine without the services skips before building anything.
@@ -74,11 +77,11 @@ cleanup() {
   set +e
   trap '' PIPE # a reader that went away (… | head) must not stop the cleanup half-way
   stop_server
-  say "cleanup: server stopped"
-  psql "$ADMIN_DB_URL" -Atqc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
+  echo "[check-metrics $((SECONDS - START))s] cleanup: server stopped"
+  PGOPTIONS="-c client_min_messages=warning" psql "$ADMIN_DB_URL" -Atqc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
   # SCAN + UNLINK only our prefix: the Redis is shared, never flushed.
   redis-cli -u "$REDIS_URL" --scan --pattern "$PREFIX:*" | xargs -r -n 500 redis-cli -u "$REDIS_URL" unlink >/dev/null
-  say "cleanup: database and Redis keys removed"
+  echo "[check-metrics $((SECONDS - START))s] cleanup: database and Redis keys removed"
   if command -v rabbitmqctl >/dev/null; then
     # rabbitmqctl deletes one queue per call (about 2 s each) and has no delete_exchange, so one eval deletes
     # every queue and exchange under the prefix through the broker's own functions.
@@ -100,10 +103,13 @@ cleanup() {
   else
     echo "check-metrics: no rabbitmqctl here: RabbitMQ queues and exchanges named $PREFIX.* are left behind" >&2
   fi
-  say "cleanup: RabbitMQ done"
+  echo "[check-metrics $((SECONDS - START))s] cleanup: RabbitMQ done"
   if [ "$rc" != 0 ] && [ -s "$WORK/serve.log" ]; then
     echo "--- last lines of the server's log" >&2
     tail -n 20 "$WORK/serve.log" >&2
+  fi
+  if [ "$rc" != 0 ]; then
+    echo "check-metrics: FAILED at \"$STEP\"${ERR:+: $ERR}" >&2
   fi
   rm -rf "$WORK"
   exit "$rc"
@@ -213,6 +219,8 @@ for i in $(seq 1 100); do
   sleep 0.2
 done
 say "order $order paid"
+admin PATCH "/v1/admin/events/$EVENT/admission" '{"paused":true}' >/dev/null
+admin PATCH "/v1/admin/events/$EVENT/admission" '{"paused":false}' >/dev/null
 admin GET "/v1/admin/events/$EVENT/stats" >/dev/null
 admin GET "/v1/admin/events/$EVENT" >/dev/null
 api GET "/v1/events/$EVENT/availability" >/dev/null
