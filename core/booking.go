@@ -30,10 +30,3 @@ func FinishOnSettled(room Finisher, log *slog.Logger) func(context.Context, sett
 		}
 	}
 }
-
-// FinishOnPaid is the former name of FinishOnSettled, which frees the slot on every final state, not only paid.
-//
-// Deprecated: use FinishOnSettled.
-func FinishOnPaid(room Finisher, log *slog.Logger) func(context.Context, settlement.BookingEvent) {
-	return FinishOnSettled(room, log)
-}

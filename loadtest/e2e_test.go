@@ -38,7 +38,7 @@ func startServer(t *testing.T, admin string) string {
 		t.Fatal(err)
 	}
 	settl := settlement.New(memledger.New(), membus.New(), testpay.New(), inv, settlement.Options{
-		WebhookSecret: "whsec_test", Registerer: reg, Logger: log, OnBooking: core.FinishOnPaid(room, log),
+		WebhookSecret: "whsec_test", Registerer: reg, Logger: log, OnBooking: core.FinishOnSettled(room, log),
 		RelayIdle: 20 * time.Millisecond})
 	srv, err := core.New(core.Config{AdminToken: admin, Loops: true, SweepEvery: 100 * time.Millisecond},
 		core.Deps{Inventory: inv, Room: room, Settlement: settl, Registerer: reg, Gatherer: reg, Logger: log})
