@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // config is the service's configuration, read once from flags with ONSALE_* environment fallbacks and validated.
@@ -38,6 +39,8 @@ type config struct {
 	Migrate       bool
 	LogLevel      string
 	LogFormat     string
+	AuditEvery    time.Duration // how often the inventory audit runs (onsale_inventory_audit_differences)
+	StatsEvery    time.Duration // how often the unit gauges are refreshed (onsale_inventory_units)
 
 	// generated records which secrets were made up because none was configured (they are logged as warnings).
 	generatedSecret, generatedAdmin bool
@@ -87,6 +90,8 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 	migrate := fs.String("migrate", env("ONSALE_MIGRATE", "true"), "apply the ledger's migrations at start (ONSALE_MIGRATE)")
 	fs.StringVar(&c.LogLevel, "log-level", env("ONSALE_LOG_LEVEL", "info"), "debug, info, warn or error (ONSALE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("ONSALE_LOG_FORMAT", "text"), "text or json (ONSALE_LOG_FORMAT)")
+	auditEvery := fs.String("audit-every", env("ONSALE_AUDIT_EVERY", "1m"), "how often each event's inventory is audited (ONSALE_AUDIT_EVERY)")
+	statsEvery := fs.String("stats-every", env("ONSALE_STATS_EVERY", "5s"), "how often the inventory unit gauges are refreshed (ONSALE_STATS_EVERY)")
 	return c, func() error {
 		var errs []error
 		var err error
@@ -98,6 +103,12 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 		}
 		if c.Migrate, err = strconv.ParseBool(*migrate); err != nil {
 			errs = append(errs, fmt.Errorf("migrate %q: want true or false", *migrate))
+		}
+		if c.AuditEvery, err = time.ParseDuration(*auditEvery); err != nil || c.AuditEvery < time.Second {
+			errs = append(errs, fmt.Errorf("audit every %q: want a duration of at least 1s", *auditEvery))
+		}
+		if c.StatsEvery, err = time.ParseDuration(*statsEvery); err != nil || c.StatsEvery < 100*time.Millisecond {
+			errs = append(errs, fmt.Errorf("stats every %q: want a duration of at least 100ms", *statsEvery))
 		}
 		c.Roles = nil
 		for r := range strings.SplitSeq(*roles, ",") {

@@ -41,6 +41,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer, ready func(addr st
 		AdminToken: cfg.AdminToken, OIDCIssuer: cfg.OIDCIssuer, OIDCClientID: cfg.OIDCClientID,
 		JoinRatePerIP: cfg.JoinRatePerIP, TrustedProxies: cfg.Proxies,
 		OpsOnly: !cfg.has("core"), Loops: cfg.has("core"),
+		AuditEvery: cfg.AuditEvery, StatsEvery: cfg.StatsEvery,
 	}, core.Deps{Inventory: sys.inv, Room: sys.room, Settlement: sys.settl, Checks: sys.checks,
 		RedisPool: sys.pool, Registerer: sys.reg, Gatherer: sys.reg, Logger: log})
 	if err != nil {
