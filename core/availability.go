@@ -26,9 +26,10 @@ type availabilityCache struct {
 }
 
 type availEntry struct {
-	mu      sync.Mutex // held while fetching: the single flight
-	body    []byte
-	expires time.Time
+	mu        sync.Mutex // held while fetching: the single flight
+	body      []byte
+	available int // units buyable across sections, as rendered in body
+	expires   time.Time
 }
 
 // maxAvailEntries bounds the cache; only events that exist get an entry, so this is a guard, not a policy.
@@ -55,7 +56,8 @@ type availabilitySect struct {
 	Available int    `json:"available"`
 }
 
-func (c *availabilityCache) get(ctx context.Context, event string) ([]byte, error) {
+// get returns the event's rendered availability and its total of buyable units, at most ttl old.
+func (c *availabilityCache) get(ctx context.Context, event string) ([]byte, int, error) {
 	c.mu.Lock()
 	e, ok := c.entries[event]
 	if !ok {
@@ -71,29 +73,29 @@ func (c *availabilityCache) get(ctx context.Context, event string) ([]byte, erro
 	defer e.mu.Unlock()
 	now := c.now()
 	if e.body != nil && now.Before(e.expires) {
-		return e.body, nil
+		return e.body, e.available, nil
 	}
-	body, err := c.render(ctx, event, now)
+	body, available, err := c.render(ctx, event, now)
 	if err != nil {
 		if errors.Is(err, inventory.ErrNotFound) {
 			c.mu.Lock()
 			delete(c.entries, event)
 			c.mu.Unlock()
 		}
-		return nil, err
+		return nil, 0, err
 	}
-	e.body, e.expires = body, now.Add(c.ttl)
-	return body, nil
+	e.body, e.available, e.expires = body, available, now.Add(c.ttl)
+	return body, available, nil
 }
 
-func (c *availabilityCache) render(ctx context.Context, event string, now time.Time) ([]byte, error) {
+func (c *availabilityCache) render(ctx context.Context, event string, now time.Time) ([]byte, int, error) {
 	ev, err := c.inv.Event(ctx, event)
 	if err != nil {
-		return nil, fmt.Errorf("availability of %s: %w", event, err)
+		return nil, 0, fmt.Errorf("availability of %s: %w", event, err)
 	}
 	st, err := c.inv.Stats(ctx, event)
 	if err != nil {
-		return nil, fmt.Errorf("availability of %s: %w", event, err)
+		return nil, 0, fmt.Errorf("availability of %s: %w", event, err)
 	}
 	kinds := make(map[string]inventory.Kind, len(ev.Sections))
 	for _, sec := range ev.Sections {
@@ -107,14 +109,15 @@ func (c *availabilityCache) render(ctx context.Context, event string, now time.T
 	}
 	t := st.Totals()
 	v.SoldOut = t.Available == 0 && t.Held == 0 && t.Withheld == 0
-	return json.Marshal(v)
+	body, err := json.Marshal(v)
+	return body, v.Available, err
 }
 
 // availability: GET /v1/events/{event}/availability (public).
 func (s *Server) availability(ctx *fasthttp.RequestCtx, event string) error {
 	actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	body, err := s.avail.get(actx, event)
+	body, _, err := s.avail.get(actx, event)
 	if err != nil {
 		return err
 	}

@@ -102,9 +102,10 @@ func (s *Server) createHold(ctx *fasthttp.RequestCtx, event string) error {
 
 // soldOutFan frees the slot of a fan told sold-out when the event has nothing available at all: nothing they can
 // do will buy a unit unless held units come back, and then admission counts them as available again. (A sold-out
-// section while others still sell keeps the fan: they may pick another.)
+// section while others still sell keeps the fan: they may pick another.) It reads the availability cache, not the
+// store: at sell-out every hold is answered sold-out, and each asking the store again would double the load then.
 func (s *Server) soldOutFan(event, fan string) {
-	available, _, err := Stock{Inventory: s.inv}.Remaining(context.Background(), event)
+	_, available, err := s.avail.get(context.Background(), event)
 	if err != nil {
 		s.log.Warn("remaining stock after a sold-out hold", slog.String("event", event), slog.Any("err", err))
 		return
