@@ -48,6 +48,14 @@ func TestLedgerContract(t *testing.T) {
 			if got, created, err := led.CreateOrder(ctx, order("o3", "h3"), "key1", time.Now(), nil); err != nil || created || got.ID != "o1" {
 				t.Fatalf("same key: %+v %v %v", got, created, err)
 			}
+			if byKey := must(led.OrderByIdempotencyKey(ctx, "fan", "key1"))(t); byKey.ID != "o1" {
+				t.Fatalf("by key: %+v", byKey)
+			}
+			for _, k := range [][2]string{{"fan", "key2"}, {"other", "key1"}, {"fan", ""}} {
+				if _, err := led.OrderByIdempotencyKey(ctx, k[0], k[1]); !errors.Is(err, settlement.ErrNotFound) {
+					t.Fatalf("by key %q: %v, want ErrNotFound", k, err)
+				}
+			}
 			got := must(led.Order(ctx, "o1"))(t)
 			if got.Total != 200 || len(got.Lines) != 1 || got.Lines[0].Quantity != 2 || got.Status != settlement.Pending {
 				t.Fatalf("order %+v", got)

@@ -130,6 +130,8 @@ type Ledger interface {
 	Order(ctx context.Context, id string) (Order, error)
 	// OrderByHold returns the order of a hold, or ErrNotFound.
 	OrderByHold(ctx context.Context, holdID string) (Order, error)
+	// OrderByIdempotencyKey returns the order a fan's idempotency key created, or ErrNotFound.
+	OrderByIdempotencyKey(ctx context.Context, fan, key string) (Order, error)
 	// OrderByPaymentIntent returns the order a PaymentIntent pays for, or ErrNotFound.
 	OrderByPaymentIntent(ctx context.Context, pi string) (Order, error)
 	// Transition applies t; ErrConflict (with the current order) when the order is not in t.From.

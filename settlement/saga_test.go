@@ -127,8 +127,24 @@ func TestCheckoutRejects(t *testing.T) {
 		if _, err := f.svc.Checkout(ctx, settlement.CheckoutRequest{HoldID: h2.ID, Fan: "carol", PaymentMethod: "pm_card_visa", IdempotencyKey: "k1"}); !errors.Is(err, settlement.ErrIdempotencyReused) {
 			t.Errorf("reused key: %v, want ErrIdempotencyReused", err)
 		}
-		if st := f.holdState(t, h2.ID); st != inventory.Checkout {
-			t.Logf("hold of the refused checkout is %s (it expires by its checkout deadline)", st)
+		// Refused before the inventory: the other hold is still the fan's to check out.
+		if st := f.holdState(t, h2.ID); st != inventory.Held {
+			t.Errorf("hold of the refused checkout is %s, want held", st)
+		}
+		// The same request again is a retry and gets the same order; another fan's identical key is theirs.
+		if again, err := f.svc.Checkout(ctx, settlement.CheckoutRequest{HoldID: h.ID, Fan: "carol", PaymentMethod: "pm_card_visa", IdempotencyKey: "k1"}); err != nil || again.ID != o.ID {
+			t.Errorf("retry with the key: %+v %v, want order %s", again, err, o.ID)
+		}
+		hd := f.hold(t, "dave", 1)
+		if od, err := f.svc.Checkout(ctx, settlement.CheckoutRequest{HoldID: hd.ID, Fan: "dave", PaymentMethod: "pm_card_visa", IdempotencyKey: "k1"}); err != nil || od.ID == o.ID {
+			t.Errorf("another fan's key: %+v %v", od, err)
+		} else {
+			f.await(t, od.ID)
+		}
+		if o2, err := f.svc.Checkout(ctx, settlement.CheckoutRequest{HoldID: h2.ID, Fan: "carol", PaymentMethod: "pm_card_visa", IdempotencyKey: "k2"}); err != nil {
+			t.Errorf("the kept hold with a fresh key: %v", err)
+		} else {
+			f.await(t, o2.ID)
 		}
 		f.await(t, o.ID)
 		// An expired hold cannot be checked out.

@@ -101,6 +101,17 @@ func (s *Service) Checkout(ctx context.Context, req CheckoutRequest) (Order, err
 	if err := req.validate(); err != nil {
 		return Order{}, err
 	}
+	if req.IdempotencyKey != "" {
+		// A known key answers before the inventory is touched: reused for another hold it must not move that
+		// hold to checkout. Two checkouts racing with one new key for two holds both pass here; the ledger's
+		// unique (fan, key) then takes one order and refuses the other, whose hold stays in checkout until its
+		// checkout deadline returns the seats.
+		if o, err := s.ledger.OrderByIdempotencyKey(ctx, req.Fan, req.IdempotencyKey); err == nil {
+			return sameCheckout(o, req)
+		} else if !errors.Is(err, ErrNotFound) {
+			return Order{}, fmt.Errorf("checkout %s: %w", req.HoldID, err)
+		}
+	}
 	h, err := s.stock.Get(ctx, req.HoldID)
 	if err != nil {
 		return Order{}, fmt.Errorf("checkout %s: %w", req.HoldID, err)

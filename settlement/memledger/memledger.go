@@ -112,6 +112,16 @@ func (l *Ledger) OrderByHold(ctx context.Context, holdID string) (settlement.Ord
 	return l.Order(ctx, id)
 }
 
+func (l *Ledger) OrderByIdempotencyKey(ctx context.Context, fan, key string) (settlement.Order, error) {
+	l.mu.Lock()
+	id, ok := l.byKey[fan+"\x00"+key]
+	l.mu.Unlock()
+	if !ok || key == "" {
+		return settlement.Order{}, settlement.ErrNotFound
+	}
+	return l.Order(ctx, id)
+}
+
 func (l *Ledger) OrderByPaymentIntent(ctx context.Context, pi string) (settlement.Order, error) {
 	l.mu.Lock()
 	id, ok := l.byPI[pi]

@@ -104,8 +104,7 @@ func (l *Ledger) CreateOrder(ctx context.Context, o settlement.Order, key string
 	}
 	existing, err := l.OrderByHold(ctx, o.HoldID)
 	if errors.Is(err, settlement.ErrNotFound) && key != "" {
-		existing, err = scanOrder(l.pool.QueryRow(ctx,
-			`SELECT `+orderColumns+` FROM orders WHERE fan = $1 AND idempotency_key = $2`, o.Fan, key))
+		existing, err = l.OrderByIdempotencyKey(ctx, o.Fan, key)
 	}
 	if err != nil {
 		return settlement.Order{}, false, fmt.Errorf("create order %s: existing: %w", o.ID, err)
@@ -132,6 +131,10 @@ func (l *Ledger) Order(ctx context.Context, id string) (settlement.Order, error)
 
 func (l *Ledger) OrderByHold(ctx context.Context, holdID string) (settlement.Order, error) {
 	return scanOrder(l.pool.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE hold_id = $1`, holdID))
+}
+
+func (l *Ledger) OrderByIdempotencyKey(ctx context.Context, fan, key string) (settlement.Order, error) {
+	return scanOrder(l.pool.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders WHERE fan = $1 AND idempotency_key = $2`, fan, key))
 }
 
 func (l *Ledger) OrderByPaymentIntent(ctx context.Context, pi string) (settlement.Order, error) {
