@@ -41,6 +41,17 @@ func New(key, apiBase string) *Payments {
 	return &Payments{api: client.New(key, backends)}
 }
 
+// Ping checks that Stripe answers and takes the key, with the lightest authenticated read (the balance),
+// for a readiness probe; it moves no money and has no idempotency key to spend.
+func (p *Payments) Ping(ctx context.Context) error {
+	params := &stripe.BalanceParams{}
+	params.Context = ctx
+	if _, err := p.api.Balance.Get(params); err != nil {
+		return fmt.Errorf("stripe: ping: %w", err)
+	}
+	return nil
+}
+
 // Close does nothing; it is here so every adapter can be closed alike.
 func (p *Payments) Close() error { return nil }
 

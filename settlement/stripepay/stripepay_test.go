@@ -77,6 +77,43 @@ func TestAgainstStripeMock(t *testing.T) {
 	if err := p.Refund(ctx, got.ID, settlement.RefundKey(got.ID)); err != nil {
 		t.Fatal(err)
 	}
+	if err := p.Ping(ctx); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+}
+
+// TestPing: a ping is one GET of the balance, and fails on a refused key or an unreachable Stripe.
+func TestPing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	base, reqs := fakeStripe(t, func(w http.ResponseWriter, r *http.Request, _ string) {
+		if r.Header.Get("Authorization") != "Bearer sk_test_good" {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"error":{"type":"invalid_request_error","message":"Invalid API Key provided"}}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"object":"balance","available":[],"pending":[],"livemode":false}`)
+	})
+	if err := stripepay.New("sk_test_good", base).Ping(ctx); err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	if got := reqs.all(); len(got) != 1 || got[0].path != "/v1/balance" {
+		t.Fatalf("requests %+v, want one GET /v1/balance", got)
+	}
+	if err := stripepay.New("sk_test_bad", base).Ping(ctx); err == nil {
+		t.Fatal("a refused key pinged fine")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := stripepay.New("sk_test_good", dead).Ping(short); err == nil {
+		t.Fatal("an unreachable Stripe pinged fine")
+	}
 }
 
 // fakeStripe answers like Stripe for the cases stripe-mock cannot produce (it is stateless and never declines).
