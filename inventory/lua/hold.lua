@@ -6,9 +6,14 @@
 -- ARGV: 1 K = number of holds, then per hold: hold id, fan, "1" when an idempotency key is set, fingerprint,
 --       S = number of sections, S section ids, N = number of named seats, N triples (section index, row, seat number),
 --       M = number of items, M triples (section index, quantity, adjacent "1"/"0").
+--       Sections are numbered in order of first appearance, named seats first (the order of the hold's lines).
 -- Returns one entry per hold: {"new"|"replay", id, state, lines, seats, total, currency, created, expires, units} or
 -- {"ERR", "<CODE> <detail>"}.
 -- The caller has checked what needs no stored state: quantities > 0, at most 100 units, seat ids parse, no seat twice.
+--
+-- The per-hold path is kept lean, as it is what a sale's throughput is made of: numbers are turned into strings once
+-- per call and value (Lua formats them with snprintf, and redis.call would too), scratch tables are reused, and the
+-- holds of a call share one deadline, written in one ZADD.
 local K = tonumber(ARGV[1])
 local meta = redis.call('HMGET', K_META, 'ttl', 'maxlife', 'maxfan', 'cur')
 if not meta[1] then
@@ -18,15 +23,34 @@ if not meta[1] then
 end
 local ttl, maxlife, maxfan, cur = tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3]), meta[4]
 
+-- num and str convert small integers once per call.
+local numOf, strOf = {}, {}
+local function num(s)
+  local n = numOf[s]
+  if not n then
+    n = tonumber(s)
+    numOf[s] = n
+  end
+  return n
+end
+local function str(n)
+  local s = strOf[n]
+  if not s then
+    s = tostring(n)
+    strOf[n] = s
+  end
+  return s
+end
+
 local cache = {} -- section key → section: definition, counters as they stand within this call, seat string
 local function section(sk, tk, id)
   local s = cache[sk]
   if s then return s end
   local f = redis.call('HMGET', sk, 'kind', 'avail', 'held', 'ver', 'price', 'rows')
   if not f[1] then return nil end
-  s = { id = id, key = sk, seatkey = tk, kind = f[1], avail = tonumber(f[2]), held = tonumber(f[3]),
-    ver = tonumber(f[4]), price = tonumber(f[5]) }
-  if s.kind == 'seated' then
+  s = { id = id, key = sk, seatkey = tk, kind = f[1], seated = f[1] == 'seated', avail = tonumber(f[2]),
+    held = tonumber(f[3]), ver = tonumber(f[4]), price = tonumber(f[5]), pricestr = f[5], units = 0 }
+  if s.seated then
     s.rows, s.byrow = {}, {}
     for label, off, n in string.gmatch(f[6], '([^:,]+):(%d+):(%d+)') do
       local r = { label = label, off = tonumber(off), n = tonumber(n) }
@@ -85,51 +109,59 @@ local function seat_id(s, p)
   end
 end
 
-local now
+local now, nowS, ex, exS, mlS
 local dirty, dirtyList, deadlines = {}, {}, {}
+-- Scratch, reused by every hold: the hold's sections, their state before it (for undo), its seat ids and lines.
+local secs, savedAvail, savedStr, seatids, lines, allocs = {}, {}, {}, {}, {}, {}
 
--- hold_one serves one hold whose keys start at KEYS[kb] and arguments at ARGV[ab]; it returns the reply entry and the
--- index of the next hold's first argument.
-local function hold_one(kb, ab)
+-- undo puts the hold's S sections back as they were before it and returns its error entry.
+local function undo(S, code)
+  for i = 1, S do
+    local s = secs[i]
+    s.avail, s.str, s.units, s.pos = savedAvail[i], savedStr[i], 0, nil
+  end
+  return { 'ERR', code }
+end
+
+-- hold_one serves one hold whose keys start at KEYS[kb] and arguments at ARGV[ab]; it returns the reply entry.
+local function hold_one(kb, ab, S)
   local id, fan, useIdem, fp = ARGV[ab], ARGV[ab + 1], ARGV[ab + 2], ARGV[ab + 3]
-  local S = tonumber(ARGV[ab + 4])
   local a = ab + 5 + S
-  local N = tonumber(ARGV[a])
+  local N = num(ARGV[a])
   local m = a + 3 * N + 1
-  local M = tonumber(ARGV[m])
-  local nextArg = m + 3 * M + 1
+  local M = num(ARGV[m])
   local K_FAN, K_IDEM, K_HOLD = KEYS[kb], KEYS[kb + 1], KEYS[kb + 2]
 
   -- Validate against the definition, before anything changes.
-  local secs = {}
   for i = 1, S do
     local s = section(KEYS[kb + 1 + 2 * i], KEYS[kb + 2 + 2 * i], ARGV[ab + 4 + i])
-    if not s then return { 'ERR', 'INVALID unknown section ' .. ARGV[ab + 4 + i] }, nextArg end
+    if not s then return { 'ERR', 'INVALID unknown section ' .. ARGV[ab + 4 + i] } end
     secs[i] = s
   end
-  local named = {}
-  for j = 1, N do
-    local s = secs[tonumber(ARGV[a + 3 * j - 2])]
-    local label, n = ARGV[a + 3 * j - 1], tonumber(ARGV[a + 3 * j])
-    if s.kind ~= 'seated' then return { 'ERR', 'INVALID seat in general section ' .. s.id }, nextArg end
+  for j = a + 1, a + 3 * N, 3 do
+    local s = secs[num(ARGV[j])]
+    local label, n = ARGV[j + 1], num(ARGV[j + 2])
+    if not s.seated then return { 'ERR', 'INVALID seat in general section ' .. s.id } end
     local r = s.byrow[label]
     if not r or n < 1 or n > r.n then
-      return { 'ERR', 'INVALID unknown seat ' .. s.id .. '-' .. label .. '-' .. n }, nextArg
+      return { 'ERR', 'INVALID unknown seat ' .. s.id .. '-' .. label .. '-' .. n }
     end
-    named[j] = { sec = s, pos = r.off + n - 1, sid = s.id .. '-' .. label .. '-' .. n }
   end
-  local items = {}
-  for j = 1, M do
-    local s = secs[tonumber(ARGV[m + 3 * j - 2])]
-    local q, adj = tonumber(ARGV[m + 3 * j - 1]), ARGV[m + 3 * j] == '1'
-    if adj and s.kind ~= 'seated' then return { 'ERR', 'INVALID adjacent on general section ' .. s.id }, nextArg end
-    items[j] = { sec = s, q = q, adj = adj }
+  local units = N
+  for j = m + 1, m + 3 * M, 3 do
+    local s = secs[num(ARGV[j])]
+    if ARGV[j + 2] == '1' and not s.seated then
+      return { 'ERR', 'INVALID adjacent on general section ' .. s.id }
+    end
+    units = units + num(ARGV[j + 1])
   end
 
   -- Lazy expiry, once per call, before the first valid hold: up to 16 per hold of the batch (at most 256, so a large
   -- batch never blocks the server for long; the sweeper reclaims the rest).
   if not now then
     now = now_ms()
+    nowS, ex = str(now), now + ttl
+    exS, mlS = str(ex), str(now + maxlife)
     if reclaim(now, math.min(16 * K, 256)) > 0 then
       for _, s in pairs(cache) do
         local f = redis.call('HMGET', s.key, 'avail', 'held', 'ver')
@@ -143,111 +175,107 @@ local function hold_one(kb, ab)
     local v = redis.call('GET', K_IDEM)
     if v then
       local nl = string.find(v, '\n', 1, true)
-      if string.sub(v, nl + 1) ~= fp then return { 'ERR', 'IDEM_REUSED' }, nextArg end
+      if string.sub(v, nl + 1) ~= fp then return { 'ERR', 'IDEM_REUSED' } end
       local prevID = string.sub(v, 1, nl - 1)
       local h = redis.call('HMGET', P .. 'hold:' .. prevID, 'st', 'lines', 'seats', 'total', 'cur', 'ca', 'ex', 'units')
       if h[1] then
-        return { 'replay', prevID, h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8] }, nextArg
+        return { 'replay', prevID, h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8] }
       end
     end
   end
 
-  local units = N
-  for j = 1, M do units = units + items[j].q end
   local fh = redis.call('HMGET', K_FAN, 'held', 'bought')
   if units + (tonumber(fh[1]) or 0) + (tonumber(fh[2]) or 0) > maxfan then
-    return { 'ERR', 'LIMIT_EXCEEDED' }, nextArg
+    return { 'ERR', 'LIMIT_EXCEEDED' }
   end
 
   -- Availability on the sections' local state, undone if the hold fails: named seats first, then items in order.
-  local saved = {}
   for i = 1, S do
     local s = secs[i]
-    if not saved[s] then
-      saved[s] = { avail = s.avail, str = s.str }
-      s.units, s.pos = 0, {}
-    end
+    savedAvail[i], savedStr[i] = s.avail, s.str
   end
-  local function undo(code)
-    for s, v in pairs(saved) do s.avail, s.str = v.avail, v.str end
-    return { 'ERR', code }, nextArg
+  local nseat = 0
+  for j = a + 1, a + 3 * N, 3 do
+    local s = secs[num(ARGV[j])]
+    local label, n = ARGV[j + 1], num(ARGV[j + 2])
+    local p = s.byrow[label].off + n - 1
+    local str = seatstr(s)
+    if string.sub(str, p + 1, p + 1) ~= '0' then return undo(S, 'SEATS_UNAVAILABLE ' .. s.id .. '-' .. label .. '-' .. n) end
+    take(s, p, 1)
+    s.avail = s.avail - 1
+    s.units = s.units + 1
+    if not s.pos then s.pos = {} end
+    s.pos[#s.pos + 1] = p
+    nseat = nseat + 1
+    seatids[nseat] = s.id .. '-' .. label .. '-' .. n
   end
-  local seatids = {}
-  for j = 1, N do
-    local x = named[j]
-    local str = seatstr(x.sec)
-    if string.sub(str, x.pos + 1, x.pos + 1) ~= '0' then return undo('SEATS_UNAVAILABLE ' .. x.sid) end
-    take(x.sec, x.pos, 1)
-    x.sec.avail = x.sec.avail - 1
-    x.sec.units = x.sec.units + 1
-    x.sec.pos[#x.sec.pos + 1] = x.pos
-    seatids[#seatids + 1] = x.sid
-  end
-  for j = 1, M do
-    local it = items[j]
-    local s = it.sec
-    if it.q > s.avail then return undo('SOLD_OUT ' .. s.id) end
-    if s.kind == 'seated' then
-      local got, run = best(s, it.q, it.adj)
-      if not got then return undo('SOLD_OUT ' .. s.id) end
-      local ps = {}
+  for j = m + 1, m + 3 * M, 3 do
+    local s = secs[num(ARGV[j])]
+    local q = num(ARGV[j + 1])
+    if q > s.avail then return undo(S, 'SOLD_OUT ' .. s.id) end
+    if s.seated then
+      local got, run = best(s, q, ARGV[j + 2] == '1')
+      if not got then return undo(S, 'SOLD_OUT ' .. s.id) end
+      if not s.pos then s.pos = {} end
+      local pos = s.pos
       if run then
-        for k = 0, it.q - 1 do ps[#ps + 1] = got[1] + k end
-        take(s, got[1], it.q)
+        take(s, got[1], q)
+        for k = 0, q - 1 do
+          pos[#pos + 1] = got[1] + k
+          nseat = nseat + 1
+          seatids[nseat] = seat_id(s, got[1] + k)
+        end
       else
-        ps = got
-        for _, p in ipairs(ps) do take(s, p, 1) end
-      end
-      for _, p in ipairs(ps) do
-        s.pos[#s.pos + 1] = p
-        seatids[#seatids + 1] = seat_id(s, p)
+        for _, p in ipairs(got) do
+          take(s, p, 1)
+          pos[#pos + 1] = p
+          nseat = nseat + 1
+          seatids[nseat] = seat_id(s, p)
+        end
       end
     end
-    s.avail = s.avail - it.q
-    s.units = s.units + it.q
+    s.avail = s.avail - q
+    s.units = s.units + q
   end
 
-  -- Every check passed: write. Lines follow the sections' first appearance, named seats first.
-  local lines, allocs, order, seen = {}, {}, {}, {}
-  for j = 1, N do
-    local s = named[j].sec
-    if not seen[s] then seen[s] = true; order[#order + 1] = s end
-  end
-  for j = 1, M do
-    local s = items[j].sec
-    if not seen[s] then seen[s] = true; order[#order + 1] = s end
-  end
+  -- Every check passed: write. Lines follow the sections' order.
   local total = 0
-  for _, s in ipairs(order) do
+  for i = 1, S do
+    local s = secs[i]
+    local u = str(s.units)
     s.held = s.held + s.units
     s.ver = s.ver + 1
     if not dirty[s] then dirty[s] = true; dirtyList[#dirtyList + 1] = s end
-    if #s.pos > 0 then
+    local ps = ''
+    if s.pos then
       table.sort(s.pos)
       set_seats(s.seatkey, s.pos, 'h')
+      ps = table.concat(s.pos, ',')
     end
-    lines[#lines + 1] = s.id .. ':' .. s.units .. ':' .. s.price
-    allocs[#allocs + 1] = s.id .. '|' .. s.units .. '|' .. table.concat(s.pos, ',')
+    lines[i] = s.id .. ':' .. u .. ':' .. s.pricestr
+    allocs[i] = s.id .. '|' .. u .. '|' .. ps
     total = total + s.units * s.price
+    s.units, s.pos = 0, nil
   end
-  local ex = now + ttl
-  local ls, ss = table.concat(lines, ';'), table.concat(seatids, ' ')
-  redis.call('HSET', K_HOLD, 'fan', fan, 'st', 'held', 'lines', ls, 'seats', ss, 'total', total, 'cur', cur,
-    'ca', now, 'ex', ex, 'ml', now + maxlife, 'units', units, 'alloc', table.concat(allocs, ';'))
-  deadlines[#deadlines + 1] = ex
+  local ls, ss = table.concat(lines, ';', 1, S), table.concat(seatids, ' ', 1, nseat)
+  local us, ts = str(units), str(total)
+  redis.call('HSET', K_HOLD, 'fan', fan, 'st', 'held', 'lines', ls, 'seats', ss, 'total', ts, 'cur', cur,
+    'ca', nowS, 'ex', exS, 'ml', mlS, 'units', us, 'alloc', table.concat(allocs, ';', 1, S))
+  deadlines[#deadlines + 1] = exS
   deadlines[#deadlines + 1] = id
-  redis.call('HINCRBY', K_FAN, 'held', units)
+  redis.call('HINCRBY', K_FAN, 'held', us)
   if useIdem == '1' then redis.call('SET', K_IDEM, id .. '\n' .. fp, 'EX', 86400) end
-  return { 'new', id, 'held', ls, ss, total, cur, now, ex, units }, nextArg
+  return { 'new', id, 'held', ls, ss, total, cur, now, ex, units }
 end
 
 local out, kb, ab = {}, 4, 2
 for i = 1, K do
-  local S = tonumber(ARGV[ab + 4])
-  local r
-  r, ab = hold_one(kb, ab)
+  local S = num(ARGV[ab + 4])
+  local N = num(ARGV[ab + 5 + S])
+  local M = num(ARGV[ab + 6 + S + 3 * N])
+  out[i] = hold_one(kb, ab, S)
   kb = kb + 3 + 2 * S
-  out[i] = r
+  ab = ab + 7 + S + 3 * N + 3 * M
 end
 for _, s in ipairs(dirtyList) do
   redis.call('HSET', s.key, 'avail', s.avail, 'held', s.held, 'ver', s.ver)
