@@ -1,7 +1,10 @@
 package core
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,7 +15,8 @@ import (
 )
 
 // The organizer API. Creating an event touches three services in order: the inventory (which owns the id, so a
-// duplicate fails there before anything else changes), the waiting room, and the settlement's ledger.
+// duplicate fails there before anything else changes), the settlement's ledger, and the waiting room. A create
+// that failed after the inventory step is finished by a retry with the same definition.
 
 // eventBody is the body of POST /v1/admin/events (API.md).
 type eventBody struct {
@@ -147,14 +151,20 @@ func (s *Server) createEvent(ctx *fasthttp.RequestCtx, _ string) error {
 	}
 	actx, cancel := adminCtx()
 	defer cancel()
-	if err := s.inv.CreateEvent(actx, ev); err != nil {
-		return fmt.Errorf("create event %s: %w", ev.ID, err)
+	resumed, err := s.createInventory(actx, ev)
+	if err != nil {
+		return err
+	}
+	if resumed != nil {
+		ev = *resumed // the ledger gets exactly what the inventory holds
+	}
+	// The ledger before the waiting room: a configured room marks a complete event (see createInventory), and fans
+	// can join only once the rest is in place.
+	if err := s.settl.RegisterEvent(actx, ev); err != nil {
+		return fmt.Errorf("register %s with the settlement: %w", ev.ID, err)
 	}
 	if err := s.room.Configure(actx, cfg); err != nil {
 		return fmt.Errorf("configure the waiting room of %s: %w", ev.ID, err)
-	}
-	if err := s.settl.RegisterEvent(actx, ev); err != nil {
-		return fmt.Errorf("register %s with the settlement: %w", ev.ID, err)
 	}
 	s.log.Info("event created", "event", ev.ID, "sections", len(ev.Sections), "waves", len(cfg.Waves))
 	v, err := s.eventView(actx, ev.ID)
@@ -162,6 +172,52 @@ func (s *Server) createEvent(ctx *fasthttp.RequestCtx, _ string) error {
 		return err
 	}
 	return writeJSON(ctx, fasthttp.StatusCreated, v)
+}
+
+// createInventory adds ev to the inventory. When the id exists but the event was left half created (its waiting
+// room never configured) by a create with the same definition, it returns the stored event so the caller finishes
+// the remaining steps; any other existing id is a conflict. The definition is compared without its creation time.
+func (s *Server) createInventory(ctx context.Context, ev inventory.Event) (*inventory.Event, error) {
+	err := s.inv.CreateEvent(ctx, ev)
+	if err == nil {
+		return nil, nil
+	}
+	if !errors.Is(err, inventory.ErrEventExists) {
+		return nil, fmt.Errorf("create event %s: %w", ev.ID, err)
+	}
+	stored, serr := s.inv.Event(ctx, ev.ID)
+	if serr != nil {
+		return nil, fmt.Errorf("event %s: %w", ev.ID, serr)
+	}
+	same, serr := sameDefinition(ev, stored)
+	if serr != nil {
+		return nil, fmt.Errorf("event %s: %w", ev.ID, serr)
+	}
+	if !same {
+		return nil, fmt.Errorf("create event %s: %w", ev.ID, err)
+	}
+	switch _, rerr := s.room.Stats(ctx, ev.ID); {
+	case rerr == nil:
+		return nil, fmt.Errorf("create event %s: %w", ev.ID, err) // complete: the id is in use
+	case !errors.Is(rerr, waitroom.ErrNotFound):
+		return nil, fmt.Errorf("waiting room of %s: %w", ev.ID, rerr)
+	}
+	s.log.Info("finishing a half-created event", "event", ev.ID)
+	return &stored, nil
+}
+
+// sameDefinition compares two events as the inventory stores them, ignoring when each was created.
+func sameDefinition(a, b inventory.Event) (bool, error) {
+	a.CreatedAt, b.CreatedAt = time.Time{}, time.Time{}
+	ja, err := json.Marshal(a)
+	if err != nil {
+		return false, err
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(ja, jb), nil
 }
 
 // eventView is an event with its live counters.

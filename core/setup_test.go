@@ -59,6 +59,7 @@ type env struct {
 	inv    inventory.Store
 	room   *waitroom.Room
 	settl  *settlement.Service
+	ledger *memledger.Ledger
 	pay    *testpay.Payments
 	reg    *prometheus.Registry
 	clock  *clock
@@ -71,6 +72,9 @@ type options struct {
 	inv    inventory.Store // default: the embedded store on the test clock
 	room   waitroom.Store  // default: the embedded waiting-room store
 	roomOn bool            // the room runs on the test clock too
+	// wrapRoom and wrapSettlement, when set, stand between the server and the waiting room or the settlement.
+	wrapRoom       func(core.Room) core.Room
+	wrapSettlement func(core.Settlement) core.Settlement
 }
 
 func setup(t testing.TB, opts ...func(*options)) *env {
@@ -104,10 +108,19 @@ func setup(t testing.TB, opts ...func(*options)) *env {
 		t.Fatal(err)
 	}
 	pay := testpay.New()
-	settl := settlement.New(memledger.New(), membus.New(), pay, inv, settlement.Options{
+	ledger := memledger.New()
+	settl := settlement.New(ledger, membus.New(), pay, inv, settlement.Options{
 		WebhookSecret: "whsec_test", Registerer: reg, Logger: log, OnBooking: core.FinishOnSettled(room, log),
 		RelayIdle: 20 * time.Millisecond})
-	srv, err := core.New(o.cfg, core.Deps{Inventory: inv, Room: room, Settlement: settl, Checks: o.checks,
+	var coreRoom core.Room = room
+	if o.wrapRoom != nil {
+		coreRoom = o.wrapRoom(room)
+	}
+	var coreSettl core.Settlement = settl
+	if o.wrapSettlement != nil {
+		coreSettl = o.wrapSettlement(settl)
+	}
+	srv, err := core.New(o.cfg, core.Deps{Inventory: inv, Room: coreRoom, Settlement: coreSettl, Checks: o.checks,
 		Registerer: reg, Gatherer: reg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +150,7 @@ func setup(t testing.TB, opts ...func(*options)) *env {
 		client.CloseIdleConnections()
 	})
 	return &env{t: t, base: "http://" + ln.Addr().String(), admin: o.cfg.AdminToken, srv: srv, inv: inv, room: room,
-		settl: settl, pay: pay, reg: reg, clock: clk, client: client}
+		settl: settl, ledger: ledger, pay: pay, reg: reg, clock: clk, client: client}
 }
 
 // reply is an HTTP reply with its JSON body decoded.
