@@ -112,6 +112,7 @@ func (r *Room) pruneClaims() {
 			delete(r.left, k)
 		}
 	}
+	r.nleft.Store(int64(len(r.left)))
 }
 
 // tick is one admission step of one event: take or renew the lease, draw the pre-queue at open, release the waves

@@ -61,7 +61,8 @@ type Room struct {
 	// left are the places given up through this process, until their queue token could have expired: polls of
 	// their tokens here answer closed at once. Other processes learn it when the serving counter reaches the place
 	// (the claim finds it gone).
-	left map[claimKey]time.Time
+	left  map[claimKey]time.Time
+	nleft atomic.Int64 // len(left)
 }
 
 type claimKey struct {
@@ -335,19 +336,38 @@ func (r *Room) Status(ctx context.Context, event, queueToken string) (Status, er
 	return r.status(ctx, snap, t, now)
 }
 
+// StatusBytes is Status for a token held as bytes (a request header); it does not keep them, so the caller
+// need not copy them into a string.
+func (r *Room) StatusBytes(ctx context.Context, event string, queueToken []byte) (Status, error) {
+	now := r.now()
+	t, err := r.sig.parseQueueBytes(queueToken, event, now)
+	if err != nil {
+		return Status{}, ErrBadToken
+	}
+	_, snap, err := r.snapshot(ctx, event)
+	if err != nil {
+		return Status{}, err
+	}
+	return r.status(ctx, snap, t, now)
+}
+
 func (r *Room) status(ctx context.Context, snap *snapshot, t queueToken, now time.Time) (Status, error) {
 	st := r.evaluate(snap, t, now)
 	k := claimKey{event: t.Event, fan: t.Fan, lane: t.Lane, seq: t.Seq}
-	r.claimMu.Lock()
-	_, gone := r.left[k]
-	c, ok := r.claims[k]
-	r.claimMu.Unlock()
-	if gone {
-		return Status{State: Closed, Position: st.Position, Lane: st.Lane}, nil
+	if r.nleft.Load() > 0 { // most polls: nobody left through this process, so no lock to share between cores
+		r.claimMu.Lock()
+		_, gone := r.left[k]
+		r.claimMu.Unlock()
+		if gone {
+			return Status{State: Closed, Position: st.Position, Lane: st.Lane}, nil
+		}
 	}
 	if st.State != Admitted {
 		return st, nil
 	}
+	r.claimMu.Lock()
+	c, ok := r.claims[k]
+	r.claimMu.Unlock()
 	if !ok {
 		deadline, first, err := r.store.Claim(ctx, t.Event, t.Fan, t.Lane, t.Seq, st.Position, now, r.opts.AccessTTL, r.opts.IdleTTL)
 		if errors.Is(err, ErrGone) {
@@ -486,6 +506,7 @@ func (r *Room) Leave(ctx context.Context, event, queueToken string) error {
 	}
 	r.claimMu.Lock()
 	r.left[k] = t.Expires
+	r.nleft.Store(int64(len(r.left)))
 	r.claimMu.Unlock()
 	select { // streams of this token answer closed now too
 	case ev.wake <- struct{}{}:

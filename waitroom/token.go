@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"hash"
+	"sync"
 	"time"
 )
 
@@ -47,60 +49,75 @@ type accessToken struct {
 	Expires    time.Time
 }
 
+// signer mints and verifies tokens. Its HMACs come from a pool: after its first Reset a crypto/hmac hasher
+// restores the SHA-256 states of the padded key instead of hashing the two pad blocks again, which halves the
+// compressions of a poll's verification.
 type signer struct {
-	ipad, opad [sha256.BlockSize]byte // the derived key XOR the HMAC pads, so tags are computed with sha256.Sum256 alone
+	macs *sync.Pool // of *mac
+}
+
+// mac is a pooled HMAC with the buffers a verification needs, so a poll allocates nothing.
+type mac struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+	src [maxTokenLen]byte // the token's text, when it comes as a string
+	buf [maxTokenLen]byte // the decoded token
 }
 
 func newSigner(secret []byte) signer {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("onsale/waitroom/token/v1"))
-	key := m.Sum(nil) // 32 bytes: shorter than a block, so it is used as is
-	var s signer
-	for i := range sha256.BlockSize {
-		var k byte
-		if i < len(key) {
-			k = key[i]
-		}
-		s.ipad[i], s.opad[i] = k^0x36, k^0x5c
-	}
-	return s
+	key := m.Sum(nil)
+	return signer{macs: &sync.Pool{New: func() any { return &mac{h: hmac.New(sha256.New, key)} }}}
 }
 
-// tag appends HMAC-SHA256(key, payload) truncated to tagLen to dst. It is HMAC computed by hand on stack buffers
-// (payloads are at most maxTokenLen), so verifying a poll's token allocates nothing.
+func (s signer) get() *mac { return s.macs.Get().(*mac) }
+
+func (s signer) put(m *mac) {
+	m.h.Reset()
+	s.macs.Put(m)
+}
+
+// tag returns HMAC-SHA256(key, payload) truncated to tagLen, in m's buffer.
+func (m *mac) tag(payload []byte) []byte {
+	m.h.Write(payload)
+	return m.h.Sum(m.sum[:0])[:tagLen]
+}
+
+// tag appends the tag of payload to dst.
 func (s signer) tag(dst, payload []byte) []byte {
-	var in [sha256.BlockSize + maxTokenLen]byte
-	copy(in[:], s.ipad[:])
-	n := copy(in[sha256.BlockSize:], payload)
-	inner := sha256.Sum256(in[:sha256.BlockSize+n])
-	var out [sha256.BlockSize + sha256.Size]byte
-	copy(out[:], s.opad[:])
-	copy(out[sha256.BlockSize:], inner[:])
-	sum := sha256.Sum256(out[:])
-	return append(dst, sum[:tagLen]...)
+	m := s.get()
+	dst = append(dst, m.tag(payload)...)
+	s.put(m)
+	return dst
 }
 
 func (s signer) seal(payload []byte) string {
 	return base64.RawURLEncoding.EncodeToString(s.tag(payload, payload))
 }
 
-// open checks the tag and returns the payload, decoded into buf; every failure is the same error.
-func (s signer) open(tok string, buf *[maxTokenLen]byte) ([]byte, error) {
+// open checks the tag of a token and returns its payload, decoded into m.buf; every failure is the same error.
+func (m *mac) open(tok []byte) ([]byte, error) {
 	if len(tok) == 0 || len(tok) > maxTokenLen {
 		return nil, errToken
 	}
-	var src [maxTokenLen]byte
-	n, err := base64.RawURLEncoding.Decode(buf[:], src[:copy(src[:], tok)])
+	n, err := base64.RawURLEncoding.Decode(m.buf[:], tok)
 	if err != nil || n < tagLen+2 {
 		return nil, errToken
 	}
-	payload, tag := buf[:n-tagLen], buf[n-tagLen:n]
-	var want [tagLen]byte
-	s.tag(want[:0], payload)
-	if !hmac.Equal(want[:], tag) {
+	payload, tag := m.buf[:n-tagLen], m.buf[n-tagLen:n]
+	if !hmac.Equal(m.tag(payload), tag) {
 		return nil, errToken
 	}
 	return payload, nil
+}
+
+// openString is open for a token held as a string.
+func (m *mac) openString(tok string) ([]byte, error) {
+	if len(tok) > maxTokenLen {
+		return nil, errToken
+	}
+	return m.open(m.src[:copy(m.src[:], tok)])
 }
 
 func appendString(b []byte, s string) []byte {
@@ -207,11 +224,28 @@ func (r *reader) header(kind byte, event string) (fan string, ok bool) {
 
 // parseQueue verifies a queue token for event at now.
 func (s signer) parseQueue(tok, event string, now time.Time) (queueToken, error) {
-	var buf [maxTokenLen]byte
-	p, err := s.open(tok, &buf)
+	m := s.get()
+	defer s.put(m)
+	p, err := m.openString(tok)
 	if err != nil {
 		return queueToken{}, err
 	}
+	return decodeQueue(p, event, now)
+}
+
+// parseQueueBytes is parseQueue for a token held as bytes (a request header), which it does not keep.
+func (s signer) parseQueueBytes(tok []byte, event string, now time.Time) (queueToken, error) {
+	m := s.get()
+	defer s.put(m)
+	p, err := m.open(tok)
+	if err != nil {
+		return queueToken{}, err
+	}
+	return decodeQueue(p, event, now)
+}
+
+// decodeQueue reads a verified queue token's payload.
+func decodeQueue(p []byte, event string, now time.Time) (queueToken, error) {
 	r := reader{b: p}
 	t := queueToken{Event: event}
 	fan, sameEvent := r.header(kindQueue, event)
@@ -234,8 +268,9 @@ func (s signer) parseQueue(tok, event string, now time.Time) (queueToken, error)
 
 // parseAccess verifies an access token for event at now.
 func (s signer) parseAccess(tok, event string, now time.Time) (accessToken, error) {
-	var buf [maxTokenLen]byte
-	p, err := s.open(tok, &buf)
+	m := s.get()
+	defer s.put(m)
+	p, err := m.openString(tok)
 	if err != nil {
 		return accessToken{}, err
 	}
