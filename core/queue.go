@@ -17,6 +17,9 @@ import (
 
 const headerQueueToken = "Queue-Token"
 
+// retryAfterKey is already canonical, so setting it on every poll skips the header-name normalization.
+var retryAfterKey = []byte(fasthttp.HeaderRetryAfter)
+
 var errNoQueueToken = problemf(401, typeUnauthorized, "the Queue-Token header is required")
 
 // join: POST /v1/events/{event}/queue.
@@ -69,19 +72,31 @@ func (s *Server) join(ctx *fasthttp.RequestCtx, event string) error {
 	return nil
 }
 
+// statusBytes is the room's Status for a token read in place from the request header (*waitroom.Room has it),
+// sparing each poll a copy of its token.
+type statusBytes interface {
+	StatusBytes(ctx context.Context, event string, queueToken []byte) (waitroom.Status, error)
+}
+
 // queueStatus: GET /v1/events/{event}/queue with Queue-Token.
 func (s *Server) queueStatus(ctx *fasthttp.RequestCtx, event string) error {
 	tok := ctx.Request.Header.Peek(headerQueueToken)
 	if len(tok) == 0 {
 		return errNoQueueToken
 	}
-	st, err := s.room.Status(context.Background(), event, string(tok))
+	var st waitroom.Status
+	var err error
+	if rb, ok := s.room.(statusBytes); ok {
+		st, err = rb.StatusBytes(context.Background(), event, tok)
+	} else {
+		st, err = s.room.Status(context.Background(), event, string(tok))
+	}
 	if err != nil {
 		return err
 	}
 	if st.State == waitroom.Waiting || st.State == waitroom.Prequeue {
 		var nb [20]byte
-		ctx.Response.Header.SetBytesV(fasthttp.HeaderRetryAfter, strconv.AppendInt(nb[:0], int64(ceilSeconds(st.PollAfter)), 10))
+		ctx.Response.Header.SetCanonical(retryAfterKey, strconv.AppendInt(nb[:0], int64(ceilSeconds(st.PollAfter)), 10))
 	}
 	buf := getBuf()
 	b := appendStatus(buf.b[:0], &st)
@@ -91,9 +106,16 @@ func (s *Server) queueStatus(ctx *fasthttp.RequestCtx, event string) error {
 }
 
 func appendStatus(b []byte, st *waitroom.Status) []byte {
-	b = append(b, `{"state":`...)
-	b = appendJSONString(b, string(st.State))
-	b = append(b, `,"position":`...)
+	switch st.State { // the frequent states with their JSON ready
+	case waitroom.Waiting:
+		b = append(b, `{"state":"waiting","position":`...)
+	case waitroom.Prequeue:
+		b = append(b, `{"state":"prequeue","position":`...)
+	default:
+		b = append(b, `{"state":`...)
+		b = appendJSONString(b, string(st.State))
+		b = append(b, `,"position":`...)
+	}
 	b = appendInt(b, st.Position)
 	b = append(b, `,"ahead":`...)
 	b = appendInt(b, st.Ahead)
