@@ -2,7 +2,7 @@
 -- the live holds (deadline zset) and confirmed holds, and the fans' counters. The comparison runs in Go.
 -- KEYS: 1 prefix, 2 meta, 3 deadline, 4 confirmed set.
 -- Returns {sections, holds, fans}: sections = {id, cap, avail, held, sold, wh, kind, seat string}…,
--- holds = {id, state, units, alloc, fan, zset member "1"/"0"}…, fans = {fan, held, bought}….
+-- holds = {id, state, units, alloc, fan, zset member "1"/"0"}…, fans = {fan, held (its units less bought), bought}….
 local secs = redis.call('HGET', K_META, 'secs')
 if not secs then return fail('NOT_FOUND', 'event') end
 local so = {}
@@ -13,12 +13,19 @@ for _, id in ipairs(split(secs, ',')) do
 end
 local ho, fans, fo = {}, {}, {}
 local function add(id, member)
-  local h = redis.call('HMGET', P .. 'hold:' .. id, 'st', 'units', 'alloc', 'fan')
-  ho[#ho + 1] = { id, h[1] or '', h[2] or '0', h[3] or '', h[4] or '', member }
-  if h[4] and not fans[h[4]] then
-    fans[h[4]] = true
-    local f = redis.call('HMGET', P .. 'fan:' .. h[4], 'held', 'bought')
-    fo[#fo + 1] = { h[4], f[1] or '0', f[2] or '0' }
+  local h = read_hold(P .. 'hold:' .. id)
+  if not h then
+    ho[#ho + 1] = { id, '', '0', '', '', member }
+    return
+  end
+  -- The recorded units are the lines' (what the fan pays for); Audit checks them against the allocation.
+  local units = line_sums(h.lines)
+  ho[#ho + 1] = { id, h.st, units, h.alloc, h.fan, member }
+  if not fans[h.fan] then
+    fans[h.fan] = true
+    local f = redis.call('HMGET', P .. 'fan:' .. h.fan, 'units', 'bought')
+    local bought = tonumber(f[2]) or 0
+    fo[#fo + 1] = { h.fan, (tonumber(f[1]) or 0) - bought, bought }
   end
 end
 for _, id in ipairs(redis.call('ZRANGE', K_DEADLINE, 0, -1)) do add(id, 'deadline') end

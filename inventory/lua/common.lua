@@ -61,22 +61,51 @@ local function set_seats(key, pos, c)
   end
 end
 
+-- A hold is a hash {st, ex, d}: its state and deadline (ms), which change, and d, what never changes once written:
+-- "<created ms>\n<lines>\n<seats>\n<alloc>\n<fan>" with lines "sec:units:price;…", seats "id id …", alloc as above
+-- and the fan last (it may hold any byte). Three fields rather than one per value keep the hold's write, the hot
+-- path's largest, cheap; its units, total, currency and life cap are derived from d and the event's meta.
+local function hold_record(ca, lines, seats, alloc, fan)
+  return ca .. '\n' .. lines .. '\n' .. seats .. '\n' .. alloc .. '\n' .. fan
+end
+
+-- read_hold returns a hold's fields {st, ex (number), ca (number), lines, seats, alloc, fan}, or nil.
+local function read_hold(hk)
+  local h = redis.call('HMGET', hk, 'st', 'ex', 'd')
+  if not h[1] then return nil end
+  local ca, lines, seats, alloc, fan = string.match(h[3] or '', '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(.*)$')
+  return { st = h[1], ex = tonumber(h[2]), ca = tonumber(ca), lines = lines or '', seats = seats or '',
+    alloc = alloc or '', fan = fan or '' }
+end
+
+-- line_sums returns the units and the total price of a lines string "sec:units:price;…".
+local function line_sums(lines)
+  local units, total = 0, 0
+  for q, price in string.gmatch(lines, '[^:;]+:(%d+):(%d+)') do
+    units = units + tonumber(q)
+    total = total + tonumber(q) * tonumber(price)
+  end
+  return units, total
+end
+
 -- free_hold gives a live hold's units back to sale and leaves it in state newstate (released or expired).
 local function free_hold(id, newstate)
   local hk = P .. 'hold:' .. id
-  local h = redis.call('HMGET', hk, 'st', 'units', 'alloc', 'fan')
-  if h[1] ~= 'held' and h[1] ~= 'checkout' then
+  local h = read_hold(hk)
+  if not h or (h.st ~= 'held' and h.st ~= 'checkout') then
     redis.call('ZREM', K_DEADLINE, id)
     return false
   end
-  for _, a in ipairs(parse_alloc(h[3])) do
+  local units = 0
+  for _, a in ipairs(parse_alloc(h.alloc)) do
     local sk = P .. 'sec:' .. a.sec
     redis.call('HINCRBY', sk, 'held', -a.n)
     redis.call('HINCRBY', sk, 'avail', a.n)
     redis.call('HINCRBY', sk, 'ver', 1)
     if #a.pos > 0 then set_seats(P .. 'seats:' .. a.sec, a.pos, '0') end
+    units = units + a.n
   end
-  redis.call('HINCRBY', P .. 'fan:' .. h[4], 'held', -tonumber(h[2]))
+  redis.call('HINCRBY', P .. 'fan:' .. h.fan, 'units', -units)
   redis.call('HSET', hk, 'st', newstate)
   redis.call('PEXPIRE', hk, HOLD_KEEP_MS)
   redis.call('ZREM', K_DEADLINE, id)
@@ -93,20 +122,22 @@ local function reclaim(now, limit)
   return n
 end
 
--- hold_reply returns a hold hash as a flat field/value list.
-local function hold_reply(hk)
-  return redis.call('HGETALL', hk)
+-- hold_reply returns a hold hash as a flat field/value list, with the event's currency.
+local function hold_reply(hk, cur)
+  local r = redis.call('HGETALL', hk)
+  r[#r + 1] = 'cur'
+  r[#r + 1] = cur
+  return r
 end
 
--- target_hold reads the hold a call is about and, when its deadline has passed, expires it first as a sweep would.
--- It returns the hold's fields (st, ex, units, alloc, fan, ml, ca) or nil when there is no such hold.
+-- target_hold reads the hold a call is about (as read_hold) and, when its deadline has passed, expires it first as a
+-- sweep would. It returns nil when there is no such hold.
 local function target_hold(id, now)
-  local hk = P .. 'hold:' .. id
-  local h = redis.call('HMGET', hk, 'st', 'ex', 'units', 'alloc', 'fan', 'ml', 'ca')
-  if not h[1] then return nil end
-  if (h[1] == 'held' or h[1] == 'checkout') and tonumber(h[2]) <= now then
+  local h = read_hold(P .. 'hold:' .. id)
+  if not h then return nil end
+  if (h.st == 'held' or h.st == 'checkout') and h.ex <= now then
     free_hold(id, 'expired')
-    h[1] = 'expired'
+    h.st = 'expired'
   end
   return h
 end

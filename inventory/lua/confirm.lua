@@ -1,27 +1,29 @@
 -- confirm.lua sells a hold in checkout (or held, before its deadline): its units move from held to sold.
 -- KEYS: 1 prefix, 2 meta, 3 deadline, 4 hold, 5 confirmed set. ARGV: 1 hold id.
 local id = ARGV[1]
-if redis.call('EXISTS', K_META) == 0 then return fail('NOT_FOUND', 'event') end
+local cur = redis.call('HGET', K_META, 'cur')
+if not cur then return fail('NOT_FOUND', 'event') end
 local now = now_ms()
 reclaim(now, 16)
 local h = target_hold(id, now)
 if not h then return fail('NOT_FOUND', 'hold') end
-if h[1] == 'held' or h[1] == 'checkout' then
-  for _, a in ipairs(parse_alloc(h[4])) do
+if h.st == 'held' or h.st == 'checkout' then
+  local units = 0
+  for _, a in ipairs(parse_alloc(h.alloc)) do
     local sk = P .. 'sec:' .. a.sec
     redis.call('HINCRBY', sk, 'held', -a.n)
     redis.call('HINCRBY', sk, 'sold', a.n)
     redis.call('HINCRBY', sk, 'ver', 1)
     if #a.pos > 0 then set_seats(P .. 'seats:' .. a.sec, a.pos, 's') end
+    units = units + a.n
   end
-  local fk = P .. 'fan:' .. h[5]
-  redis.call('HINCRBY', fk, 'held', -tonumber(h[3]))
-  redis.call('HINCRBY', fk, 'bought', tonumber(h[3]))
+  -- The fan's units (live and bought) stay; the bought part grows.
+  redis.call('HINCRBY', P .. 'fan:' .. h.fan, 'bought', units)
   redis.call('HSET', KEYS[4], 'st', 'confirmed')
   redis.call('PERSIST', KEYS[4])
   redis.call('ZREM', K_DEADLINE, id)
   redis.call('SADD', KEYS[5], id)
-elseif h[1] ~= 'confirmed' then
-  return fail('HOLD_EXPIRED', h[1])
+elseif h.st ~= 'confirmed' then
+  return fail('HOLD_EXPIRED', h.st)
 end
-return hold_reply(KEYS[4])
+return hold_reply(KEYS[4], cur)

@@ -7,7 +7,7 @@
 --       S = number of sections, S section ids, N = number of named seats, N triples (section index, row, seat number),
 --       M = number of items, M triples (section index, quantity, adjacent "1"/"0").
 --       Sections are numbered in order of first appearance, named seats first (the order of the hold's lines).
--- Returns one entry per hold: {"new"|"replay", id, state, lines, seats, total, currency, created, expires, units} or
+-- Returns one entry per hold: {"new"|"replay", id, state, lines, seats, currency, created, expires} or
 -- {"ERR", "<CODE> <detail>"}.
 -- The caller has checked what needs no stored state: quantities > 0, at most 100 units, seat ids parse, no seat twice.
 --
@@ -15,13 +15,13 @@
 -- per call and value (Lua formats them with snprintf, and redis.call would too), scratch tables are reused, and the
 -- holds of a call share one deadline, written in one ZADD.
 local K = tonumber(ARGV[1])
-local meta = redis.call('HMGET', K_META, 'ttl', 'maxlife', 'maxfan', 'cur')
+local meta = redis.call('HMGET', K_META, 'ttl', 'maxfan', 'cur')
 if not meta[1] then
   local out = {}
   for i = 1, K do out[i] = { 'ERR', 'NOT_FOUND event' } end
   return out
 end
-local ttl, maxlife, maxfan, cur = tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3]), meta[4]
+local ttl, maxfan, cur = tonumber(meta[1]), tonumber(meta[2]), meta[3]
 
 -- num and str convert small integers once per call.
 local numOf, strOf = {}, {}
@@ -49,7 +49,7 @@ local function section(sk, tk, id)
   local f = redis.call('HMGET', sk, 'kind', 'avail', 'held', 'ver', 'price', 'rows')
   if not f[1] then return nil end
   s = { id = id, key = sk, seatkey = tk, kind = f[1], seated = f[1] == 'seated', avail = tonumber(f[2]),
-    held = tonumber(f[3]), ver = tonumber(f[4]), price = tonumber(f[5]), pricestr = f[5], units = 0 }
+    held = tonumber(f[3]), ver = tonumber(f[4]), price = f[5], units = 0 }
   if s.seated then
     s.rows, s.byrow = {}, {}
     for label, off, n in string.gmatch(f[6], '([^:,]+):(%d+):(%d+)') do
@@ -109,7 +109,7 @@ local function seat_id(s, p)
   end
 end
 
-local now, nowS, ex, exS, mlS
+local now, nowS, ex, exS
 local dirty, dirtyList, deadlines = {}, {}, {}
 -- Scratch, reused by every hold: the hold's sections, their state before it (for undo), its seat ids and lines.
 local secs, savedAvail, savedStr, seatids, lines, allocs = {}, {}, {}, {}, {}, {}
@@ -121,6 +121,12 @@ local function undo(S, code)
     s.avail, s.str, s.units, s.pos = savedAvail[i], savedStr[i], 0, nil
   end
   return { 'ERR', code }
+end
+
+-- refuse undoes a hold that found no units; when the fan's limit would refuse it too, the answer is the limit's.
+local function refuse(S, fk, units, code)
+  if units + (tonumber(redis.call('HGET', fk, 'units')) or 0) > maxfan then code = 'LIMIT_EXCEEDED' end
+  return undo(S, code)
 end
 
 -- hold_one serves one hold whose keys start at KEYS[kb] and arguments at ARGV[ab]; it returns the reply entry.
@@ -161,7 +167,7 @@ local function hold_one(kb, ab, S)
   if not now then
     now = now_ms()
     nowS, ex = str(now), now + ttl
-    exS, mlS = str(ex), str(now + maxlife)
+    exS = str(ex)
     if reclaim(now, math.min(16 * K, 256)) > 0 then
       for _, s in pairs(cache) do
         local f = redis.call('HMGET', s.key, 'avail', 'held', 'ver')
@@ -177,17 +183,16 @@ local function hold_one(kb, ab, S)
       local nl = string.find(v, '\n', 1, true)
       if string.sub(v, nl + 1) ~= fp then return { 'ERR', 'IDEM_REUSED' } end
       local prevID = string.sub(v, 1, nl - 1)
-      local h = redis.call('HMGET', P .. 'hold:' .. prevID, 'st', 'lines', 'seats', 'total', 'cur', 'ca', 'ex', 'units')
-      if h[1] then
-        return { 'replay', prevID, h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8] }
+      local h = read_hold(P .. 'hold:' .. prevID)
+      if h then
+        return { 'replay', prevID, h.st, h.lines, h.seats, cur, h.ca, h.ex }
       end
     end
   end
 
-  local fh = redis.call('HMGET', K_FAN, 'held', 'bought')
-  if units + (tonumber(fh[1]) or 0) + (tonumber(fh[2]) or 0) > maxfan then
-    return { 'ERR', 'LIMIT_EXCEEDED' }
-  end
+  -- The fan's limit is checked before availability: it is taken with the fan's units after availability (one call
+  -- instead of two), and a hold that finds no units looks the limit up to answer as if it had been checked first.
+  if units > maxfan then return { 'ERR', 'LIMIT_EXCEEDED' } end
 
   -- Availability on the sections' local state, undone if the hold fails: named seats first, then items in order.
   for i = 1, S do
@@ -200,7 +205,7 @@ local function hold_one(kb, ab, S)
     local label, n = ARGV[j + 1], num(ARGV[j + 2])
     local p = s.byrow[label].off + n - 1
     local str = seatstr(s)
-    if string.sub(str, p + 1, p + 1) ~= '0' then return undo(S, 'SEATS_UNAVAILABLE ' .. s.id .. '-' .. label .. '-' .. n) end
+    if string.sub(str, p + 1, p + 1) ~= '0' then return refuse(S, K_FAN, units, 'SEATS_UNAVAILABLE ' .. s.id .. '-' .. label .. '-' .. n) end
     take(s, p, 1)
     s.avail = s.avail - 1
     s.units = s.units + 1
@@ -212,10 +217,10 @@ local function hold_one(kb, ab, S)
   for j = m + 1, m + 3 * M, 3 do
     local s = secs[num(ARGV[j])]
     local q = num(ARGV[j + 1])
-    if q > s.avail then return undo(S, 'SOLD_OUT ' .. s.id) end
+    if q > s.avail then return refuse(S, K_FAN, units, 'SOLD_OUT ' .. s.id) end
     if s.seated then
       local got, run = best(s, q, ARGV[j + 2] == '1')
-      if not got then return undo(S, 'SOLD_OUT ' .. s.id) end
+      if not got then return refuse(S, K_FAN, units, 'SOLD_OUT ' .. s.id) end
       if not s.pos then s.pos = {} end
       local pos = s.pos
       if run then
@@ -238,8 +243,13 @@ local function hold_one(kb, ab, S)
     s.units = s.units + q
   end
 
+  local us = str(units)
+  if redis.call('HINCRBY', K_FAN, 'units', us) > maxfan then
+    redis.call('HINCRBY', K_FAN, 'units', '-' .. us)
+    return undo(S, 'LIMIT_EXCEEDED')
+  end
+
   -- Every check passed: write. Lines follow the sections' order.
-  local total = 0
   for i = 1, S do
     local s = secs[i]
     local u = str(s.units)
@@ -252,20 +262,16 @@ local function hold_one(kb, ab, S)
       set_seats(s.seatkey, s.pos, 'h')
       ps = table.concat(s.pos, ',')
     end
-    lines[i] = s.id .. ':' .. u .. ':' .. s.pricestr
+    lines[i] = s.id .. ':' .. u .. ':' .. s.price
     allocs[i] = s.id .. '|' .. u .. '|' .. ps
-    total = total + s.units * s.price
     s.units, s.pos = 0, nil
   end
   local ls, ss = table.concat(lines, ';', 1, S), table.concat(seatids, ' ', 1, nseat)
-  local us, ts = str(units), str(total)
-  redis.call('HSET', K_HOLD, 'fan', fan, 'st', 'held', 'lines', ls, 'seats', ss, 'total', ts, 'cur', cur,
-    'ca', nowS, 'ex', exS, 'ml', mlS, 'units', us, 'alloc', table.concat(allocs, ';', 1, S))
+  redis.call('HSET', K_HOLD, 'st', 'held', 'ex', exS, 'd', hold_record(nowS, ls, ss, table.concat(allocs, ';', 1, S), fan))
   deadlines[#deadlines + 1] = exS
   deadlines[#deadlines + 1] = id
-  redis.call('HINCRBY', K_FAN, 'held', us)
   if useIdem == '1' then redis.call('SET', K_IDEM, id .. '\n' .. fp, 'EX', 86400) end
-  return { 'new', id, 'held', ls, ss, total, cur, now, ex, units }
+  return { 'new', id, 'held', ls, ss, cur, now, ex }
 end
 
 local out, kb, ab = {}, 4, 2

@@ -14,6 +14,9 @@ for b = 0, #ARGV - 1, 11 do
     local h = { id = id, st = ARGV[b + 2], fan = ARGV[b + 3], lines = ARGV[b + 4], seats = ARGV[b + 5],
       total = ARGV[b + 6], cur = ARGV[b + 7], ca = ARGV[b + 8], ex = ARGV[b + 9], units = ARGV[b + 10],
       alloc = ARGV[b + 11] }
+    if string.find(h.ca .. h.lines .. h.seats .. h.alloc, '\n', 1, true) then
+      return fail('INVALID', 'hold ' .. id .. ': a line break in its fields')
+    end
     h.al = parse_alloc(h.alloc)
     for _, a in ipairs(h.al) do
       local s = secs[a.sec]
@@ -48,11 +51,11 @@ for _, h in ipairs(todo) do
       set_seats(P .. 'seats:' .. a.sec, a.pos, sold and 's' or 'h')
     end
   end
-  local ml = tonumber(h.ex)
-  redis.call('HSET', P .. 'hold:' .. h.id, 'fan', h.fan, 'st', h.st, 'lines', h.lines, 'seats', h.seats,
-    'total', h.total, 'cur', h.cur, 'ca', h.ca, 'ex', h.ex, 'ml', ml, 'units', h.units, 'alloc', h.alloc)
-  redis.call('HINCRBY', P .. 'fan:' .. h.fan, sold and 'bought' or 'held', tonumber(h.units))
+  redis.call('HSET', P .. 'hold:' .. h.id, 'st', h.st, 'ex', h.ex,
+    'd', hold_record(h.ca, h.lines, h.seats, h.alloc, h.fan))
+  redis.call('HINCRBY', P .. 'fan:' .. h.fan, 'units', tonumber(h.units))
   if sold then
+    redis.call('HINCRBY', P .. 'fan:' .. h.fan, 'bought', tonumber(h.units))
     redis.call('SADD', KEYS[4], h.id)
   else
     redis.call('ZADD', K_DEADLINE, h.ex, h.id)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/onsale/onsale/inventory"
 )
 
@@ -99,7 +101,8 @@ func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 }
 
 // holdFromReply reads one hold's entry of the hold script's reply:
-// {"new"|"replay", id, state, lines, seats, total, currency, created, expires, units} or {"ERR", "<CODE> <detail>"}.
+// {"new"|"replay", id, state, lines, seats, currency, created, expires} or {"ERR", "<CODE> <detail>"}; the units and
+// the total are the lines' sums.
 func holdFromReply(event, fan string, v any) (inventory.Hold, error) {
 	vals, ok := v.([]any)
 	if !ok || len(vals) < 2 {
@@ -111,11 +114,11 @@ func holdFromReply(event, fan string, v any) (inventory.Hold, error) {
 		}
 		return inventory.Hold{}, fmt.Errorf("hold script: %s", toStr(vals[1]))
 	}
-	if len(vals) < 10 {
+	if len(vals) < 8 {
 		return inventory.Hold{}, fmt.Errorf("unexpected hold reply %v", v)
 	}
-	f := holdFields{fan: fan, st: toStr(vals[2]), lines: toStr(vals[3]), seats: toStr(vals[4]), total: toStr(vals[5]),
-		cur: toStr(vals[6]), ca: toStr(vals[7]), ex: toStr(vals[8]), units: toStr(vals[9])}
+	f := holdFields{fan: fan, st: toStr(vals[2]), lines: toStr(vals[3]), seats: toStr(vals[4]), cur: toStr(vals[5]),
+		ca: toStr(vals[6]), ex: toStr(vals[7])}
 	return f.hold(toStr(vals[1]))
 }
 
@@ -125,14 +128,19 @@ func (s *Store) Get(ctx context.Context, holdID string) (inventory.Hold, error) 
 	if !ok {
 		return inventory.Hold{}, fmt.Errorf("hold %q: %w", holdID, inventory.ErrNotFound)
 	}
-	m, err := s.c.HGetAll(ctx, s.evKey(event)+"hold:"+holdID).Result()
-	if err != nil {
+	// The hold and its event's currency, in one round trip (same slot).
+	p := s.evKey(event)
+	pipe := s.c.Pipeline()
+	all := pipe.HGetAll(ctx, p+"hold:"+holdID)
+	cur := pipe.HGet(ctx, p+"meta", "cur")
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return inventory.Hold{}, fmt.Errorf("hold %s: %w", holdID, err)
 	}
+	m := all.Val()
 	if len(m) == 0 {
 		return inventory.Hold{}, fmt.Errorf("hold %s: %w", holdID, inventory.ErrNotFound)
 	}
-	var f holdFields
+	f := holdFields{cur: cur.Val()}
 	for k, v := range m {
 		f.set(k, v)
 	}
@@ -192,32 +200,25 @@ func (s *Store) holdOp(ctx context.Context, op, holdID string) (inventory.Hold, 
 	return h, nil
 }
 
-// holdFields are a hold hash's fields as stored.
+// holdFields are a hold's stored values: the hash's st, ex and d (created, lines, seats, alloc and fan, one per
+// line, the fan last), and the event's currency.
 type holdFields struct {
-	fan, st, lines, seats, cur string
-	total, ca, ex, units       string
+	fan, st, lines, seats, cur, ca, ex string
 }
 
 func (f *holdFields) set(k, v string) {
 	switch k {
-	case "fan":
-		f.fan = v
 	case "st":
 		f.st = v
-	case "lines":
-		f.lines = v
-	case "seats":
-		f.seats = v
-	case "cur":
-		f.cur = v
-	case "total":
-		f.total = v
-	case "ca":
-		f.ca = v
 	case "ex":
 		f.ex = v
-	case "units":
-		f.units = v
+	case "cur":
+		f.cur = v
+	case "d":
+		parts := strings.SplitN(v, "\n", 5)
+		if len(parts) == 5 {
+			f.ca, f.lines, f.seats, f.fan = parts[0], parts[1], parts[2], parts[4]
+		}
 	}
 }
 
@@ -246,8 +247,6 @@ func (f *holdFields) hold(id string) (inventory.Hold, error) {
 		}
 		return n
 	}
-	h.Total = num(f.total)
-	h.Units = int(num(f.units))
 	h.CreatedAt = time.UnixMilli(num(f.ca)).UTC()
 	h.ExpiresAt = time.UnixMilli(num(f.ex)).UTC()
 	for part := range strings.SplitSeq(f.lines, ";") {
@@ -259,6 +258,8 @@ func (f *holdFields) hold(id string) (inventory.Hold, error) {
 		l := inventory.Line{Section: sec, Quantity: int(num(q)), UnitPrice: num(price)}
 		l.Amount = l.UnitPrice * int64(l.Quantity)
 		h.Lines = append(h.Lines, l)
+		h.Units += l.Quantity
+		h.Total += l.Amount
 	}
 	if f.seats != "" {
 		h.Seats = strings.Split(f.seats, " ")
