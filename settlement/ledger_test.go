@@ -3,6 +3,7 @@ package settlement_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -215,6 +216,131 @@ func TestConcurrentRelaysShareTheOutbox(t *testing.T) {
 				if n != 1 {
 					t.Fatalf("%s relayed %d times", id, n)
 				}
+			}
+		})
+	}
+}
+
+// TestConcurrentWritesApplyOnce: writes arriving together (and so committed in one group, on PostgreSQL) keep
+// each its own conditions: one order per hold, one transition out of a state, one effect per message id, and
+// outbox rows only for the writes that applied.
+func TestConcurrentWritesApplyOnce(t *testing.T) {
+	t.Parallel()
+	for _, l := range ledgers {
+		t.Run(l.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			led := l.new(t)
+			const n = 40
+			// Many orders for one hold, and many independent orders, at once.
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			created, answered := map[string]bool{}, map[string]bool{}
+			for i := range n {
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					id := fmt.Sprintf("same%d", i)
+					o, ok, err := led.CreateOrder(ctx, order(id, "hsame"), "", time.Now().Add(time.Hour),
+						[]settlement.Message{paymentMessage("m"+id, id)})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					created[id] = ok
+					answered[o.ID] = true
+					mu.Unlock()
+				}()
+				go func() {
+					defer wg.Done()
+					id := fmt.Sprintf("own%d", i)
+					if _, ok, err := led.CreateOrder(ctx, order(id, "h"+id), "", time.Now().Add(time.Hour),
+						[]settlement.Message{paymentMessage("m"+id, id)}); err != nil || !ok {
+						t.Errorf("create %s: %v %v", id, ok, err)
+					}
+				}()
+			}
+			wg.Wait()
+			winners := 0
+			for _, ok := range created {
+				if ok {
+					winners++
+				}
+			}
+			if winners != 1 || len(answered) != 1 {
+				t.Fatalf("one hold: %d created, answered with %d orders", winners, len(answered))
+			}
+			// Each own order moved twice to paying at once (one applies), then to paid by one message id
+			// delivered twice (one applies), and once more by another id (a conflict).
+			var applied, conflicts, paid, others sync.Map
+			count := func(m *sync.Map, id string) {
+				v, _ := m.LoadOrStore(id, new(int64))
+				mu.Lock()
+				*v.(*int64)++
+				mu.Unlock()
+			}
+			for i := range n {
+				id := fmt.Sprintf("own%d", i)
+				for range 2 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						_, err := led.Transition(ctx, settlement.Transition{OrderID: id, From: []settlement.Status{settlement.Pending},
+							To: settlement.Paying, PaymentKey: settlement.PaymentKey(id)})
+						switch {
+						case err == nil:
+							count(&applied, id)
+						case errors.Is(err, settlement.ErrConflict):
+							count(&conflicts, id)
+						default:
+							t.Error(err)
+						}
+					}()
+				}
+			}
+			wg.Wait()
+			for i := range n {
+				id := fmt.Sprintf("own%d", i)
+				for j := range 3 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						msg := "pay-" + id
+						if j == 2 {
+							msg = "other-" + id
+						}
+						o, err := led.Transition(ctx, settlement.Transition{OrderID: id, From: []settlement.Status{settlement.Paying},
+							To: settlement.Paid, PaymentIntent: "pi_" + id, MessageID: msg,
+							Outbox: []settlement.Message{{ID: fmt.Sprintf("b%d-%s", j, id), Topic: settlement.TopicBookingConfirmed, Body: []byte(`{}`)}}})
+						switch {
+						case err == nil && o.Status == settlement.Paid && o.PaymentIntent == "pi_"+id:
+							count(&paid, id)
+						case errors.Is(err, settlement.ErrDuplicate), errors.Is(err, settlement.ErrConflict):
+							count(&others, id)
+						default:
+							t.Errorf("to paid: %+v %v", o, err)
+						}
+					}()
+				}
+			}
+			wg.Wait()
+			for i := range n {
+				id := fmt.Sprintf("own%d", i)
+				for _, c := range []struct {
+					m    *sync.Map
+					want int64
+					what string
+				}{{&applied, 1, "to paying"}, {&conflicts, 1, "paying conflicts"}, {&paid, 1, "to paid"}, {&others, 2, "refused payments"}} {
+					v, _ := c.m.Load(id)
+					if got, _ := v.(*int64); got == nil || *got != c.want {
+						t.Fatalf("%s: %s %v times, want %d", id, c.what, v, c.want)
+					}
+				}
+			}
+			// Outbox: n+1 payment requests and n booking events, nothing for the writes that did not apply.
+			if got := must(led.OutboxPending(ctx))(t); got != 2*n+1 {
+				t.Fatalf("%d outbox rows, want %d", got, 2*n+1)
 			}
 		})
 	}

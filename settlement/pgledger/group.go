@@ -2,41 +2,62 @@ package pgledger
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"hash/fnv"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/onsale/onsale/settlement"
 )
 
-// maxGroup is the most statements one group commit carries.
+// maxGroup is the most saga writes one group commit carries.
 const maxGroup = 256
 
-// stmt is one self-contained statement (atomic on its own) and how to read its single result row. scan returns
-// an error only for a failure of the statement itself; "no row" outcomes are results it records.
+// stmt is one saga write waiting for a group: an order to create or a transition to apply, each atomic by itself,
+// and its result. A write that did not apply (the hold already has an order, the order is not in a From state,
+// the message was processed) is a result, not an error.
 type stmt struct {
-	sql  string
-	args []any
-	scan func(pgx.Row) error
-	err  error
-	done chan struct{}
-	lead chan struct{} // told to lead the next group
+	create *createRow
+	trans  *transRow
+
+	created bool             // create: the order was inserted
+	applied bool             // trans: the transition applied and order is the row after it
+	order   settlement.Order // trans
+	err     error
+	done    chan struct{}
+	lead    chan struct{} // told to lead the next group
 }
 
-// group commits the saga's writes together: PostgreSQL's commit (an fsync) is what bounds how many saga steps
-// a second the ledger takes, so statements that arrive while a commit is under way wait and go in the next one,
-// pipelined in one transaction. Each statement stays atomic by itself; a failing group is re-run statement by
-// statement, so one bad statement cannot fail the others. No goroutine of its own: the caller that finds no
-// commit under way leads one group (its own statement and whatever queued), then hands the lead to the oldest
-// waiter, so no caller flushes more than one group.
+type createRow struct {
+	o        settlement.Order
+	key      string
+	deadline time.Time
+	outbox   []settlement.Message
+}
+
+type transRow struct {
+	t settlement.Transition
+}
+
+// group commits the saga's writes together: PostgreSQL's commit (an fsync) and its per-statement executor cost
+// are what bound how many saga steps a second the ledger takes, so writes that arrive while a commit is under way
+// wait and go in the next one, as one multi-row statement per kind (all the group's new orders in one INSERT, all
+// its transitions in one UPDATE) in one transaction. Each write keeps its own conditions row by row; a failing
+// group is re-run write by write, so one bad write cannot fail the others. No goroutine of its own: the caller
+// that finds no commit under way leads one group (its own write and whatever queued), then hands the lead to the
+// oldest waiter, so no caller flushes more than one group.
 type group struct {
 	mu      sync.Mutex
 	queue   []*stmt
 	leading bool
 }
 
-// groupShards is how many groups commit at once. Statements about one order (or one hold) always share a shard,
+// groupShards is how many groups commit at once. Writes about one order (or one hold) always share a shard,
 // so concurrent groups do not wait on each other's rows; two let PostgreSQL use both cores of a small machine.
 const groupShards = 2
 
@@ -66,7 +87,7 @@ func (l *Ledger) exec(ctx context.Context, key string, s *stmt) error {
 	batch := g.queue[:n:n]
 	g.queue = g.queue[n:]
 	g.mu.Unlock()
-	// Others' statements ride on this flush: it must not end with the leader's context.
+	// Others' writes ride on this flush: it must not end with the leader's context.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	l.flush(fctx, batch)
 	cancel()
@@ -104,35 +125,238 @@ func (g *group) abandon(s *stmt) {
 	}
 }
 
-// GroupStats reports how many group commits ran and how many statements they carried.
+// GroupStats reports how many group commits ran and how many writes they carried.
 func (l *Ledger) GroupStats() (groups, statements int64) { return l.groups.Load(), l.grouped.Load() }
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
 
 func (l *Ledger) flush(ctx context.Context, batch []*stmt) {
 	if len(batch) == 1 {
-		batch[0].err = batch[0].scan(l.pool.QueryRow(ctx, batch[0].sql, batch[0].args...))
+		batch[0].err = runGroup(ctx, l.pool, batch) // one statement: atomic without a transaction
 		return
 	}
-	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		var pb pgx.Batch
-		for _, s := range batch {
-			pb.Queue(s.sql, s.args...)
-		}
-		br := tx.SendBatch(ctx, &pb)
-		for _, s := range batch {
-			if err := s.scan(br.QueryRow()); err != nil {
-				_ = br.Close()
-				return err
-			}
-		}
-		return br.Close()
-	})
+	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error { return runGroup(ctx, tx, batch) })
 	if err == nil {
 		return
 	}
-	// One statement failed (or the group deadlocked with another process's): nothing of the group was
-	// committed, so run each alone and let each fail on its own.
+	// One write failed (or the group deadlocked with another process's): nothing of the group was committed, so
+	// run each alone and let each fail on its own.
 	l.groupFallbacks.Add(1)
 	for _, s := range batch {
-		s.err = s.scan(l.pool.QueryRow(ctx, s.sql, s.args...))
+		s.created, s.applied = false, false
+		s.err = runGroup(ctx, l.pool, []*stmt{s})
 	}
+}
+
+// runGroup writes a group's new orders in one statement and its transitions in as few as there are writes
+// about one order (a round takes each order and each message id once, so every row of an UPDATE is distinct).
+func runGroup(ctx context.Context, q querier, batch []*stmt) error {
+	var creates, trans []*stmt
+	for _, s := range batch {
+		if s.create != nil {
+			creates = append(creates, s)
+		} else {
+			trans = append(trans, s)
+		}
+	}
+	if len(creates) > 0 {
+		if err := createOrders(ctx, q, creates); err != nil {
+			return err
+		}
+	}
+	for len(trans) > 0 {
+		round, rest := trans, []*stmt(nil)
+		if len(trans) > 1 {
+			round = make([]*stmt, 0, len(trans))
+			seen := make(map[string]bool, 2*len(trans))
+			for _, s := range trans {
+				id, msg := "o\x00"+s.trans.t.OrderID, "m\x00"+s.trans.t.MessageID
+				if seen[id] || (s.trans.t.MessageID != "" && seen[msg]) {
+					rest = append(rest, s)
+					continue
+				}
+				seen[id], seen[msg] = true, true
+				round = append(round, s)
+			}
+		}
+		if err := applyTransitions(ctx, q, round); err != nil {
+			return err
+		}
+		trans = rest
+	}
+	return nil
+}
+
+// createSQL inserts new orders and, only for the rows inserted, their outbox rows. A row whose hold already has an
+// order (or whose fan's idempotency key was used) is skipped, and so are its outbox rows.
+const createSQL = `WITH ins AS (
+		INSERT INTO orders (id, hold_id, event_id, fan, status, seats, lines, units, total,
+			currency, payment_method, idempotency_key, deadline, created_at, updated_at)
+		SELECT r.id, r.hold_id, r.event_id, r.fan, r.status, ARRAY(SELECT jsonb_array_elements_text(r.seats)),
+			r.lines, r.units, r.total, r.currency, r.payment_method, nullif(r.idem, ''), r.deadline, r.created_at, r.created_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[], $8::int[],
+			$9::bigint[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[])
+			AS r(id, hold_id, event_id, fan, status, seats, lines, units, total, currency, payment_method, idem, deadline, created_at)
+		ON CONFLICT DO NOTHING
+		RETURNING id
+	), ob AS (
+		INSERT INTO outbox (message_id, topic, body)
+		SELECT m.id, m.topic, m.body FROM unnest($15::text[], $16::text[], $17::text[], $18::jsonb[]) AS m(order_id, id, topic, body)
+		WHERE m.order_id IN (SELECT id FROM ins)
+	)
+	SELECT id FROM ins`
+
+func createOrders(ctx context.Context, q querier, batch []*stmt) error {
+	n := len(batch)
+	var (
+		ids, holds, events, fans, statuses = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		seats, lines                       = make([]string, n), make([]string, n)
+		units                              = make([]int32, n)
+		totals                             = make([]int64, n)
+		currencies, methods, keys          = make([]string, n), make([]string, n), make([]string, n)
+		deadlines, createdAt               = make([]time.Time, n), make([]time.Time, n)
+		mOrder, mID, mTopic, mBody         []string
+	)
+	byID := make(map[string]*stmt, n)
+	for i, s := range batch {
+		c := s.create
+		o := c.o
+		st := o.Seats
+		if st == nil {
+			st = []string{}
+		}
+		sb, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		lb, err := json.Marshal(o.Lines)
+		if err != nil {
+			return err
+		}
+		if o.Lines == nil {
+			lb = []byte("[]")
+		}
+		u := 0
+		for _, ln := range o.Lines {
+			u += ln.Quantity
+		}
+		ids[i], holds[i], events[i], fans[i], statuses[i] = o.ID, o.HoldID, o.Event, o.Fan, string(o.Status)
+		seats[i], lines[i], units[i], totals[i] = string(sb), string(lb), int32(u), o.Total
+		currencies[i], methods[i], keys[i] = o.Currency, o.PaymentMethod, c.key
+		deadlines[i], createdAt[i] = c.deadline, o.CreatedAt
+		for _, m := range c.outbox {
+			mOrder, mID, mTopic, mBody = append(mOrder, o.ID), append(mID, m.ID), append(mTopic, m.Topic), append(mBody, string(m.Body))
+		}
+		byID[o.ID] = s
+	}
+	rows, err := q.Query(ctx, createSQL, ids, holds, events, fans, statuses, seats, lines, units, totals, currencies,
+		methods, keys, deadlines, createdAt, mOrder, mID, mTopic, mBody)
+	if err != nil {
+		return fmt.Errorf("create orders: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("create orders: %w", err)
+		}
+		if s := byID[id]; s != nil {
+			s.created = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("create orders: %w", err)
+	}
+	return nil
+}
+
+// transitionSQL applies transitions, each to a distinct order: the processed mark is taken only for an order in
+// one of its From states, the update applies only when the mark was fresh (or there is no message), and the outbox
+// rows are written only for the transitions that applied.
+const transitionSQL = `WITH t AS (
+		SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::timestamptz[], $9::text[]) AS t(i, id, to_status, from_states, payment_key, payment_intent, failure_reason, deadline, message_id)
+	), dedupe AS (
+		INSERT INTO processed_messages (message_id)
+		SELECT t.message_id FROM t JOIN orders o ON o.id = t.id
+		WHERE t.message_id <> '' AND o.status = ANY(string_to_array(t.from_states, ','))
+		ON CONFLICT DO NOTHING
+		RETURNING message_id
+	), upd AS (
+		UPDATE orders o SET
+			status = t.to_status,
+			payment_key = coalesce(nullif(t.payment_key, ''), o.payment_key),
+			payment_intent = coalesce(nullif(t.payment_intent, ''), o.payment_intent),
+			failure_reason = CASE WHEN t.failure_reason <> '' THEN t.failure_reason ELSE o.failure_reason END,
+			deadline = coalesce(t.deadline, o.deadline),
+			updated_at = now(),
+			settled_at = CASE WHEN t.to_status IN ('paid', 'failed', 'refunded') THEN now() ELSE o.settled_at END
+		FROM t
+		WHERE o.id = t.id AND o.status = ANY(string_to_array(t.from_states, ','))
+			AND (t.message_id = '' OR t.message_id IN (SELECT message_id FROM dedupe))
+		RETURNING t.i, ` + qualifiedOrderColumns + `
+	), ob AS (
+		INSERT INTO outbox (message_id, topic, body)
+		SELECT m.id, m.topic, m.body FROM unnest($10::int[], $11::text[], $12::text[], $13::jsonb[]) AS m(i, id, topic, body)
+		WHERE m.i IN (SELECT i FROM upd)
+	)
+	SELECT * FROM upd`
+
+// qualifiedOrderColumns are orderColumns read from orders o where other tables share column names.
+const qualifiedOrderColumns = `o.id, o.hold_id, o.event_id, o.fan, o.status, o.seats, o.lines, o.total, o.currency,
+	o.payment_method, coalesce(o.payment_key, ''), coalesce(o.payment_intent, ''), o.failure_reason, o.attempts,
+	o.created_at, o.updated_at`
+
+func applyTransitions(ctx context.Context, q querier, batch []*stmt) error {
+	n := len(batch)
+	var (
+		idx                                          = make([]int32, n)
+		ids, tos, froms, keys, intents, reasons, msg = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		deadlines                                    = make([]*time.Time, n)
+		mIdx                                         []int32
+		mID, mTopic, mBody                           []string
+		from                                         strings.Builder
+	)
+	for i, s := range batch {
+		t := &s.trans.t
+		from.Reset()
+		for j, st := range t.From {
+			if j > 0 {
+				from.WriteByte(',')
+			}
+			from.WriteString(string(st))
+		}
+		idx[i], ids[i], tos[i], froms[i] = int32(i), t.OrderID, string(t.To), from.String()
+		keys[i], intents[i], reasons[i], msg[i] = t.PaymentKey, t.PaymentIntent, t.FailureReason, t.MessageID
+		if !t.Deadline.IsZero() {
+			deadlines[i] = &t.Deadline
+		}
+		for _, m := range t.Outbox {
+			mIdx, mID, mTopic, mBody = append(mIdx, int32(i)), append(mID, m.ID), append(mTopic, m.Topic), append(mBody, string(m.Body))
+		}
+	}
+	rows, err := q.Query(ctx, transitionSQL, idx, ids, tos, froms, keys, intents, reasons, deadlines, msg,
+		mIdx, mID, mTopic, mBody)
+	if err != nil {
+		return fmt.Errorf("transitions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int32
+		o, err := scanOrder(rows, &i)
+		if err != nil {
+			return fmt.Errorf("transitions: %w", err)
+		}
+		if i < 0 || int(i) >= n {
+			return fmt.Errorf("transitions: row %d out of range", i)
+		}
+		batch[i].order, batch[i].applied = o, true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("transitions: %w", err)
+	}
+	return nil
 }

@@ -39,12 +39,13 @@ func (l *Ledger) Close() error { return nil }
 const orderColumns = `id, hold_id, event_id, fan, status, seats, lines, total, currency, payment_method,
 	coalesce(payment_key, ''), coalesce(payment_intent, ''), failure_reason, attempts, created_at, updated_at`
 
-func scanOrder(row pgx.Row) (settlement.Order, error) {
+// scanOrder reads orderColumns, after the columns lead reads when a query returns some first.
+func scanOrder(row pgx.Row, lead ...any) (settlement.Order, error) {
 	var o settlement.Order
 	var lines []byte
 	var status string
-	err := row.Scan(&o.ID, &o.HoldID, &o.Event, &o.Fan, &status, &o.Seats, &lines, &o.Total, &o.Currency,
-		&o.PaymentMethod, &o.PaymentKey, &o.PaymentIntent, &o.FailureReason, &o.Attempts, &o.CreatedAt, &o.UpdatedAt)
+	err := row.Scan(append(lead, &o.ID, &o.HoldID, &o.Event, &o.Fan, &status, &o.Seats, &lines, &o.Total, &o.Currency,
+		&o.PaymentMethod, &o.PaymentKey, &o.PaymentIntent, &o.FailureReason, &o.Attempts, &o.CreatedAt, &o.UpdatedAt)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return o, settlement.ErrNotFound
 	}
@@ -60,45 +61,12 @@ func scanOrder(row pgx.Row) (settlement.Order, error) {
 }
 
 func (l *Ledger) CreateOrder(ctx context.Context, o settlement.Order, key string, deadline time.Time, outbox []settlement.Message) (settlement.Order, bool, error) {
-	lines, err := json.Marshal(o.Lines)
-	if err != nil {
-		return settlement.Order{}, false, err
-	}
-	seats := o.Seats
-	if seats == nil {
-		seats = []string{}
-	}
-	units := 0
-	for _, ln := range o.Lines {
-		units += ln.Quantity
-	}
-	var idem *string
-	if key != "" {
-		idem = &key
-	}
-	ids, topics, bodies := outboxColumns(outbox)
-	// One statement, so one round trip and atomic: the outbox rows are written only if the order was.
-	var inserted int
-	err = l.exec(ctx, o.HoldID, &stmt{sql: `WITH ins AS (
-			INSERT INTO orders (id, hold_id, event_id, fan, status, seats, lines, units, total,
-				currency, payment_method, idempotency_key, deadline, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
-			ON CONFLICT DO NOTHING
-			RETURNING id
-		), ob AS (
-			INSERT INTO outbox (message_id, topic, body)
-			SELECT m.id, m.topic, m.body FROM unnest($15::text[], $16::text[], $17::jsonb[]) AS m(id, topic, body)
-			WHERE EXISTS (SELECT 1 FROM ins)
-		)
-		SELECT count(*) FROM ins`,
-		args: []any{o.ID, o.HoldID, o.Event, o.Fan, string(o.Status), seats, lines, units, o.Total, o.Currency,
-			o.PaymentMethod, idem, deadline, o.CreatedAt, ids, topics, bodies},
-		scan: func(r pgx.Row) error { return r.Scan(&inserted) },
-	})
-	if err != nil {
+	// One row of a group's INSERT: atomic with its outbox rows, which are written only if the order was.
+	st := &stmt{create: &createRow{o: o, key: key, deadline: deadline, outbox: outbox}}
+	if err := l.exec(ctx, o.HoldID, st); err != nil {
 		return settlement.Order{}, false, fmt.Errorf("create order %s: %w", o.ID, err)
 	}
-	created := inserted == 1
+	created := st.created
 	if created {
 		return o, true, nil
 	}
@@ -142,56 +110,14 @@ func (l *Ledger) OrderByPaymentIntent(ctx context.Context, pi string) (settlemen
 }
 
 func (l *Ledger) Transition(ctx context.Context, t settlement.Transition) (settlement.Order, error) {
-	from := make([]string, len(t.From))
-	for i, s := range t.From {
-		from[i] = string(s)
-	}
-	var deadline *time.Time
-	if !t.Deadline.IsZero() {
-		deadline = &t.Deadline
-	}
-	ids, topics, bodies := outboxColumns(t.Outbox)
-	// One statement: the processed mark, the update and the outbox rows happen together or not at all. The mark
-	// is only taken for an order in a From state, and the update only when the mark was fresh.
-	var o settlement.Order
-	var res error
-	err := l.exec(ctx, t.OrderID, &stmt{sql: `WITH dedupe AS (
-			INSERT INTO processed_messages (message_id)
-			SELECT $8 WHERE $8 <> '' AND EXISTS (SELECT 1 FROM orders WHERE id = $1 AND status = ANY($7))
-			ON CONFLICT DO NOTHING
-			RETURNING 1
-		), upd AS (
-			UPDATE orders SET
-				status = $2,
-				payment_key = coalesce(nullif($3, ''), payment_key),
-				payment_intent = coalesce(nullif($4, ''), payment_intent),
-				failure_reason = CASE WHEN $5 <> '' THEN $5 ELSE failure_reason END,
-				deadline = coalesce($6, deadline),
-				updated_at = now(),
-				settled_at = CASE WHEN $2 IN ('paid', 'failed', 'refunded') THEN now() ELSE settled_at END
-			WHERE id = $1 AND status = ANY($7) AND ($8 = '' OR EXISTS (SELECT 1 FROM dedupe))
-			RETURNING ` + orderColumns + `
-		), ob AS (
-			INSERT INTO outbox (message_id, topic, body)
-			SELECT m.id, m.topic, m.body FROM unnest($9::text[], $10::text[], $11::jsonb[]) AS m(id, topic, body)
-			WHERE EXISTS (SELECT 1 FROM upd)
-		)
-		SELECT * FROM upd`,
-		args: []any{t.OrderID, string(t.To), t.PaymentKey, t.PaymentIntent, t.FailureReason, deadline, from, t.MessageID,
-			ids, topics, bodies},
-		scan: func(r pgx.Row) error {
-			o, res = scanOrder(r)
-			if errors.Is(res, settlement.ErrNotFound) {
-				return nil // no row: not applied, which is a result
-			}
-			return res
-		},
-	})
-	if err != nil {
+	// One row of a group's UPDATE: the processed mark, the update and the outbox rows happen together or not at
+	// all. The mark is only taken for an order in a From state, and the update only when the mark was fresh.
+	st := &stmt{trans: &transRow{t: t}}
+	if err := l.exec(ctx, t.OrderID, st); err != nil {
 		return settlement.Order{}, fmt.Errorf("transition %s: %w", t.OrderID, err)
 	}
-	if res == nil {
-		return o, nil
+	if st.applied {
+		return st.order, nil
 	}
 	// Nothing changed: say why.
 	cur, err := l.Order(ctx, t.OrderID)
@@ -226,7 +152,8 @@ func (l *Ledger) MarkProcessed(ctx context.Context, id string) error {
 }
 
 // RelayOutbox holds the rows it publishes locked (FOR UPDATE SKIP LOCKED) until the broker confirmed them, so
-// several relays share the outbox without publishing a row twice at once, and marks sent only what was confirmed.
+// several relays share the outbox without publishing a row twice at once, and deletes only what was confirmed:
+// one write per row instead of marking it sent and deleting it later, and an outbox that stays small.
 func (l *Ledger) RelayOutbox(ctx context.Context, limit int, publish func(context.Context, []settlement.Message) ([]string, error)) (int, error) {
 	n := 0
 	var pubErr error
@@ -257,7 +184,7 @@ func (l *Ledger) RelayOutbox(ctx context.Context, limit int, publish func(contex
 		if len(ids) == 0 {
 			return nil
 		}
-		tag, err := tx.Exec(ctx, `UPDATE outbox SET sent_at = now() WHERE message_id = ANY($1)`, ids)
+		tag, err := tx.Exec(ctx, `DELETE FROM outbox WHERE message_id = ANY($1)`, ids)
 		n = int(tag.RowsAffected())
 		return err
 	})
@@ -265,8 +192,8 @@ func (l *Ledger) RelayOutbox(ctx context.Context, limit int, publish func(contex
 		return 0, fmt.Errorf("relay outbox: %w", err)
 	}
 	if l.relays.Add(1)%512 == 0 {
-		// Sent rows are kept an hour for inspection, then dropped in small batches; processed message ids are kept
-		// a week, far longer than any redelivery or Stripe's webhook retries (three days).
+		// Rows an earlier version marked sent are dropped after an hour, in small batches; processed message ids are
+		// kept a week, far longer than any redelivery or Stripe's webhook retries (three days).
 		_, _ = l.pool.Exec(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
 			WHERE sent_at < now() - interval '1 hour' LIMIT 10000)`)
 		_, _ = l.pool.Exec(ctx, `DELETE FROM processed_messages WHERE message_id IN (SELECT message_id
