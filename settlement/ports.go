@@ -141,7 +141,7 @@ type Ledger interface {
 	MarkProcessed(ctx context.Context, messageID string) error
 
 	// RelayOutbox locks up to limit unsent rows (skipping rows other relays hold), hands them to publish and
-	// marks sent the ids publish returns, in one transaction. It returns how many it marked.
+	// marks sent (or removes) the ids publish returns, in one transaction. It returns how many it marked.
 	RelayOutbox(ctx context.Context, limit int, publish func(context.Context, []Message) ([]string, error)) (int, error)
 	// OutboxPending counts unsent rows.
 	OutboxPending(ctx context.Context) (int, error)

@@ -88,8 +88,8 @@ func (s *Service) handleBooking(ctx context.Context, d Delivery) Outcome {
 	return Ack
 }
 
-// relay publishes outbox rows with publisher confirms; a row is marked sent only once the broker confirmed it,
-// so rows caught in a broker outage stay unsent and go out again.
+// relay publishes outbox rows with publisher confirms; a row leaves the outbox only once the broker confirmed
+// it, so rows caught in a broker outage stay unsent and go out again.
 func (s *Service) relay(ctx context.Context) {
 	idle := time.NewTicker(s.opts.RelayIdle)
 	defer idle.Stop()
@@ -144,7 +144,7 @@ func (s *Service) poll(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		orders, err := s.ledger.Redrive(ctx, s.opts.Now(), 256, s.nextDeadline, func(o Order) Message { return paymentMessage(o.ID) })
+		orders, err := s.ledger.Redrive(ctx, s.opts.Now(), 256, s.nextDeadline, paymentMessage)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.WarnContext(ctx, "stalled-saga poller", slog.Any("err", err))

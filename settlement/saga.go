@@ -26,7 +26,7 @@ func (s *Service) handlePayment(ctx context.Context, d Delivery) Outcome {
 	}
 	// No separate dedupe lookup: a duplicate finds its order terminal (and is acknowledged), or repeats steps that
 	// are all safe to repeat; the outcome's transition records the message id and refuses it a second time.
-	err := s.drive(ctx, body.OrderID, d.ID)
+	err := s.drive(ctx, body.OrderID, body.HoldID, d.ID)
 	switch {
 	case err == nil:
 		return Ack
@@ -43,7 +43,20 @@ func (s *Service) handlePayment(ctx context.Context, d Delivery) Outcome {
 // drive moves an order from its persisted state towards an outcome. Every step is safe to repeat:
 // the Stripe call is keyed by PaymentKey, inventory Confirm and Release are idempotent, and each ledger
 // transition only applies from the state it expects. messageID, when set, is recorded with the outcome.
-func (s *Service) drive(ctx context.Context, orderID, messageID string) error {
+// holdID, when the message names it, lets a pending order with a live hold go to paying without a read first.
+func (s *Service) drive(ctx context.Context, orderID, holdID, messageID string) error {
+	if holdID != "" {
+		if h, err := s.stock.Get(ctx, holdID); err == nil && h.State.Live() {
+			o, err := s.toPaying(ctx, orderID)
+			switch {
+			case err == nil:
+				return s.charge(ctx, o, messageID)
+			case !errors.Is(err, ErrConflict):
+				return err
+			}
+			// Not pending any more (a repeat, a resumed saga): go on from what it is.
+		}
+	}
 	o, err := s.ledger.Order(ctx, orderID)
 	if err != nil {
 		return fmt.Errorf("order %s: %w", orderID, err)
@@ -62,15 +75,25 @@ func (s *Service) drive(ctx context.Context, orderID, messageID string) error {
 		case err != nil:
 			return fmt.Errorf("order %s: hold %s: %w", o.ID, o.HoldID, err)
 		}
-		o, err = s.transition(ctx, Transition{OrderID: o.ID, From: []Status{Pending}, To: Paying,
-			PaymentKey: PaymentKey(o.ID), Deadline: s.opts.Now().Add(s.opts.StallAfter)})
+		o, err = s.toPaying(ctx, o.ID)
 		if errors.Is(err, ErrConflict) {
-			return s.drive(ctx, orderID, messageID) // someone else moved it: start from what it is now
+			return s.drive(ctx, orderID, "", messageID) // someone else moved it: start from what it is now
 		}
 		if err != nil {
 			return err
 		}
 	}
+	return s.charge(ctx, o, messageID)
+}
+
+// toPaying stores the payment's idempotency key before any call to the provider, with a new deadline.
+func (s *Service) toPaying(ctx context.Context, orderID string) (Order, error) {
+	return s.transition(ctx, Transition{OrderID: orderID, From: []Status{Pending}, To: Paying,
+		PaymentKey: PaymentKey(orderID), Deadline: s.opts.Now().Add(s.opts.StallAfter)})
+}
+
+// charge pays for an order in paying (again, with the same key, when repeated) and settles it.
+func (s *Service) charge(ctx context.Context, o Order, messageID string) error {
 	key := o.PaymentKey
 	if key == "" {
 		key = PaymentKey(o.ID)

@@ -145,7 +145,7 @@ func (s *Service) Checkout(ctx context.Context, req CheckoutRequest) (Order, err
 		PaymentMethod: req.PaymentMethod, CreatedAt: now, UpdatedAt: now,
 	}
 	got, created, err := s.ledger.CreateOrder(ctx, o, req.IdempotencyKey, now.Add(s.opts.StallAfter),
-		[]Message{paymentMessage(o.ID)})
+		[]Message{paymentMessage(o)})
 	if err != nil {
 		return Order{}, fmt.Errorf("checkout %s: %w", req.HoldID, err)
 	}
@@ -245,12 +245,15 @@ func newMessageID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// paymentBody names the order and its hold, so the worker checks the hold and starts paying without reading
+// the order first (messages without hold_id take the path that reads it).
 type paymentBody struct {
 	OrderID string `json:"order_id"`
+	HoldID  string `json:"hold_id,omitempty"`
 }
 
-func paymentMessage(orderID string) Message {
-	body, _ := json.Marshal(paymentBody{OrderID: orderID}) // a struct of strings always marshals
+func paymentMessage(o Order) Message {
+	body, _ := json.Marshal(paymentBody{OrderID: o.ID, HoldID: o.HoldID}) // a struct of strings always marshals
 	return Message{ID: newMessageID(), Topic: TopicPaymentRequested, Body: body}
 }
 

@@ -63,7 +63,7 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signatureHe
 	case Pending:
 		// The payment exists, so a worker stored paying and then lost it, or this is another system's order.
 		// Let the worker path (keyed create) take it from pending.
-		return s.drive(ctx, o.ID, id)
+		return s.drive(ctx, o.ID, "", id)
 	default:
 		return s.markProcessed(ctx, id)
 	}
