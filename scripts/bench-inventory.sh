@@ -40,12 +40,13 @@ hold=$(cat inventory/lua/common.lua inventory/lua/hold.lua | cli -x script load)
 cli evalsha "$create" 6 "$p" "${p}meta" "${p}deadline" "${p}def" "${p}sec:GA" "${p}seats:GA" \
 	'{"id":"bench"}' 3600000 7200000 900000 1000000000 EUR GA 1 general 10000000 100 0 "" >/dev/null
 
-# One hold of 1 unit for a random fan: KEYS prefix, meta, deadline, fan, idempotency, hold, section, seats;
-# ARGV 1 hold, then id, fan, no idempotency key, no fingerprint, 1 section "GA", 0 seats, 1 item (section 1, 1, not adjacent).
+# One hold of 1 unit for a random fan: KEYS prefix, meta, deadline, the section's counters and seats, then the hold's
+# fan, idempotency (none), hold; ARGV 1 hold, 1 section "GA", then no fingerprint, 0 seats, 1 item (section 1, 1, not
+# adjacent).
 rb() {
 	redis-benchmark -h "$host" -p "$port" -n "$requests" -c 50 -r 100000000 "$@" \
-		evalsha "$hold" 8 "$p" "${p}meta" "${p}deadline" "${p}fan:__rand_int__" "${p}idem:" "${p}hold:bench.__rand_int__" \
-		"${p}sec:GA" "${p}seats:GA" 1 "bench.__rand_int__" "f__rand_int__" 0 "" 1 GA 0 1 1 1 0 |
+		evalsha "$hold" 8 "$p" "${p}meta" "${p}deadline" "${p}sec:GA" "${p}seats:GA" \
+		"${p}fan:f__rand_int__" "${p}idem:" "${p}hold:bench.__rand_int__" 1 1 GA "" 0 1 1 1 0 |
 		tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | cut -d' ' -f1
 }
 echo "== redis-benchmark EVALSHA hold script, $requests requests, 50 clients" >&2

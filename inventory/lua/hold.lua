@@ -1,19 +1,19 @@
 -- hold.lua takes units out of sale for one or more fans of one event: a batch of holds in one call. Each hold is all
 -- or nothing on its own and the holds are served in order, exactly as if each had been its own script call, but the
 -- batch shares the call's overhead, the clock, the event's meta and the section reads.
--- KEYS: 1 prefix, 2 meta, 3 deadline, then per hold: fan, idempotency key, new hold, and for each section the hold
---       names (in its ARGV order) the counters hash and the seat string.
--- ARGV: 1 K = number of holds, then per hold: hold id, fan, "1" when an idempotency key is set, fingerprint,
---       S = number of sections, S section ids, N = number of named seats, N triples (section index, row, seat number),
---       M = number of items, M triples (section index, quantity, adjacent "1"/"0").
---       Sections are numbered in order of first appearance, named seats first (the order of the hold's lines).
+-- KEYS: 1 prefix, 2 meta, 3 deadline, then for each of the batch's B sections its counters hash and seat string, then
+--       per hold: fan, idempotency key (the bare "<prefix>idem:" when the hold has none), new hold. The hold id and
+--       the fan are read from their keys.
+-- ARGV: 1 K = number of holds, 2 B, B section ids, then per hold: request fingerprint, N = number of named seats,
+--       N triples (section, row, seat number), M = number of items, M triples (section, quantity, adjacent "1"/"0"),
+--       sections as indexes into the batch's 1..B.
 -- Returns one entry per hold: {"new"|"replay", id, state, lines, seats, currency, created, expires} or
 -- {"ERR", "<CODE> <detail>"}.
 -- The caller has checked what needs no stored state: quantities > 0, at most 100 units, seat ids parse, no seat twice.
 --
--- The per-hold path is kept lean, as it is what a sale's throughput is made of: numbers are turned into strings once
--- per call and value (Lua formats them with snprintf, and redis.call would too), scratch tables are reused, and the
--- holds of a call share one deadline, written in one ZADD.
+-- The per-hold path is kept lean, as it is what a sale's throughput is made of: few arguments per hold, numbers
+-- turned into strings once per call and value (Lua formats them with snprintf, and redis.call would too), scratch
+-- tables reused, and the holds of a call share one deadline, written in one ZADD.
 local K = tonumber(ARGV[1])
 local meta = redis.call('HMGET', K_META, 'ttl', 'maxfan', 'cur')
 if not meta[1] then
@@ -42,24 +42,26 @@ local function str(n)
   return s
 end
 
-local cache = {} -- section key → section: definition, counters as they stand within this call, seat string
-local function section(sk, tk, id)
-  local s = cache[sk]
-  if s then return s end
+-- The batch's sections: definition, counters as they stand within this call, seat string; false for an unknown one.
+local B = tonumber(ARGV[2])
+local bsec = {}
+for i = 1, B do
+  local sk = KEYS[2 + 2 * i]
   local f = redis.call('HMGET', sk, 'kind', 'avail', 'held', 'ver', 'price', 'rows')
-  if not f[1] then return nil end
-  s = { id = id, key = sk, seatkey = tk, kind = f[1], seated = f[1] == 'seated', avail = tonumber(f[2]),
-    held = tonumber(f[3]), ver = tonumber(f[4]), price = f[5], units = 0 }
-  if s.seated then
-    s.rows, s.byrow = {}, {}
-    for label, off, n in string.gmatch(f[6], '([^:,]+):(%d+):(%d+)') do
-      local r = { label = label, off = tonumber(off), n = tonumber(n) }
-      s.rows[#s.rows + 1] = r
-      s.byrow[label] = r
+  local s = false
+  if f[1] then
+    s = { id = ARGV[2 + i], key = sk, seatkey = KEYS[3 + 2 * i], seated = f[1] == 'seated', avail = tonumber(f[2]),
+      held = tonumber(f[3]), ver = tonumber(f[4]), price = f[5], units = 0, mark = 0 }
+    if s.seated then
+      s.rows, s.byrow = {}, {}
+      for label, off, n in string.gmatch(f[6], '([^:,]+):(%d+):(%d+)') do
+        local r = { label = label, off = tonumber(off), n = tonumber(n) }
+        s.rows[#s.rows + 1] = r
+        s.byrow[label] = r
+      end
     end
   end
-  cache[sk] = s
-  return s
+  bsec[i] = s
 end
 local function seatstr(s)
   if not s.str then s.str = redis.call('GET', s.seatkey) or '' end
@@ -129,23 +131,36 @@ local function refuse(S, fk, units, code)
   return undo(S, code)
 end
 
--- hold_one serves one hold whose keys start at KEYS[kb] and arguments at ARGV[ab]; it returns the reply entry.
-local function hold_one(kb, ab, S)
-  local id, fan, useIdem, fp = ARGV[ab], ARGV[ab + 1], ARGV[ab + 2], ARGV[ab + 3]
-  local a = ab + 5 + S
+local fanAt, idemLen, holdAt = #P + 5, #P + 5, #P + 6
+
+-- hold_one serves the hold whose keys start at KEYS[kb] and arguments at ARGV[ab]; it returns the reply entry.
+-- The hold's sections, in order of first appearance (named seats first), are its S entries of secs.
+local function hold_one(kb, ab, mark)
+  local K_FAN, K_IDEM, K_HOLD = KEYS[kb], KEYS[kb + 1], KEYS[kb + 2]
+  local id, useIdem, fp = string.sub(K_HOLD, holdAt), #K_IDEM > idemLen, ARGV[ab]
+  local a = ab + 1
   local N = num(ARGV[a])
   local m = a + 3 * N + 1
   local M = num(ARGV[m])
-  local K_FAN, K_IDEM, K_HOLD = KEYS[kb], KEYS[kb + 1], KEYS[kb + 2]
 
   -- Validate against the definition, before anything changes.
-  for i = 1, S do
-    local s = section(KEYS[kb + 1 + 2 * i], KEYS[kb + 2 + 2 * i], ARGV[ab + 4 + i])
-    if not s then return { 'ERR', 'INVALID unknown section ' .. ARGV[ab + 4 + i] } end
-    secs[i] = s
+  local S = 0
+  for pass = 1, 2 do
+    local from, to = a + 1, a + 3 * N
+    if pass == 2 then from, to = m + 1, m + 3 * M end
+    for j = from, to, 3 do
+      local i = num(ARGV[j])
+      local s = bsec[i]
+      if not s then return { 'ERR', 'INVALID unknown section ' .. ARGV[2 + i] } end
+      if s.mark ~= mark then
+        s.mark = mark
+        S = S + 1
+        secs[S] = s
+      end
+    end
   end
   for j = a + 1, a + 3 * N, 3 do
-    local s = secs[num(ARGV[j])]
+    local s = bsec[num(ARGV[j])]
     local label, n = ARGV[j + 1], num(ARGV[j + 2])
     if not s.seated then return { 'ERR', 'INVALID seat in general section ' .. s.id } end
     local r = s.byrow[label]
@@ -155,7 +170,7 @@ local function hold_one(kb, ab, S)
   end
   local units = N
   for j = m + 1, m + 3 * M, 3 do
-    local s = secs[num(ARGV[j])]
+    local s = bsec[num(ARGV[j])]
     if ARGV[j + 2] == '1' and not s.seated then
       return { 'ERR', 'INVALID adjacent on general section ' .. s.id }
     end
@@ -169,15 +184,17 @@ local function hold_one(kb, ab, S)
     nowS, ex = str(now), now + ttl
     exS = str(ex)
     if reclaim(now, math.min(16 * K, 256)) > 0 then
-      for _, s in pairs(cache) do
-        local f = redis.call('HMGET', s.key, 'avail', 'held', 'ver')
-        s.avail, s.held, s.ver = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
-        s.str = nil
+      for _, s in ipairs(bsec) do
+        if s then
+          local f = redis.call('HMGET', s.key, 'avail', 'held', 'ver')
+          s.avail, s.held, s.ver = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
+          s.str = nil
+        end
       end
     end
   end
 
-  if useIdem == '1' then
+  if useIdem then
     local v = redis.call('GET', K_IDEM)
     if v then
       local nl = string.find(v, '\n', 1, true)
@@ -201,7 +218,7 @@ local function hold_one(kb, ab, S)
   end
   local nseat = 0
   for j = a + 1, a + 3 * N, 3 do
-    local s = secs[num(ARGV[j])]
+    local s = bsec[num(ARGV[j])]
     local label, n = ARGV[j + 1], num(ARGV[j + 2])
     local p = s.byrow[label].off + n - 1
     local str = seatstr(s)
@@ -215,7 +232,7 @@ local function hold_one(kb, ab, S)
     seatids[nseat] = s.id .. '-' .. label .. '-' .. n
   end
   for j = m + 1, m + 3 * M, 3 do
-    local s = secs[num(ARGV[j])]
+    local s = bsec[num(ARGV[j])]
     local q = num(ARGV[j + 1])
     if q > s.avail then return refuse(S, K_FAN, units, 'SOLD_OUT ' .. s.id) end
     if s.seated then
@@ -267,21 +284,20 @@ local function hold_one(kb, ab, S)
     s.units, s.pos = 0, nil
   end
   local ls, ss = table.concat(lines, ';', 1, S), table.concat(seatids, ' ', 1, nseat)
-  redis.call('HSET', K_HOLD, 'st', 'held', 'ex', exS, 'd', hold_record(nowS, ls, ss, table.concat(allocs, ';', 1, S), fan))
+  redis.call('HSET', K_HOLD, 'st', 'held', 'ex', exS, 'd', hold_record(nowS, ls, ss, table.concat(allocs, ';', 1, S), string.sub(K_FAN, fanAt)))
   deadlines[#deadlines + 1] = exS
   deadlines[#deadlines + 1] = id
-  if useIdem == '1' then redis.call('SET', K_IDEM, id .. '\n' .. fp, 'EX', 86400) end
+  if useIdem then redis.call('SET', K_IDEM, id .. '\n' .. fp, 'EX', 86400) end
   return { 'new', id, 'held', ls, ss, cur, now, ex }
 end
 
-local out, kb, ab = {}, 4, 2
+local out, kb, ab = {}, 4 + 2 * B, 3 + B
 for i = 1, K do
-  local S = num(ARGV[ab + 4])
-  local N = num(ARGV[ab + 5 + S])
-  local M = num(ARGV[ab + 6 + S + 3 * N])
-  out[i] = hold_one(kb, ab, S)
-  kb = kb + 3 + 2 * S
-  ab = ab + 7 + S + 3 * N + 3 * M
+  local N = num(ARGV[ab + 1])
+  local M = num(ARGV[ab + 2 + 3 * N])
+  out[i] = hold_one(kb, ab, i)
+  kb = kb + 3
+  ab = ab + 3 + 3 * N + 3 * M
 end
 for _, s in ipairs(dirtyList) do
   redis.call('HSET', s.key, 'avail', s.avail, 'held', s.held, 'ver', s.ver)

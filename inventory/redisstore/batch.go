@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/onsale/onsale/inventory/lua"
 )
 
 // ErrClosed is returned by Hold after Close.
@@ -16,12 +19,14 @@ var ErrClosed = errors.New("redisstore: store closed")
 
 // holdCall is one Hold waiting for its batch.
 type holdCall struct {
-	event string
-	keys  []string // the hold's own keys; the batch puts the event's three keys in front
-	args  []any    // the hold's own arguments; the batch puts the count of holds in front
-	v     any
-	err   error
-	done  chan struct{}
+	event   string
+	keys    [3]string // fan, idempotency key, hold
+	secs    []string  // the hold's sections in order of first appearance, named seats first
+	args    []any     // fingerprint, seats and items, each naming its section by its index in secs
+	secArgs []int     // where args hold a section index, which the batch turns into its own
+	v       any
+	err     error
+	done    chan struct{}
 }
 
 // batcher gathers concurrent holds into batches: one round trip carries up to max holds, and a batch waits at most
@@ -162,7 +167,8 @@ func (b *batcher) close() {
 }
 
 // exec sends a batch in one round trip: one hold script call per event, pipelined. Calls the server refused with
-// NOSCRIPT (its script cache was flushed) did not run, so they are sent again after the scripts are loaded again.
+// NOSCRIPT (its script cache was flushed) did not run, so they are sent again with EVAL and the script's source,
+// which a flush between a reload and the resend cannot refuse.
 func (b *batcher) exec(ctx context.Context, batch []*holdCall) {
 	s := b.s
 	s.m.batchSize.Observe(float64(len(batch)))
@@ -172,14 +178,19 @@ func (b *batcher) exec(ctx context.Context, batch []*holdCall) {
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
 		cmds := make([]*redis.Cmd, len(groups))
+		run := func(c redis.Scripter, g eventGroup) *redis.Cmd {
+			keys, args := g.script(s)
+			if attempt == 0 {
+				return c.EvalSha(ctx, s.sc.hold.Hash(), keys, args...)
+			}
+			return c.Eval(ctx, lua.Hold, keys, args...)
+		}
 		if len(groups) == 1 {
-			keys, args := groups[0].script(s)
-			cmds[0] = s.c.EvalSha(ctx, s.sc.hold.Hash(), keys, args...)
+			cmds[0] = run(s.c, groups[0])
 		} else {
 			pipe := s.c.Pipeline()
 			for i, g := range groups {
-				keys, args := g.script(s)
-				cmds[i] = pipe.EvalSha(ctx, s.sc.hold.Hash(), keys, args...)
+				cmds[i] = run(pipe, g)
 			}
 			_, _ = pipe.Exec(ctx) // each command carries its own error
 		}
@@ -194,12 +205,6 @@ func (b *batcher) exec(ctx context.Context, batch []*holdCall) {
 			g.deliver(cmds[i].Val(), scriptErr(err))
 		}
 		if len(again) == 0 {
-			return
-		}
-		if err := s.sc.hold.Load(ctx, s.c).Err(); err != nil {
-			for _, g := range again {
-				g.deliver(nil, err)
-			}
 			return
 		}
 		groups = again
@@ -227,19 +232,34 @@ func groupByEvent(batch []*holdCall) []eventGroup {
 	return groups
 }
 
-// script builds the hold script's keys and arguments for the group.
+// script builds the hold script's keys and arguments for the group: the event's keys, the sections of all its holds
+// once each, then each hold's keys and arguments with its sections numbered in that list.
 func (g eventGroup) script(s *Store) ([]string, []any) {
-	nk, na := 0, 1
+	var secs []string
+	na := 2
 	for _, c := range g {
-		nk += len(c.keys)
 		na += len(c.args)
+		for _, sec := range c.secs {
+			if !slices.Contains(secs, sec) {
+				secs = append(secs, sec)
+			}
+		}
 	}
-	keys := s.base(g[0].event, nk)
-	args := make([]any, 0, na)
-	args = append(args, len(g))
+	keys := s.base(g[0].event, 2*len(secs)+3*len(g))
+	p := keys[0]
+	args := make([]any, 0, na+len(secs))
+	args = append(args, len(g), len(secs))
+	for _, sec := range secs {
+		keys = append(keys, p+"sec:"+sec, p+"seats:"+sec)
+		args = append(args, sec)
+	}
 	for _, c := range g {
-		keys = append(keys, c.keys...)
+		keys = append(keys, c.keys[:]...)
+		base := len(args)
 		args = append(args, c.args...)
+		for _, at := range c.secArgs {
+			args[base+at] = slices.Index(secs, c.secs[c.args[at].(int)]) + 1
+		}
 	}
 	return keys, args
 }

@@ -20,8 +20,8 @@
 // Concurrent holds are gathered by a batcher (Options.MaxBatch, Options.BatchWindow) and sent in one round trip:
 // the holds of one event go in one call of the hold script, which serves them in order, each all or nothing, as if
 // each were its own call; the calls for several events are pipelined. An idle store sends a hold at once.
-// A server that lost the scripts (SCRIPT FLUSH, a restart, a failover) answers NOSCRIPT; the store loads them again
-// and resends, which is safe because a refused call did nothing.
+// A server that lost the scripts (SCRIPT FLUSH, a restart, a failover) answers NOSCRIPT; the store resends with the
+// script's source (EVAL, which caches it again), which is safe because a refused call did nothing.
 //
 // The store works with any redis.UniversalClient, a ClusterClient included: every key a script touches carries the
 // event's hash tag, so every call stays in one slot.

@@ -31,26 +31,26 @@ func (s *Store) Hold(ctx context.Context, req inventory.HoldRequest) (inventory.
 }
 
 // holdCall checks what needs no stored state and builds one hold's part of the hold script's keys and arguments
-// (the batch adds the event's three keys in front and the count of holds).
+// (the batch adds the event's keys, its sections and the count of holds, and numbers the sections).
 func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	secIdx := make(map[string]int, 2)
-	var secs []string
+	c := &holdCall{event: req.Event}
+	c.args = make([]any, 0, 3+3*len(req.Seats)+3*len(req.Items))
+	c.args = append(c.args, req.Fingerprint, len(req.Seats))
 	index := func(sec string) (int, error) {
-		if i, ok := secIdx[sec]; ok {
-			return i, nil
+		for i, s := range c.secs {
+			if s == sec {
+				return i, nil
+			}
 		}
 		if !inventory.ValidSectionID(sec) {
 			return 0, fmt.Errorf("hold: %w: unknown section %q", inventory.ErrInvalid, sec)
 		}
-		secs = append(secs, sec)
-		secIdx[sec] = len(secs)
-		return len(secs), nil
+		c.secs = append(c.secs, sec)
+		return len(c.secs) - 1, nil
 	}
-	seatArgs := make([]any, 0, 1+3*len(req.Seats))
-	seatArgs = append(seatArgs, len(req.Seats))
 	for _, id := range req.Seats {
 		sec, row, n, err := inventory.ParseSeatID(id)
 		if err != nil {
@@ -60,10 +60,10 @@ func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 		if err != nil {
 			return nil, err
 		}
-		seatArgs = append(seatArgs, i, row, n)
+		c.secArgs = append(c.secArgs, len(c.args))
+		c.args = append(c.args, i, row, n)
 	}
-	itemArgs := make([]any, 0, 1+3*len(req.Items))
-	itemArgs = append(itemArgs, len(req.Items))
+	c.args = append(c.args, len(req.Items))
 	for _, it := range req.Items {
 		i, err := index(it.Section)
 		if err != nil {
@@ -73,31 +73,20 @@ func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 		if it.Adjacent {
 			adj = "1"
 		}
-		itemArgs = append(itemArgs, i, it.Quantity, adj)
+		c.secArgs = append(c.secArgs, len(c.args))
+		c.args = append(c.args, i, it.Quantity, adj)
 	}
 	if !inventory.ValidEventID(req.Event) {
 		return nil, fmt.Errorf("hold: event %q: %w", req.Event, inventory.ErrNotFound)
 	}
 
-	id := inventory.NewHoldID(req.Event)
 	p := s.evKey(req.Event)
-	useIdem := "0"
 	idem := p + "idem:"
 	if req.IdempotencyKey != "" {
-		useIdem = "1"
 		idem = p + "idem:" + strconv.Itoa(len(req.Fan)) + ":" + req.Fan + ":" + req.IdempotencyKey
 	}
-	keys := make([]string, 0, 3+2*len(secs))
-	keys = append(keys, p+"fan:"+req.Fan, idem, p+"hold:"+id)
-	args := make([]any, 0, 5+len(secs)+len(seatArgs)+len(itemArgs))
-	args = append(args, id, req.Fan, useIdem, req.Fingerprint, len(secs))
-	for _, sec := range secs {
-		keys = append(keys, p+"sec:"+sec, p+"seats:"+sec)
-		args = append(args, sec)
-	}
-	args = append(args, seatArgs...)
-	args = append(args, itemArgs...)
-	return &holdCall{event: req.Event, keys: keys, args: args}, nil
+	c.keys = [3]string{p + "fan:" + req.Fan, idem, p + "hold:" + inventory.NewHoldID(req.Event)}
+	return c, nil
 }
 
 // holdFromReply reads one hold's entry of the hold script's reply:
