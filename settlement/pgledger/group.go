@@ -128,18 +128,10 @@ func (g *group) abandon(s *stmt) {
 // GroupStats reports how many group commits ran and how many writes they carried.
 func (l *Ledger) GroupStats() (groups, statements int64) { return l.groups.Load(), l.grouped.Load() }
 
-// querier is a pool or a transaction.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 func (l *Ledger) flush(ctx context.Context, batch []*stmt) {
-	if len(batch) == 1 {
-		batch[0].err = runGroup(ctx, l.pool, batch) // one statement: atomic without a transaction
-		return
-	}
-	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error { return runGroup(ctx, tx, batch) })
-	if err == nil {
+	err := l.runGroup(ctx, batch)
+	if err == nil || len(batch) == 1 {
+		batch[0].err = err
 		return
 	}
 	// One write failed (or the group deadlocked with another process's): nothing of the group was committed, so
@@ -147,13 +139,14 @@ func (l *Ledger) flush(ctx context.Context, batch []*stmt) {
 	l.groupFallbacks.Add(1)
 	for _, s := range batch {
 		s.created, s.applied = false, false
-		s.err = runGroup(ctx, l.pool, []*stmt{s})
+		s.err = l.runGroup(ctx, []*stmt{s})
 	}
 }
 
-// runGroup writes a group's new orders in one statement and its transitions in as few as there are writes
-// about one order (a round takes each order and each message id once, so every row of an UPDATE is distinct).
-func runGroup(ctx context.Context, q querier, batch []*stmt) error {
+// runGroup writes a group's new orders in one statement and its transitions in as few as there are writes about
+// one order (a round takes each order and each message id once, so every row of an UPDATE is distinct). The
+// statements go in one pipeline with one sync: one round trip, one implicit transaction, all or nothing.
+func (l *Ledger) runGroup(ctx context.Context, batch []*stmt) error {
 	var creates, trans []*stmt
 	for _, s := range batch {
 		if s.create != nil {
@@ -162,8 +155,9 @@ func runGroup(ctx context.Context, q querier, batch []*stmt) error {
 			trans = append(trans, s)
 		}
 	}
+	var pb pgx.Batch
 	if len(creates) > 0 {
-		if err := createOrders(ctx, q, creates); err != nil {
+		if err := queueCreates(&pb, creates); err != nil {
 			return err
 		}
 	}
@@ -182,12 +176,10 @@ func runGroup(ctx context.Context, q querier, batch []*stmt) error {
 				round = append(round, s)
 			}
 		}
-		if err := applyTransitions(ctx, q, round); err != nil {
-			return err
-		}
+		queueTransitions(&pb, round)
 		trans = rest
 	}
-	return nil
+	return l.pool.SendBatch(ctx, &pb).Close()
 }
 
 // createSQL inserts new orders and, only for the rows inserted, their outbox rows. A row whose hold already has an
@@ -209,7 +201,7 @@ const createSQL = `WITH ins AS (
 	)
 	SELECT id FROM ins`
 
-func createOrders(ctx context.Context, q querier, batch []*stmt) error {
+func queueCreates(pb *pgx.Batch, batch []*stmt) error {
 	n := len(batch)
 	var (
 		ids, holds, events, fans, statuses = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -252,24 +244,22 @@ func createOrders(ctx context.Context, q querier, batch []*stmt) error {
 		}
 		byID[o.ID] = s
 	}
-	rows, err := q.Query(ctx, createSQL, ids, holds, events, fans, statuses, seats, lines, units, totals, currencies,
-		methods, keys, deadlines, createdAt, mOrder, mID, mTopic, mBody)
-	if err != nil {
-		return fmt.Errorf("create orders: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+	pb.Queue(createSQL, ids, holds, events, fans, statuses, seats, lines, units, totals, currencies,
+		methods, keys, deadlines, createdAt, mOrder, mID, mTopic, mBody).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return fmt.Errorf("create orders: %w", err)
+			}
+			if s := byID[id]; s != nil {
+				s.created = true
+			}
+		}
+		if err := rows.Err(); err != nil {
 			return fmt.Errorf("create orders: %w", err)
 		}
-		if s := byID[id]; s != nil {
-			s.created = true
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("create orders: %w", err)
-	}
+		return nil
+	})
 	return nil
 }
 
@@ -310,7 +300,7 @@ const qualifiedOrderColumns = `o.id, o.hold_id, o.event_id, o.fan, o.status, o.s
 	o.payment_method, coalesce(o.payment_key, ''), coalesce(o.payment_intent, ''), o.failure_reason, o.attempts,
 	o.created_at, o.updated_at`
 
-func applyTransitions(ctx context.Context, q querier, batch []*stmt) error {
+func queueTransitions(pb *pgx.Batch, batch []*stmt) {
 	n := len(batch)
 	var (
 		idx                                          = make([]int32, n)
@@ -338,25 +328,22 @@ func applyTransitions(ctx context.Context, q querier, batch []*stmt) error {
 			mIdx, mID, mTopic, mBody = append(mIdx, int32(i)), append(mID, m.ID), append(mTopic, m.Topic), append(mBody, string(m.Body))
 		}
 	}
-	rows, err := q.Query(ctx, transitionSQL, idx, ids, tos, froms, keys, intents, reasons, deadlines, msg,
-		mIdx, mID, mTopic, mBody)
-	if err != nil {
-		return fmt.Errorf("transitions: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var i int32
-		o, err := scanOrder(rows, &i)
-		if err != nil {
+	pb.Queue(transitionSQL, idx, ids, tos, froms, keys, intents, reasons, deadlines, msg,
+		mIdx, mID, mTopic, mBody).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var i int32
+			o, err := scanOrder(rows, &i)
+			if err != nil {
+				return fmt.Errorf("transitions: %w", err)
+			}
+			if i < 0 || int(i) >= n {
+				return fmt.Errorf("transitions: row %d out of range", i)
+			}
+			batch[i].order, batch[i].applied = o, true
+		}
+		if err := rows.Err(); err != nil {
 			return fmt.Errorf("transitions: %w", err)
 		}
-		if i < 0 || int(i) >= n {
-			return fmt.Errorf("transitions: row %d out of range", i)
-		}
-		batch[i].order, batch[i].applied = o, true
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("transitions: %w", err)
-	}
-	return nil
+		return nil
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onsale/onsale/inventory"
@@ -155,39 +156,7 @@ func (l *Ledger) MarkProcessed(ctx context.Context, id string) error {
 // several relays share the outbox without publishing a row twice at once, and deletes only what was confirmed:
 // one write per row instead of marking it sent and deleting it later, and an outbox that stays small.
 func (l *Ledger) RelayOutbox(ctx context.Context, limit int, publish func(context.Context, []settlement.Message) ([]string, error)) (int, error) {
-	n := 0
-	var pubErr error
-	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT message_id, topic, body FROM outbox WHERE sent_at IS NULL
-			ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
-		if err != nil {
-			return err
-		}
-		var msgs []settlement.Message
-		for rows.Next() {
-			var m settlement.Message
-			var body []byte
-			if err := rows.Scan(&m.ID, &m.Topic, &body); err != nil {
-				return err
-			}
-			m.Body = body
-			msgs = append(msgs, m)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(msgs) == 0 {
-			return nil
-		}
-		ids, err := publish(ctx, msgs)
-		pubErr = err
-		if len(ids) == 0 {
-			return nil
-		}
-		tag, err := tx.Exec(ctx, `DELETE FROM outbox WHERE message_id = ANY($1)`, ids)
-		n = int(tag.RowsAffected())
-		return err
-	})
+	n, pubErr, err := l.relayOnce(ctx, limit, publish)
 	if err != nil {
 		return 0, fmt.Errorf("relay outbox: %w", err)
 	}
@@ -203,6 +172,53 @@ func (l *Ledger) RelayOutbox(ctx context.Context, limit int, publish func(contex
 		return n, fmt.Errorf("relay outbox: publish: %w", pubErr)
 	}
 	return n, nil
+}
+
+// relayOnce runs one relay transaction in two round trips: BEGIN with the locking read, then the delete of what
+// the broker confirmed with COMMIT. A connection left in a failed transaction is dropped when released.
+func (l *Ledger) relayOnce(ctx context.Context, limit int, publish func(context.Context, []settlement.Message) ([]string, error)) (n int, pubErr, err error) {
+	conn, err := l.pool.Acquire(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer conn.Release()
+	var msgs []settlement.Message
+	var read pgx.Batch
+	read.Queue(`BEGIN`)
+	read.Queue(`SELECT message_id, topic, body FROM outbox WHERE sent_at IS NULL
+		ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, limit).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var m settlement.Message
+			var body []byte
+			if err := rows.Scan(&m.ID, &m.Topic, &body); err != nil {
+				return err
+			}
+			m.Body = body
+			msgs = append(msgs, m)
+		}
+		return rows.Err()
+	})
+	if err := conn.SendBatch(ctx, &read).Close(); err != nil {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		return 0, nil, err
+	}
+	var ids []string
+	if len(msgs) > 0 {
+		ids, pubErr = publish(ctx, msgs)
+	}
+	var done pgx.Batch
+	if len(ids) > 0 {
+		done.Queue(`DELETE FROM outbox WHERE message_id = ANY($1)`, ids).Exec(func(tag pgconn.CommandTag) error {
+			n = int(tag.RowsAffected())
+			return nil
+		})
+	}
+	done.Queue(`COMMIT`)
+	if err := conn.SendBatch(ctx, &done).Close(); err != nil {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		return 0, pubErr, err
+	}
+	return n, pubErr, nil
 }
 
 func (l *Ledger) OutboxPending(ctx context.Context) (int, error) {
