@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onsale/onsale/internal/testenv"
@@ -23,6 +24,7 @@ import (
 // benchRig is a settlement service on the real PostgreSQL and RabbitMQ with the test payment provider; every
 // outcome is reported on done with the time the saga finished.
 type benchRig struct {
+	sql   *countingTracer
 	led   *pgledger.Ledger
 	pay   *stampedPay
 	svc   *settlement.Service
@@ -38,6 +40,9 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 		b.Fatal(err)
 	}
 	cfg.MaxConns = int32(workers + 40)
+	tr := &countingTracer{}
+	cfg.ConnConfig.Tracer = tr
+	cfg.ConnConfig.RuntimeParams["application_name"] = "onsale-settle-bench" // to find its backends' CPU time
 	ctx := context.Background()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -48,7 +53,7 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 		b.Fatal(err)
 	}
 	bus := dialBus(b, testenv.AMQPURL(b))
-	r := &benchRig{stock: memstore.New(memstore.Options{}), event: testenv.Unique("bench"), done: make(chan settlement.BookingEvent, 1<<20)}
+	r := &benchRig{sql: tr, stock: memstore.New(memstore.Options{}), event: testenv.Unique("bench"), done: make(chan settlement.BookingEvent, 1<<20)}
 	ev := inventory.Event{ID: r.event, Currency: "EUR", HoldTTL: 10 * time.Minute, MaxPerFan: 10,
 		Sections: []inventory.Section{{ID: "GA", Kind: inventory.General, Capacity: 5_000_000, Price: 4500}}}
 	if err := ev.Validate(); err != nil {
@@ -70,6 +75,25 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 	b.Cleanup(func() { cancel(); <-stopped })
 	return r
 }
+
+// countingTracer counts the statements the ledger sends to PostgreSQL and the round trips they take (a batch is
+// one): with the machine shared, these are the figures that do not move with the neighbours' load.
+type countingTracer struct {
+	stmts, trips atomic.Int64
+}
+
+func (c *countingTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.stmts.Add(1)
+	c.trips.Add(1)
+	return ctx
+}
+func (c *countingTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (c *countingTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	c.trips.Add(1)
+	return ctx
+}
+func (c *countingTracer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) { c.stmts.Add(1) }
+func (c *countingTracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
 // stampedPay remembers when each order's payment was first asked for, to split the lag in two: checkout to
 // payment (outbox, relay, broker, worker) and payment to outcome (inventory, ledger, booking event).
@@ -139,6 +163,8 @@ func BenchmarkSettleThroughput(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "orders/s")
 	b.ReportMetric(float64(b.N)/checkedOut.Seconds(), "checkouts/s")
+	b.ReportMetric(float64(r.sql.stmts.Load())/float64(b.N), "pg-stmts/order")
+	b.ReportMetric(float64(r.sql.trips.Load())/float64(b.N), "pg-trips/order")
 	groups, stmts := r.led.GroupStats()
 	b.Logf("%d orders: %d ledger writes in %d group commits", b.N, stmts, groups)
 }
