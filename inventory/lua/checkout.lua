@@ -10,9 +10,10 @@ if not h then return fail('NOT_FOUND', 'hold') end
 if h.st == 'confirmed' then return fail('INVALID_STATE', h.st) end
 if h.st == 'held' then
   local ex = now + tonumber(meta[1])
-  redis.call('HSET', KEYS[4], 'st', 'checkout', 'ex', ex)
+  h.st, h.ex = 'checkout', ex
+  write_hold(KEYS[4], h)
   redis.call('ZADD', K_DEADLINE, ex, id)
 elseif h.st ~= 'checkout' then
   return fail('HOLD_EXPIRED', h.st)
 end
-return hold_reply(KEYS[4], meta[2])
+return hold_reply(h, meta[2])

@@ -61,21 +61,29 @@ local function set_seats(key, pos, c)
   end
 end
 
--- A hold is a hash {st, ex, d}: its state and deadline (ms), which change, and d, what never changes once written:
--- "<created ms>\n<lines>\n<seats>\n<alloc>\n<fan>" with lines "sec:units:price;…", seats "id id …", alloc as above
--- and the fan last (it may hold any byte). Three fields rather than one per value keep the hold's write, the hot
--- path's largest, cheap; its units, total, currency and life cap are derived from d and the event's meta.
-local function hold_record(ca, lines, seats, alloc, fan)
-  return ca .. '\n' .. lines .. '\n' .. seats .. '\n' .. alloc .. '\n' .. fan
+-- A hold is one string, "<state>\n<deadline ms>\n<created ms>\n<lines>\n<seats>\n<alloc>\n<fan>", with lines
+-- "sec:units:price;…", seats "id id …", alloc as above and the fan last (it may hold any byte). One string is the
+-- cheapest write for the hot path's largest; its units, total, currency and life cap derive from it and the meta.
+local function hold_record(st, ex, ca, lines, seats, alloc, fan)
+  return st .. '\n' .. ex .. '\n' .. ca .. '\n' .. lines .. '\n' .. seats .. '\n' .. alloc .. '\n' .. fan
 end
 
--- read_hold returns a hold's fields {st, ex (number), ca (number), lines, seats, alloc, fan}, or nil.
+-- read_hold returns a hold's fields {st, ex (number), ca (number), lines, seats, alloc, fan, raw}, or nil.
+-- A malformed record reads as a hold in no state, which nothing treats as live.
 local function read_hold(hk)
-  local h = redis.call('HMGET', hk, 'st', 'ex', 'd')
-  if not h[1] then return nil end
-  local ca, lines, seats, alloc, fan = string.match(h[3] or '', '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(.*)$')
-  return { st = h[1], ex = tonumber(h[2]), ca = tonumber(ca), lines = lines or '', seats = seats or '',
-    alloc = alloc or '', fan = fan or '' }
+  local raw = redis.call('GET', hk)
+  if not raw then return nil end
+  local st, ex, ca, lines, seats, alloc, fan =
+    string.match(raw, '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(.*)$')
+  if not st then return { st = '', ex = 0, ca = 0, lines = '', seats = '', alloc = '', fan = '', raw = raw } end
+  return { st = st, ex = tonumber(ex) or 0, ca = tonumber(ca) or 0, lines = lines, seats = seats, alloc = alloc,
+    fan = fan, raw = raw }
+end
+
+-- write_hold stores h as it now stands (its state or deadline changed). SET drops any expiry the key had.
+local function write_hold(hk, h)
+  h.raw = hold_record(h.st, h.ex, h.ca, h.lines, h.seats, h.alloc, h.fan)
+  redis.call('SET', hk, h.raw)
 end
 
 -- line_sums returns the units and the total price of a lines string "sec:units:price;…".
@@ -88,10 +96,11 @@ local function line_sums(lines)
   return units, total
 end
 
--- free_hold gives a live hold's units back to sale and leaves it in state newstate (released or expired).
-local function free_hold(id, newstate)
+-- free_hold gives a live hold's units back to sale and leaves it in state newstate (released or expired). h is the
+-- hold as read_hold read it, when the caller has it.
+local function free_hold(id, newstate, h)
   local hk = P .. 'hold:' .. id
-  local h = read_hold(hk)
+  h = h or read_hold(hk)
   if not h or (h.st ~= 'held' and h.st ~= 'checkout') then
     redis.call('ZREM', K_DEADLINE, id)
     return false
@@ -106,7 +115,8 @@ local function free_hold(id, newstate)
     units = units + a.n
   end
   redis.call('HINCRBY', P .. 'fan:' .. h.fan, 'units', -units)
-  redis.call('HSET', hk, 'st', newstate)
+  h.st = newstate
+  write_hold(hk, h)
   redis.call('PEXPIRE', hk, HOLD_KEEP_MS)
   redis.call('ZREM', K_DEADLINE, id)
   return true
@@ -122,12 +132,9 @@ local function reclaim(now, limit)
   return n
 end
 
--- hold_reply returns a hold hash as a flat field/value list, with the event's currency.
-local function hold_reply(hk, cur)
-  local r = redis.call('HGETALL', hk)
-  r[#r + 1] = 'cur'
-  r[#r + 1] = cur
-  return r
+-- hold_reply returns a hold as the store reads it: a field/value list of its record and the event's currency.
+local function hold_reply(h, cur)
+  return { 'h', h.raw, 'cur', cur }
 end
 
 -- target_hold reads the hold a call is about (as read_hold) and, when its deadline has passed, expires it first as a
@@ -135,9 +142,6 @@ end
 local function target_hold(id, now)
   local h = read_hold(P .. 'hold:' .. id)
   if not h then return nil end
-  if (h.st == 'held' or h.st == 'checkout') and h.ex <= now then
-    free_hold(id, 'expired')
-    h.st = 'expired'
-  end
+  if (h.st == 'held' or h.st == 'checkout') and h.ex <= now then free_hold(id, 'expired', h) end
   return h
 end

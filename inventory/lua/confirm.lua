@@ -19,11 +19,11 @@ if h.st == 'held' or h.st == 'checkout' then
   end
   -- The fan's units (live and bought) stay; the bought part grows.
   redis.call('HINCRBY', P .. 'fan:' .. h.fan, 'bought', units)
-  redis.call('HSET', KEYS[4], 'st', 'confirmed')
-  redis.call('PERSIST', KEYS[4])
+  h.st = 'confirmed'
+  write_hold(KEYS[4], h) -- a live hold has no expiry, and SET would drop one
   redis.call('ZREM', K_DEADLINE, id)
   redis.call('SADD', KEYS[5], id)
 elseif h.st ~= 'confirmed' then
   return fail('HOLD_EXPIRED', h.st)
 end
-return hold_reply(KEYS[4], cur)
+return hold_reply(h, cur)

@@ -10,6 +10,7 @@ if not h then return fail('NOT_FOUND', 'hold') end
 if h.st == 'checkout' then return fail('INVALID_STATE', h.st) end
 if h.st ~= 'held' then return fail('HOLD_EXPIRED', h.st) end
 local ex = math.min(now + tonumber(meta[1]), h.ca + tonumber(meta[2]))
-redis.call('HSET', KEYS[4], 'ex', ex)
+h.ex = ex
+write_hold(KEYS[4], h)
 redis.call('ZADD', K_DEADLINE, ex, id)
-return hold_reply(KEYS[4], meta[3])
+return hold_reply(h, meta[3])

@@ -284,7 +284,7 @@ local function hold_one(kb, ab, mark)
     s.units, s.pos = 0, nil
   end
   local ls, ss = table.concat(lines, ';', 1, S), table.concat(seatids, ' ', 1, nseat)
-  redis.call('HSET', K_HOLD, 'st', 'held', 'ex', exS, 'd', hold_record(nowS, ls, ss, table.concat(allocs, ';', 1, S), string.sub(K_FAN, fanAt)))
+  redis.call('SET', K_HOLD, hold_record('held', exS, nowS, ls, ss, table.concat(allocs, ';', 1, S), string.sub(K_FAN, fanAt)))
   deadlines[#deadlines + 1] = exS
   deadlines[#deadlines + 1] = id
   if useIdem then redis.call('SET', K_IDEM, id .. '\n' .. fp, 'EX', 86400) end

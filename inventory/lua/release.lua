@@ -8,5 +8,5 @@ reclaim(now, 16)
 local h = target_hold(id, now)
 if not h then return fail('NOT_FOUND', 'hold') end
 if h.st == 'confirmed' then return fail('INVALID_STATE', h.st) end
-if h.st == 'held' or h.st == 'checkout' then free_hold(id, 'released') end
-return hold_reply(KEYS[4], cur)
+if h.st == 'held' or h.st == 'checkout' then free_hold(id, 'released', h) end
+return hold_reply(h, cur)

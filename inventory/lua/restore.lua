@@ -14,7 +14,7 @@ for b = 0, #ARGV - 1, 11 do
     local h = { id = id, st = ARGV[b + 2], fan = ARGV[b + 3], lines = ARGV[b + 4], seats = ARGV[b + 5],
       total = ARGV[b + 6], cur = ARGV[b + 7], ca = ARGV[b + 8], ex = ARGV[b + 9], units = ARGV[b + 10],
       alloc = ARGV[b + 11] }
-    if string.find(h.ca .. h.lines .. h.seats .. h.alloc, '\n', 1, true) then
+    if string.find(h.st .. h.ex .. h.ca .. h.lines .. h.seats .. h.alloc, '\n', 1, true) then
       return fail('INVALID', 'hold ' .. id .. ': a line break in its fields')
     end
     h.al = parse_alloc(h.alloc)
@@ -51,8 +51,7 @@ for _, h in ipairs(todo) do
       set_seats(P .. 'seats:' .. a.sec, a.pos, sold and 's' or 'h')
     end
   end
-  redis.call('HSET', P .. 'hold:' .. h.id, 'st', h.st, 'ex', h.ex,
-    'd', hold_record(h.ca, h.lines, h.seats, h.alloc, h.fan))
+  redis.call('SET', P .. 'hold:' .. h.id, hold_record(h.st, h.ex, h.ca, h.lines, h.seats, h.alloc, h.fan))
   redis.call('HINCRBY', P .. 'fan:' .. h.fan, 'units', tonumber(h.units))
   if sold then
     redis.call('HINCRBY', P .. 'fan:' .. h.fan, 'bought', tonumber(h.units))

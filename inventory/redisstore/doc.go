@@ -8,8 +8,8 @@
 //	<prefix>:{ev:<event>}:meta           hash {ttl, maxlife, cotl, maxfan, cur, secs}
 //	<prefix>:{ev:<event>}:sec:<section>  hash {kind, cap, avail, held, sold, wh, ver, price, rows}
 //	<prefix>:{ev:<event>}:seats:<sec>    seated sections: one byte per seat in row order (0 free, h, s, w)
-//	<prefix>:{ev:<event>}:hold:<id>      hash {st, ex, d}: state, deadline ms, and d "<created>\n<lines>\n<seats>\n<alloc>\n<fan>"
-//	                                     (written once; units, total, currency and life cap derive from it and meta)
+//	<prefix>:{ev:<event>}:hold:<id>      "<state>\n<deadline ms>\n<created ms>\n<lines>\n<seats>\n<alloc>\n<fan>"
+//	                                     (units, total, currency and life cap derive from it and the meta)
 //	<prefix>:{ev:<event>}:deadline       zset hold id → deadline ms, the truth for expiry (live holds only)
 //	<prefix>:{ev:<event>}:confirmed      set of confirmed hold ids (with the deadline zset, what Audit reads)
 //	<prefix>:{ev:<event>}:fan:<fan>      hash {units, bought}: units live and bought (what the limit counts), bought

@@ -120,19 +120,16 @@ func (s *Store) Get(ctx context.Context, holdID string) (inventory.Hold, error) 
 	// The hold and its event's currency, in one round trip (same slot).
 	p := s.evKey(event)
 	pipe := s.c.Pipeline()
-	all := pipe.HGetAll(ctx, p+"hold:"+holdID)
+	rec := pipe.Get(ctx, p+"hold:"+holdID)
 	cur := pipe.HGet(ctx, p+"meta", "cur")
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return inventory.Hold{}, fmt.Errorf("hold %s: %w", holdID, err)
 	}
-	m := all.Val()
-	if len(m) == 0 {
+	if errors.Is(rec.Err(), redis.Nil) {
 		return inventory.Hold{}, fmt.Errorf("hold %s: %w", holdID, inventory.ErrNotFound)
 	}
 	f := holdFields{cur: cur.Val()}
-	for k, v := range m {
-		f.set(k, v)
-	}
+	f.set("h", rec.Val())
 	h, err := f.hold(holdID)
 	if err != nil {
 		return inventory.Hold{}, fmt.Errorf("hold %s: %w", holdID, err)
@@ -189,24 +186,20 @@ func (s *Store) holdOp(ctx context.Context, op, holdID string) (inventory.Hold, 
 	return h, nil
 }
 
-// holdFields are a hold's stored values: the hash's st, ex and d (created, lines, seats, alloc and fan, one per
-// line, the fan last), and the event's currency.
+// holdFields are a hold's stored values: its record (state, deadline, created, lines, seats, alloc and fan, one per
+// line, the fan last) and the event's currency.
 type holdFields struct {
 	fan, st, lines, seats, cur, ca, ex string
 }
 
 func (f *holdFields) set(k, v string) {
 	switch k {
-	case "st":
-		f.st = v
-	case "ex":
-		f.ex = v
 	case "cur":
 		f.cur = v
-	case "d":
-		parts := strings.SplitN(v, "\n", 5)
-		if len(parts) == 5 {
-			f.ca, f.lines, f.seats, f.fan = parts[0], parts[1], parts[2], parts[4]
+	case "h":
+		parts := strings.SplitN(v, "\n", 7)
+		if len(parts) == 7 {
+			f.st, f.ex, f.ca, f.lines, f.seats, f.fan = parts[0], parts[1], parts[2], parts[3], parts[4], parts[6]
 		}
 	}
 }
