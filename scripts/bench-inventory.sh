@@ -6,8 +6,39 @@
 #     against a throwaway event with a huge capacity: the server's own ceiling for the script.
 # Compare the ratios of one run, not absolute figures: the machine's load moves them.
 # Environment: REDIS_HOST (127.0.0.1), REDIS_PORT (6379), BENCHTIME (3s), REQUESTS (200000) for redis-benchmark.
+#
+# `scripts/bench-inventory.sh cost` instead counts the server's instructions per hold, which the machine's load does
+# not move: a private redis-server (COST_PORT, 7301) under valgrind's callgrind serves COST_HOLDS (2000) holds of
+# the Go store, COST_BATCH (25) per script call; COST_SEATED=1 holds 2 adjacent seats instead of 1 general unit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = cost ]; then
+	for tool in valgrind callgrind_control callgrind_annotate redis-server redis-cli go; do
+		command -v "$tool" >/dev/null || { echo "$tool not found" >&2; exit 1; }
+	done
+	port=${COST_PORT:-7301}
+	holds=${COST_HOLDS:-2000}
+	batch=${COST_BATCH:-25}
+	dir=$(mktemp -d)
+	go test -c -o "$dir/redisstore.test" ./inventory/redisstore/
+	valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" \
+		redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" >"$dir/valgrind.log" 2>&1 &
+	vg=$!
+	trap 'kill $vg 2>/dev/null; wait $vg 2>/dev/null; rm -rf "$dir"' EXIT
+	for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.2; done
+	HOLDCOST_N=$holds HOLDCOST_K=$batch HOLDCOST_SEATED=${COST_SEATED:-0} \
+		HOLDCOST_BEFORE="callgrind_control -z $vg" HOLDCOST_AFTER="callgrind_control -d $vg" \
+		ONSALE_TEST_REDIS_URL=redis://127.0.0.1:$port/0 \
+		"$dir/redisstore.test" -test.run '^TestHoldCost$' -test.count=1 >"$dir/test.log" 2>&1 || { cat "$dir/test.log" >&2; exit 1; }
+	# The dump after the measured holds; serverCron runs on the clock, not per hold, so it is left out.
+	callgrind_annotate --inclusive=yes --threshold=100 "$dir/cg.out.1" 2>/dev/null | awk -v n="$holds" -v k="$batch" '
+		/PROGRAM TOTALS/ { gsub(",", "", $1); total = $1 }
+		/:serverCron / { gsub(",", "", $1); cron = $1 }
+		/:evalShaCommand / { gsub(",", "", $1); script = $1 }
+		END { printf "%d holds, %d per call: %.0f server instructions per hold (%.0f in EVALSHA)\n", n, k, (total - cron) / n, script / n }'
+	exit 0
+fi
 
 host=${REDIS_HOST:-127.0.0.1}
 port=${REDIS_PORT:-6379}
