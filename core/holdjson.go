@@ -5,9 +5,10 @@ import "github.com/onsale/onsale/inventory"
 // parseHoldBody is the hold path's JSON reader: a strict subset of JSON for the hold body's own shape, with no
 // reflection. It accepts only what it can read exactly as encoding/json would (plain ASCII strings without escapes,
 // integers, booleans, each key at most once); for anything else it returns false and the caller falls back to
-// decodeJSON, which gives the precise error. FuzzParseHoldBody holds it to encoding/json's answers.
-func parseHoldBody(b []byte, h *holdBody) bool {
-	p := holdParser{b: b}
+// decodeJSON, which gives the precise error. FuzzParseHoldBody holds it to encoding/json's answers. Section ids
+// known to ids (which may be nil) are read without allocating.
+func parseHoldBody(b []byte, h *holdBody, ids *names) bool {
+	p := holdParser{b: b, ids: ids}
 	if !p.byte('{') {
 		return false
 	}
@@ -17,11 +18,11 @@ func parseHoldBody(b []byte, h *holdBody) bool {
 		return p.end()
 	}
 	for {
-		key, ok := p.str()
+		key, ok := p.raw()
 		if !ok || !p.byte(':') {
 			return false
 		}
-		switch key {
+		switch string(key) {
 		case "items":
 			if sawItems || !p.items(h) {
 				return false
@@ -44,8 +45,9 @@ func parseHoldBody(b []byte, h *holdBody) bool {
 }
 
 type holdParser struct {
-	b []byte
-	i int
+	b   []byte
+	i   int
+	ids *names
 }
 
 func (p *holdParser) ws() {
@@ -80,25 +82,31 @@ func (p *holdParser) end() bool {
 	return p.i == len(p.b)
 }
 
-// str reads a string of printable ASCII without escapes.
-func (p *holdParser) str() (string, bool) {
+// raw reads a string of printable ASCII without escapes and returns its bytes (a slice of the body).
+func (p *holdParser) raw() ([]byte, bool) {
 	if !p.byte('"') {
-		return "", false
+		return nil, false
 	}
 	start := p.i
 	for p.i < len(p.b) {
 		c := p.b[p.i]
 		switch {
 		case c == '"':
-			s := string(p.b[start:p.i])
+			s := p.b[start:p.i]
 			p.i++
 			return s, true
 		case c < 0x20 || c >= 0x7f || c == '\\':
-			return "", false
+			return nil, false
 		}
 		p.i++
 	}
-	return "", false
+	return nil, false
+}
+
+// str is raw as a string of its own.
+func (p *holdParser) str() (string, bool) {
+	b, ok := p.raw()
+	return string(b), ok
 }
 
 // int reads an integer without fraction or exponent, small enough never to overflow.
@@ -174,14 +182,16 @@ func (p *holdParser) item(it *inventory.Item) bool {
 	}
 	var seen [3]bool
 	for {
-		key, ok := p.str()
+		key, ok := p.raw()
 		if !ok || !p.byte(':') {
 			return false
 		}
 		var k int
-		switch key {
+		switch string(key) {
 		case "section":
-			it.Section, ok = p.str()
+			var b []byte
+			b, ok = p.raw()
+			it.Section = p.ids.get(b)
 		case "quantity":
 			k = 1
 			it.Quantity, ok = p.int()

@@ -27,7 +27,7 @@ func TestParseHoldBody(t *testing.T) {
 		`{"items":[{"section":"GA","quantity":1},]}`:                false,
 	} {
 		var fast, slow holdBody
-		got := parseHoldBody([]byte(body), &fast)
+		got := parseHoldBody([]byte(body), &fast, knownIDs())
 		if got != ok {
 			t.Errorf("%s: parsed %v, want %v", body, got, ok)
 		}
@@ -37,6 +37,14 @@ func TestParseHoldBody(t *testing.T) {
 			}
 		}
 	}
+}
+
+// knownIDs has some of the sections the cases use, so both the interned and the allocated reads are exercised.
+func knownIDs() *names {
+	n := &names{}
+	n.add("GA")
+	n.add("A")
+	return n
 }
 
 // normal treats empty and nil slices alike (encoding/json keeps nil for a missing key, the parser too).
@@ -57,9 +65,10 @@ func FuzzParseHoldBody(f *testing.F) {
 		`{"items":[{"quantity":-0}]}`, `{"items":[{"adjacent":false}]}`} {
 		f.Add([]byte(s))
 	}
+	ids := knownIDs()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var fast, slow holdBody
-		if !parseHoldBody(body, &fast) {
+		if !parseHoldBody(body, &fast, ids) {
 			return
 		}
 		if err := decodeJSON(body, &slow, false); err != nil {

@@ -68,13 +68,10 @@ func (s *Server) createHold(ctx *fasthttp.RequestCtx, event string) error {
 	if err != nil {
 		return err
 	}
-	var body holdBody
-	if raw := ctx.PostBody(); len(raw) > maxBody || !parseHoldBody(raw, &body) {
-		body = holdBody{}
-		if err := decodeJSON(raw, &body, false); err != nil {
-			s.metrics.holdResult(holdInvalid)
-			return err
-		}
+	body, err := s.holdBody(ctx.PostBody())
+	if err != nil {
+		s.metrics.holdResult(holdInvalid)
+		return err
 	}
 	if err := body.validate(); err != nil {
 		s.metrics.holdResult(holdInvalid)
@@ -96,8 +93,26 @@ func (s *Server) createHold(ctx *fasthttp.RequestCtx, event string) error {
 		return fmt.Errorf("hold in %s: %w", event, err)
 	}
 	s.metrics.holdsCreated.Inc()
+	s.ids.add(h.Event)
+	for i := range h.Lines {
+		s.ids.add(h.Lines[i].Section)
+	}
 	writeHold(ctx, fasthttp.StatusCreated, &h)
 	return nil
+}
+
+// holdBody reads a hold's body: the fast parser, or encoding/json for what it does not take (and the precise error).
+// The fallback's value is its own, so the common case keeps the body off the heap.
+func (s *Server) holdBody(raw []byte) (holdBody, error) {
+	var body holdBody
+	if len(raw) <= maxBody && parseHoldBody(raw, &body, &s.ids) {
+		return body, nil
+	}
+	slow := new(holdBody)
+	if err := decodeJSON(raw, slow, false); err != nil {
+		return holdBody{}, err
+	}
+	return *slow, nil
 }
 
 // soldOutFan frees the slot of a fan told sold-out when the event has nothing available at all: nothing they can

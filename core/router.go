@@ -150,7 +150,7 @@ func (s *Server) match(ctx *fasthttp.RequestCtx) (*route, string) {
 	if m == mOther || p.routes[m] == nil {
 		return s.methodNotAllowed(p), ""
 	}
-	return p.routes[m], string(arg)
+	return p.routes[m], s.ids.get(arg)
 }
 
 // methodNotAllowed is a route that answers 405 for a pattern; built lazily per pattern would need locking,

@@ -79,6 +79,7 @@ type Server struct {
 	auth     *authenticator
 	joins    *ipLimiter
 	avail    *availabilityCache
+	ids      names // event and section ids read without allocating
 	gatherer prometheus.Gatherer
 
 	metricsHandler fasthttp.RequestHandler
