@@ -113,6 +113,13 @@ func (r *Room) pruneClaims() {
 		}
 	}
 	r.nleft.Store(int64(len(r.left)))
+	r.touchMu.Lock()
+	defer r.touchMu.Unlock()
+	for k, last := range r.touched {
+		if now.Sub(last) > r.opts.IdleTTL { // a call now writes again anyway
+			delete(r.touched, k)
+		}
+	}
 }
 
 // tick is one admission step of one event: take or renew the lease, draw the pre-queue at open, release the waves

@@ -346,6 +346,56 @@ func TestIdleFansStopCounting(t *testing.T) {
 	})
 }
 
+// TestActiveFansKeepTheirSlot: idleness counts from a fan's last call, not from its admission. A fan who keeps
+// using its access token (holds) or keeps polling keeps its slot past IdleTTL; one who stops is freed IdleTTL after
+// its last call, and a no-show after ArrivalTTL, so the queue goes on.
+func TestActiveFansKeepTheirSlot(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		b := setup(t, kind, general(6000, 3)) // IdleTTL = ArrivalTTL = 2 min
+		tickets := b.joinN(t, 8)
+		b.tick(t, 0)
+		b.tick(t, time.Second)
+		holder := b.status(t, tickets[0].Token) // uses its access token every 40 s
+		poller := b.status(t, tickets[1].Token) // keeps polling its status every 40 s
+		// fan 3 is a no-show
+		if holder.State != waitroom.Admitted || poller.State != waitroom.Admitted {
+			t.Fatalf("first fans %+v %+v", holder, poller)
+		}
+		for range 8 { // 5 min 20 s: far past the idle life from admission
+			b.tick(t, 40*time.Second)
+			if _, err := b.room.VerifyAccess(b.ev, holder.AccessToken); err != nil {
+				t.Fatal(err)
+			}
+			if st := b.status(t, tickets[1].Token); st.State != waitroom.Admitted {
+				t.Fatalf("the polling fan %+v", st)
+			}
+		}
+		// Only the no-show's slot was given again (to fan 4, a no-show too, then fan 5 ...): the two busy fans count.
+		s := b.stats(t)
+		if s.Active != 3 {
+			t.Fatalf("active while two fans are busy %+v", s)
+		}
+		if s.Admitted < 4 || s.Admitted > 6 {
+			t.Fatalf("the no-shows' slot was not passed on, or the busy fans were evicted %+v", s)
+		}
+		before := s.Admitted
+		// Both stop: their slots are free IdleTTL after their last call (the no-show slot turns over meanwhile).
+		b.tick(t, 2*time.Minute+time.Second)
+		b.tick(t, time.Second)
+		if s := b.stats(t); s.Admitted < before+2 {
+			t.Fatalf("idle fans still hold their slots %+v (admitted before %d)", s, before)
+		}
+		if fan, err := b.room.VerifyAccess(b.ev, holder.AccessToken); err != nil || fan != "fan-001" {
+			t.Fatalf("the idle fan's access token: %q %v", fan, err)
+		}
+		// A late call does not count the freed place again.
+		b.tick(t, time.Second)
+		if s := b.stats(t); s.Active > 3 {
+			t.Fatalf("more active than max_active after a late call %+v", s)
+		}
+	})
+}
+
 // TestStockBound: never more shoppers active than units left to sell; close the queue at sell-out.
 func TestStockBoundAndSellOut(t *testing.T) {
 	forEachStore(t, func(t *testing.T, kind string) {

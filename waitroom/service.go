@@ -27,9 +27,12 @@ type Options struct {
 	// ArrivalTTL is how long an admitted fan has to show up (claim access) before the place stops counting as
 	// active (default 2 min, at most AccessTTL). A late fan is still let in.
 	ArrivalTTL time.Duration
-	// IdleTTL is how long a fan who claimed access counts as active (default ArrivalTTL, at most AccessTTL) unless
-	// core frees the slot sooner (Finished). Shopping outlives it: the access token stays valid until AccessTTL;
-	// the fan's held units are already out of what admission counts as available.
+	// IdleTTL is how long a fan who claimed access counts as active after its last call (default ArrivalTTL, at
+	// most AccessTTL) unless core frees the slot sooner (Finished). A call is a status poll once admitted or any
+	// check of the access token (VerifyAccess, VerifyAccessForRead); each process writes it to the store at most
+	// every IdleTTL/4 per fan, so a fan who calls at least every 3/4 of IdleTTL keeps its slot. Shopping outlives
+	// it: the access token stays valid until AccessTTL; the fan's held units are already out of what admission
+	// counts as available.
 	IdleTTL time.Duration
 	// ReadGrace is how long past its expiry an access token still reads the fan's holds and orders
 	// (VerifyAccessForRead; default 24 h).
@@ -63,6 +66,16 @@ type Room struct {
 	// (the claim finds it gone).
 	left  map[claimKey]time.Time
 	nleft atomic.Int64 // len(left)
+
+	touchMu sync.Mutex
+	touched map[placeKey]time.Time // when this process last kept an admitted place active in the store
+}
+
+// placeKey names an admitted place.
+type placeKey struct {
+	event string
+	lane  int
+	pos   int64
 }
 
 type claimKey struct {
@@ -119,6 +132,8 @@ func New(store Store, stock Stock, opts Options) (*Room, error) {
 		events: map[string]*eventState{},
 		claims: map[claimKey]claim{},
 		left:   map[claimKey]time.Time{},
+
+		touched: map[placeKey]time.Time{},
 	}, nil
 }
 
@@ -380,14 +395,21 @@ func (r *Room) status(ctx context.Context, snap *snapshot, t queueToken, now tim
 			r.m.queueWait.WithLabelValues(t.Event).Observe(max(0, now.Sub(t.Joined).Seconds()))
 		}
 		exp := time.Unix(deadline.Unix(), 0) // tokens carry whole seconds
-		c = claim{deadline: exp, token: r.sig.access(accessToken{Event: t.Event, Fan: t.Fan, Expires: exp})}
+		c = claim{deadline: exp, token: r.sig.access(accessToken{Event: t.Event, Fan: t.Fan, Expires: exp,
+			Lane: t.Lane, Pos: st.Position})}
 		r.claimMu.Lock()
 		r.claims[k] = c
 		r.claimMu.Unlock()
+		if first { // the claim itself counted the place active from now
+			r.touchMu.Lock()
+			r.touched[placeKey{t.Event, t.Lane, st.Position}] = now
+			r.touchMu.Unlock()
+		}
 	}
 	if !now.Before(c.deadline) {
 		return Status{State: Closed, Position: st.Position, Lane: st.Lane}, nil
 	}
+	r.touch(t.Event, t.Lane, st.Position, now)
 	st.AccessToken, st.AccessExpiresAt = c.token, c.deadline
 	return st, nil
 }
@@ -521,22 +543,62 @@ func (r *Room) forgetClaim(k claimKey) {
 	r.claimMu.Unlock()
 }
 
-// VerifyAccess checks an access token for event and returns its fan; it reads nothing but the token.
+// VerifyAccess checks an access token for event and returns its fan. It reads nothing but the token; every
+// IdleTTL/4 per fan it also writes to the store that the fan is still there (see Options.IdleTTL).
 func (r *Room) VerifyAccess(event, accessToken string) (string, error) {
-	t, err := r.sig.parseAccess(accessToken, event, r.now())
+	now := r.now()
+	t, err := r.sig.parseAccess(accessToken, event, now)
 	if err != nil {
 		return "", ErrNotAdmitted
 	}
+	if t.Pos > 0 {
+		r.touch(event, t.Lane, t.Pos, now)
+	}
 	return t.Fan, nil
+}
+
+// touchTimeout bounds the store write that keeps a place active; a failed one is retried by a later call.
+const touchTimeout = 2 * time.Second
+
+// touch keeps the admitted place (lane, pos) counted as active for another IdleTTL, writing to the store only when
+// this process last did so IdleTTL/4 ago or more.
+func (r *Room) touch(event string, lane int, pos int64, now time.Time) {
+	k := placeKey{event, lane, pos}
+	r.touchMu.Lock()
+	last, ok := r.touched[k]
+	if ok && now.Sub(last) < r.opts.IdleTTL/4 {
+		r.touchMu.Unlock()
+		return
+	}
+	r.touched[k] = now
+	r.touchMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), touchTimeout)
+	defer cancel()
+	counted, err := r.store.Touch(ctx, event, lane, pos, now, r.opts.IdleTTL)
+	switch {
+	case err != nil:
+		r.touchMu.Lock()
+		delete(r.touched, k)
+		r.touchMu.Unlock()
+		r.log.Warn("keep an admitted fan active", slog.String("event", event), slog.Any("err", err))
+	case !counted: // the slot is gone for good (idle too long, finished, expired): stop writing
+		r.touchMu.Lock()
+		r.touched[k] = now.Add(r.opts.AccessTTL)
+		r.touchMu.Unlock()
+	}
 }
 
 // VerifyAccessForRead is VerifyAccess for read-only calls: it also accepts an authentic token of event that
 // expired less than Options.ReadGrace ago, so a fan can still read a hold or an order (a payment still pending)
 // after the access ended. Anything that changes state must use VerifyAccess.
 func (r *Room) VerifyAccessForRead(event, accessToken string) (string, error) {
-	t, err := r.sig.parseAccess(accessToken, event, r.now().Add(-r.opts.ReadGrace))
+	now := r.now()
+	t, err := r.sig.parseAccess(accessToken, event, now.Add(-r.opts.ReadGrace))
 	if err != nil {
 		return "", ErrNotAdmitted
+	}
+	if t.Pos > 0 && now.Before(t.Expires) {
+		r.touch(event, t.Lane, t.Pos, now)
 	}
 	return t.Fan, nil
 }

@@ -132,6 +132,10 @@ type Store interface {
 	// means the deadline); later claims return the same deadline and change nothing. ErrGone when the fan no
 	// longer holds the place, finished, or its access has expired.
 	Claim(ctx context.Context, event, fan string, lane int, seq, pos int64, now time.Time, ttl, idle time.Duration) (deadline time.Time, first bool, err error)
+	// Touch records that the fan of the claimed place (lane, pos) is still there: the place counts as active until
+	// now+idle (at most its access deadline; never shortened). A place that no longer counts (idle past its life,
+	// finished, expired, never claimed) is not counted again; Touch then reports false.
+	Touch(ctx context.Context, event string, lane int, pos int64, now time.Time, idle time.Duration) (bool, error)
 	// Finish ends the access of the admitted place (lane, pos) at once: it stops counting as active and cannot be
 	// claimed again.
 	Finish(ctx context.Context, event string, lane int, pos int64) error

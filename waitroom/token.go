@@ -17,8 +17,9 @@ import (
 //	version(1) kind(1) uvarint(len event) event uvarint(len fan) fan …kind fields… varint(expires unix s)
 //
 // A queue token's fields are lane(1) flags(1) uvarint(seq) uvarint(pos) varint(issued) varint(joined); an access
-// token's are none besides the expiry. The tag is checked (hmac.Equal, constant time) before any field is read,
-// so an altered byte anywhere fails the same way as a forgery.
+// token has none, and after its expiry the admitted place, lane(1) uvarint(pos), when it was minted with one. The
+// tag is checked (hmac.Equal, constant time) before any field is read, so an altered byte anywhere fails the same
+// way as a forgery.
 
 const (
 	tokenVersion = 1
@@ -30,6 +31,11 @@ const (
 )
 
 var errToken = errors.New("token does not verify")
+
+var strictBase64 = base64.RawURLEncoding.Strict()
+
+// maxPos bounds the join numbers and positions a token may carry.
+const maxPos = 1 << 40
 
 // queueToken is the content of a queue token.
 type queueToken struct {
@@ -47,6 +53,10 @@ type queueToken struct {
 type accessToken struct {
 	Event, Fan string
 	Expires    time.Time
+	// Lane and Pos name the admitted place, so a call with the token can keep the place active without a lookup;
+	// Pos is 0 in tokens minted without it.
+	Lane int
+	Pos  int64
 }
 
 // signer mints and verifies tokens. Its HMACs come from a pool: after its first Reset a crypto/hmac hasher
@@ -101,8 +111,9 @@ func (m *mac) open(tok []byte) ([]byte, error) {
 	if len(tok) == 0 || len(tok) > maxTokenLen {
 		return nil, errToken
 	}
-	n, err := base64.RawURLEncoding.Decode(m.buf[:], tok)
-	if err != nil || n < tagLen+2 {
+	// Only the canonical text of a token verifies: no stray low bits in the last character, no line breaks.
+	n, err := strictBase64.Decode(m.buf[:], tok)
+	if err != nil || n < tagLen+2 || strictBase64.EncodedLen(n) != len(tok) {
 		return nil, errToken
 	}
 	payload, tag := m.buf[:n-tagLen], m.buf[n-tagLen:n]
@@ -149,6 +160,10 @@ func (s signer) access(t accessToken) string {
 	b = appendString(b, t.Event)
 	b = appendString(b, t.Fan)
 	b = binary.AppendVarint(b, t.Expires.Unix())
+	if t.Pos > 0 {
+		b = append(b, byte(t.Lane))
+		b = binary.AppendUvarint(b, uint64(t.Pos))
+	}
 	return s.seal(b)
 }
 
@@ -257,7 +272,6 @@ func decodeQueue(p []byte, event string, now time.Time) (queueToken, error) {
 	t.Issued = time.Unix(r.varint(), 0)
 	t.Joined = time.Unix(r.varint(), 0)
 	t.Expires = time.Unix(r.varint(), 0)
-	const maxPos = 1 << 40
 	if r.bad || len(r.b) != 0 || flags&^flagPrequeue != 0 || t.Lane >= MaxLanes || seq == 0 || seq > maxPos || pos > maxPos ||
 		t.Fan == "" || !sameEvent || !now.Before(t.Expires) || (t.Prequeue != (pos == 0)) {
 		return queueToken{}, errToken
@@ -279,6 +293,14 @@ func (s signer) parseAccess(tok, event string, now time.Time) (accessToken, erro
 	fan, sameEvent := r.header(kindAccess, event)
 	t.Fan = fan
 	t.Expires = time.Unix(r.varint(), 0)
+	if len(r.b) > 0 { // the place
+		t.Lane = int(r.byte())
+		pos := r.uvarint()
+		if pos == 0 || pos > maxPos || t.Lane >= MaxLanes {
+			r.bad = true
+		}
+		t.Pos = int64(pos)
+	}
 	if r.bad || len(r.b) != 0 || t.Fan == "" || !sameEvent || !now.Before(t.Expires) {
 		return accessToken{}, errToken
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
@@ -134,8 +135,40 @@ func FuzzParseQueue(f *testing.F) {
 	})
 }
 
+// TestAccessTokenPlace: an access token carries the admitted place when minted with one; a token without it (minted
+// before places were carried) still verifies; a place out of range or a zero position never verifies.
+func TestAccessTokenPlace(t *testing.T) {
+	t.Parallel()
+	want := accessToken{Event: "tour-paris", Fan: "alice", Expires: tokNow.Add(time.Minute), Lane: 3, Pos: 1234567}
+	got, err := testSigner.parseAccess(testSigner.access(want), "tour-paris", tokNow)
+	if err != nil || got.Lane != 3 || got.Pos != 1234567 || got.Fan != "alice" {
+		t.Fatalf("got %+v %v", got, err)
+	}
+	got, err = testSigner.parseAccess(testSigner.access(accessToken{Event: "tour-paris", Fan: "alice", Expires: want.Expires}), "tour-paris", tokNow)
+	if err != nil || got.Pos != 0 {
+		t.Fatalf("without a place: %+v %v", got, err)
+	}
+	base := []byte{tokenVersion, kindAccess}
+	base = appendString(base, "tour-paris")
+	base = appendString(base, "alice")
+	base = binary.AppendVarint(base, want.Expires.Unix())
+	for name, tail := range map[string][]byte{
+		"zero position": {0, 0},
+		"lane":          binary.AppendUvarint([]byte{MaxLanes}, 5),
+		"no position":   {1},
+		"trailing":      {1, 5, 0},
+		"huge position": binary.AppendUvarint([]byte{1}, 1<<41),
+	} {
+		tok := testSigner.seal(append(append([]byte(nil), base...), tail...))
+		if a, err := testSigner.parseAccess(tok, "tour-paris", tokNow); err == nil {
+			t.Errorf("%s: accepted %+v", name, a)
+		}
+	}
+}
+
 func FuzzParseAccess(f *testing.F) {
 	f.Add(testSigner.access(accessToken{Event: "tour-paris", Fan: "alice", Expires: tokNow.Add(time.Minute)}))
+	f.Add(testSigner.access(accessToken{Event: "tour-paris", Fan: "alice", Expires: tokNow.Add(time.Minute), Lane: 2, Pos: 99}))
 	f.Add(testSigner.queue(sampleQueue()))
 	f.Add("")
 	f.Fuzz(func(t *testing.T, tok string) {

@@ -229,6 +229,30 @@ func (s *Store) Claim(_ context.Context, name, fan string, lane int, seq, pos in
 	return time.UnixMilli(d), true, nil
 }
 
+// Touch implements waitroom.Store.
+func (s *Store) Touch(_ context.Context, name string, lane int, pos int64, now time.Time, idle time.Duration) (bool, error) {
+	if err := checkLane(lane); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ev, err := s.get(name)
+	if err != nil {
+		return false, err
+	}
+	m := waitroom.Member(lane, pos)
+	d, claimed := ev.claimed[m]
+	until, active := ev.active[m]
+	nowMs := now.UnixMilli()
+	if !claimed || d <= nowMs || !active || until.UnixMilli() <= nowMs {
+		return false, nil
+	}
+	if next := min(d, now.Add(idle).UnixMilli()); next > until.UnixMilli() {
+		ev.active[m] = time.UnixMilli(next)
+	}
+	return true, nil
+}
+
 // Finish implements waitroom.Store.
 func (s *Store) Finish(_ context.Context, name string, lane int, pos int64) error {
 	if err := checkLane(lane); err != nil {

@@ -47,6 +47,8 @@ var (
 	leaveSrc string
 	//go:embed lua/claim.lua
 	claimSrc string
+	//go:embed lua/touch.lua
+	touchSrc string
 	//go:embed lua/finish.lua
 	finishSrc string
 	//go:embed lua/view.lua
@@ -69,6 +71,7 @@ var (
 	joinScript      = redis.NewScript(joinSrc)
 	leaveScript     = redis.NewScript(leaveSrc)
 	claimScript     = redis.NewScript(claimSrc)
+	touchScript     = redis.NewScript(touchSrc)
 	finishScript    = redis.NewScript(finishSrc)
 	viewScript      = redis.NewScript(viewSrc)
 	leaseScript     = redis.NewScript(leaseSrc)
@@ -277,6 +280,20 @@ func (s *Store) Claim(ctx context.Context, event, fan string, lane int, seq, pos
 		return time.Time{}, false, waitroom.ErrGone
 	}
 	return time.UnixMilli(r[0]), r[1] == 1, nil
+}
+
+// Touch implements waitroom.Store.
+func (s *Store) Touch(ctx context.Context, event string, lane int, pos int64, now time.Time, idle time.Duration) (bool, error) {
+	if err := checkLane(lane); err != nil {
+		return false, err
+	}
+	k := s.keys(event)
+	n, err := touchScript.Run(ctx, s.rdb, []string{k.k("q:active"), k.k("q:claims")},
+		waitroom.Member(lane, pos), ms(now), idle.Milliseconds()).Int64()
+	if err != nil {
+		return false, translate(event, err)
+	}
+	return n == 1, nil
 }
 
 // Finish implements waitroom.Store.

@@ -26,6 +26,7 @@ func Run(t *testing.T, newStore func(t *testing.T) waitroom.Store) {
 		"lease":     testLease,
 		"admit":     testAdmit,
 		"claim":     testClaim,
+		"touch":     testTouch,
 		"overrides": testOverrides,
 		"parallel":  testParallelJoins,
 	}
@@ -409,6 +410,63 @@ func testClaim(t *testing.T, s waitroom.Store, ev string) {
 	}
 	if v := view(t, s, ev, late); v.Active != 0 {
 		t.Fatalf("active past the idle life: %d", v.Active)
+	}
+}
+
+// testTouch: a claimed place that is touched keeps counting past its idle life from the claim, up to its access
+// deadline; an untouched one stops counting after its idle life and a late touch does not count it again, nor does
+// a touch of an unclaimed (arrival) place or of a finished one extend anything.
+func testTouch(t *testing.T, s waitroom.Store, ev string) {
+	openEvent(t, s, ev, 4)
+	admit(t, s, ev, open, 4, 0) // arrival deadlines: open+1m
+	touch := func(pos int64, at time.Time) bool {
+		t.Helper()
+		ok, err := s.Touch(ctx, ev, 0, pos, at, time.Minute)
+		must(t, err)
+		return ok
+	}
+	for pos := int64(1); pos <= 2; pos++ {
+		_, _, err := s.Claim(ctx, ev, fmt.Sprintf("fan-%d", pos), 0, pos, pos, open, 10*time.Minute, time.Minute)
+		must(t, err)
+	}
+	must(t, s.Finish(ctx, ev, 0, 4))
+	if touch(3, open.Add(30*time.Second)) || touch(4, open.Add(30*time.Second)) {
+		t.Fatal("touched an unclaimed or finished place")
+	}
+	if v := view(t, s, ev, open.Add(61*time.Second)); v.Active != 0 {
+		t.Fatalf("active past the idle life of every place: %d", v.Active)
+	}
+	if touch(1, open.Add(61*time.Second)) {
+		t.Fatal("a touch counted an idle place again")
+	}
+	// Fan 2 keeps calling: its place counts a minute past each call, whatever the time since the claim.
+	if v := view(t, s, ev, open.Add(50*time.Second)); v.Active != 3 { // fans 1, 2 and the arrival slot of 3
+		t.Fatalf("active before any idle life ended: %d", v.Active)
+	}
+	if !touch(2, open.Add(50*time.Second)) || !touch(2, open.Add(40*time.Second)) { // an older call shortens nothing
+		t.Fatal("touch of a counted place")
+	}
+	for at := open.Add(50 * time.Second); at.Before(open.Add(9 * time.Minute)); at = at.Add(50 * time.Second) {
+		if !touch(2, at) {
+			t.Fatalf("touch at %v refused", at.Sub(open))
+		}
+		if v := view(t, s, ev, at.Add(55*time.Second)); v.Active != 1 {
+			t.Fatalf("active at %v: %d", at.Add(55*time.Second).Sub(open), v.Active)
+		}
+		admit(t, s, ev, at.Add(55*time.Second), 0, 0) // the controller's drops keep the touched place
+	}
+	// Never past the access deadline.
+	if !touch(2, open.Add(9*time.Minute+10*time.Second)) {
+		t.Fatal("touch before the access deadline")
+	}
+	if v := view(t, s, ev, open.Add(10*time.Minute-time.Second)); v.Active != 1 {
+		t.Fatalf("active before the access deadline: %d", v.Active)
+	}
+	if v := view(t, s, ev, open.Add(10*time.Minute)); v.Active != 0 {
+		t.Fatalf("active at the access deadline: %d", v.Active)
+	}
+	if touch(2, open.Add(10*time.Minute)) {
+		t.Fatal("touch at the access deadline")
 	}
 }
 
