@@ -15,6 +15,7 @@ func TestParseConfig(t *testing.T) {
 		"ONSALE_ADDR": ":9000", "ONSALE_REDIS_URL": "redis://r:6379/2", "ONSALE_JOIN_RATE_PER_IP": "0",
 		"ONSALE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1", "ONSALE_ROLES": "core,settler",
 		"ONSALE_TOKEN_SECRET": "0123456789abcdef", "ONSALE_ADMIN_TOKEN": "adm", "ONSALE_AUDIT_EVERY": "5s",
+		"ONSALE_IDLE_TTL": "45s",
 	}
 	c, err := parseConfig("serve", []string{"--addr", ":9100"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
@@ -33,13 +34,15 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("defaults %+v", c)
 	case c.AuditEvery != 5*time.Second || c.StatsEvery != 5*time.Second:
 		t.Errorf("loop intervals: audit %v, stats %v", c.AuditEvery, c.StatsEvery)
+	case c.IdleTTL != 45*time.Second:
+		t.Errorf("idle TTL %v", c.IdleTTL)
 	}
 
 	d, err := parseConfig("serve", nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Addr != ":8080" || d.JoinRatePerIP != 5 || len(d.Roles) != 3 || d.AuditEvery != time.Minute || !d.generatedAdmin || !d.generatedSecret || len(d.TokenSecret) < 32 {
+	if d.Addr != ":8080" || d.JoinRatePerIP != 5 || len(d.Roles) != 3 || d.AuditEvery != time.Minute || d.IdleTTL != 2*time.Minute || !d.generatedAdmin || !d.generatedSecret || len(d.TokenSecret) < 32 {
 		t.Errorf("defaults %+v", d)
 	}
 	o, err := parseConfig("serve", []string{"--oidc-issuer", "https://id.example/realms/onsale"}, func(string) string { return "" }, io.Discard)
@@ -52,6 +55,7 @@ func TestParseConfig(t *testing.T) {
 		{"--token-secret", "short"}, {"--trusted-proxies", "not-an-ip"}, {"--prefix", "a{b}"}, {"--log-level", "loud"},
 		{"--migrate", "perhaps"}, {"--no-such-flag"}, {"extra-argument"},
 		{"--audit-every", "0s"}, {"--audit-every", "often"}, {"--stats-every", "1ms"},
+		{"--idle-ttl", "0s"}, {"--idle-ttl", "11m"}, {"--idle-ttl", "soon"},
 	} {
 		if _, err := parseConfig("serve", bad, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", bad)
