@@ -45,7 +45,11 @@
 // # Active fans
 //
 // An admitted place counts as active until its fan claims access (ArrivalTTL, so no-shows never stall the queue).
-// From the claim it counts for IdleTTL (default ArrivalTTL), or less when the fan is done sooner: core calls
+// From the claim it counts until IdleTTL (default ArrivalTTL) after the fan's last call, or less when the fan is
+// done sooner. A call is a status poll once admitted or a check of the access token (every hold, checkout or
+// read); a process writes it to the store (Store.Touch) at most every IdleTTL/4 per fan, so polls stay free of
+// store calls and a fan who calls at least every 3/4 of IdleTTL keeps its slot, while one who goes quiet frees it
+// IdleTTL after its last call at the latest. A slot that stopped counting is never counted again. Core calls
 // Finished when
 //
 //   - an order of the fan reaches a final state (paid, failed or refunded; booking events carry the fan);
@@ -57,7 +61,7 @@
 // IdleTTL is safe for the stock: the units a fan holds are already out of "available", which bounds admission,
 // so a freed fan with a live hold cannot make an admitted fan unable to buy; it only lets the number of shoppers
 // exceed max active for the rest of that fan's visit. (The store cannot cheaply tell whether a fan holds anything,
-// so IdleTTL runs from the claim, live hold or not.) Without these rules a fan who declined, released, let a hold
+// so IdleTTL runs from the last call, live hold or not.) Without these rules a fan who declined, released, let a hold
 // expire or was told sold-out kept a slot for the whole access, and the last units stayed unsold while the queue
 // waited.
 //
