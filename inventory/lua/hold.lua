@@ -7,8 +7,9 @@
 -- ARGV: 1 K = number of holds, 2 B, B section ids, then per hold: request fingerprint, N = number of named seats,
 --       N triples (section, row, seat number), M = number of items, M triples (section, quantity, adjacent "1"/"0"),
 --       sections as indexes into the batch's 1..B.
--- Returns one entry per hold: {"new"|"replay", id, state, lines, seats, currency, created, expires} or
--- {"ERR", "<CODE> <detail>"}.
+-- Returns one entry per hold: {"new", lines, seats} (its id is in its key, its state held), {"replay", id, state,
+-- lines, seats, created, expires} or {"ERR", "<CODE> <detail>"}; then one more, what the call's new holds share:
+-- {currency, created, expires} (0, 0 when the call made none).
 -- The caller has checked what needs no stored state: quantities > 0, at most 100 units, seat ids parse, no seat twice.
 --
 -- The per-hold path is kept lean, as it is what a sale's throughput is made of: few arguments per hold, numbers
@@ -19,6 +20,7 @@ local meta = redis.call('HMGET', K_META, 'ttl', 'maxfan', 'cur')
 if not meta[1] then
   local out = {}
   for i = 1, K do out[i] = { 'ERR', 'NOT_FOUND event' } end
+  out[K + 1] = { '', 0, 0 }
   return out
 end
 local ttl, maxfan, cur = tonumber(meta[1]), tonumber(meta[2]), meta[3]
@@ -202,7 +204,7 @@ local function hold_one(kb, ab, mark)
       local prevID = string.sub(v, 1, nl - 1)
       local h = read_hold(P .. 'hold:' .. prevID)
       if h then
-        return { 'replay', prevID, h.st, h.lines, h.seats, cur, h.ca, h.ex }
+        return { 'replay', prevID, h.st, h.lines, h.seats, h.ca, h.ex }
       end
     end
   end
@@ -288,7 +290,7 @@ local function hold_one(kb, ab, mark)
   deadlines[#deadlines + 1] = exS
   deadlines[#deadlines + 1] = id
   if useIdem then redis.call('SET', K_IDEM, id .. '\n' .. fp, 'EX', 86400) end
-  return { 'new', id, 'held', ls, ss, cur, now, ex }
+  return { 'new', ls, ss }
 end
 
 local out, kb, ab = {}, 4 + 2 * B, 3 + B
@@ -303,4 +305,5 @@ for _, s in ipairs(dirtyList) do
   redis.call('HSET', s.key, 'avail', s.avail, 'held', s.held, 'ver', s.ver)
 end
 if #deadlines > 0 then redis.call('ZADD', K_DEADLINE, unpack(deadlines)) end
+out[K + 1] = { cur, now or 0, ex or 0 }
 return out

@@ -24,7 +24,9 @@ type holdCall struct {
 	secs    []string  // the hold's sections in order of first appearance, named seats first
 	args    []any     // fingerprint, seats and items, each naming its section by its index in secs
 	secArgs []int     // where args hold a section index, which the batch turns into its own
-	v       any
+	id      string    // the new hold's id
+	v       any       // the hold's entry of the reply
+	shared  any       // the reply's last entry: what the call's new holds share
 	err     error
 	done    chan struct{}
 }
@@ -264,15 +266,15 @@ func (g eventGroup) script(s *Store) ([]string, []any) {
 	return keys, args
 }
 
-// deliver hands each hold its entry of the reply, or the call's error.
+// deliver hands each hold its entry of the reply and the shared last entry, or the call's error.
 func (g eventGroup) deliver(v any, err error) {
 	vals, _ := v.([]any)
 	for i, c := range g {
 		switch {
 		case err != nil:
 			c.err = err
-		case i < len(vals):
-			c.v = vals[i]
+		case len(vals) == len(g)+1:
+			c.v, c.shared = vals[i], vals[len(g)]
 		default:
 			c.err = fmt.Errorf("hold script: %d replies for %d holds", len(vals), len(g))
 		}

@@ -44,7 +44,7 @@ func TestBatchServesHoldsInOrder(t *testing.T) {
 	for i, c := range calls {
 		err := c.err
 		if err == nil {
-			holds[i], err = holdFromReply(reqs[i].Event, reqs[i].Fan, c.v)
+			holds[i], err = holdFromReply(c, reqs[i].Fan, c.v)
 		}
 		if !errors.Is(err, want[i]) || (want[i] == nil && err != nil) {
 			t.Fatalf("hold %d: got %v, want %v", i, err, want[i])

@@ -61,7 +61,7 @@ func TestHoldCost(t *testing.T) {
 				if c.err != nil {
 					t.Fatal(c.err)
 				}
-				if _, err := holdFromReply(ev.ID, "", c.v); err != nil {
+				if _, err := holdFromReply(c, "", c.v); err != nil {
 					t.Fatal(err)
 				}
 			}

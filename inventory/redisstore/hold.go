@@ -23,7 +23,7 @@ func (s *Store) Hold(ctx context.Context, req inventory.HoldRequest) (inventory.
 	if err != nil {
 		return inventory.Hold{}, fmt.Errorf("hold %s for %s: %w", req.Event, req.Fan, err)
 	}
-	h, err := holdFromReply(req.Event, req.Fan, v)
+	h, err := holdFromReply(call, req.Fan, v)
 	if err != nil {
 		return inventory.Hold{}, fmt.Errorf("hold %s for %s: %w", req.Event, req.Fan, err)
 	}
@@ -85,14 +85,15 @@ func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 	if req.IdempotencyKey != "" {
 		idem = p + "idem:" + strconv.Itoa(len(req.Fan)) + ":" + req.Fan + ":" + req.IdempotencyKey
 	}
-	c.keys = [3]string{p + "fan:" + req.Fan, idem, p + "hold:" + inventory.NewHoldID(req.Event)}
+	c.id = inventory.NewHoldID(req.Event)
+	c.keys = [3]string{p + "fan:" + req.Fan, idem, p + "hold:" + c.id}
 	return c, nil
 }
 
-// holdFromReply reads one hold's entry of the hold script's reply:
-// {"new"|"replay", id, state, lines, seats, currency, created, expires} or {"ERR", "<CODE> <detail>"}; the units and
-// the total are the lines' sums.
-func holdFromReply(event, fan string, v any) (inventory.Hold, error) {
+// holdFromReply reads one hold's entry v of the hold script's reply: {"new", lines, seats} (its id is c.id, its state
+// held, and the currency, created and expires are the reply's shared last entry), {"replay", id, state, lines, seats,
+// created, expires} or {"ERR", "<CODE> <detail>"}. The units and the total are the lines' sums.
+func holdFromReply(c *holdCall, fan string, v any) (inventory.Hold, error) {
 	vals, ok := v.([]any)
 	if !ok || len(vals) < 2 {
 		return inventory.Hold{}, fmt.Errorf("unexpected hold reply %v", v)
@@ -103,12 +104,22 @@ func holdFromReply(event, fan string, v any) (inventory.Hold, error) {
 		}
 		return inventory.Hold{}, fmt.Errorf("hold script: %s", toStr(vals[1]))
 	}
-	if len(vals) < 8 {
+	shared, _ := c.shared.([]any)
+	if len(shared) < 3 {
+		return inventory.Hold{}, fmt.Errorf("unexpected hold reply %v", c.shared)
+	}
+	f := holdFields{fan: fan, cur: toStr(shared[0])}
+	id := c.id
+	switch {
+	case toStr(vals[0]) == "new" && len(vals) >= 3:
+		f.st, f.lines, f.seats, f.ca, f.ex = string(inventory.Held), toStr(vals[1]), toStr(vals[2]), toStr(shared[1]), toStr(shared[2])
+	case toStr(vals[0]) == "replay" && len(vals) >= 7:
+		id = toStr(vals[1])
+		f.st, f.lines, f.seats, f.ca, f.ex = toStr(vals[2]), toStr(vals[3]), toStr(vals[4]), toStr(vals[5]), toStr(vals[6])
+	default:
 		return inventory.Hold{}, fmt.Errorf("unexpected hold reply %v", v)
 	}
-	f := holdFields{fan: fan, st: toStr(vals[2]), lines: toStr(vals[3]), seats: toStr(vals[4]), cur: toStr(vals[5]),
-		ca: toStr(vals[6]), ex: toStr(vals[7])}
-	return f.hold(toStr(vals[1]))
+	return f.hold(id)
 }
 
 // Get returns a hold in any state. A live hold whose deadline has passed reads as expired before it is reclaimed.
