@@ -2,13 +2,10 @@ package core_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -20,14 +17,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/onsale/onsale/core"
+	"github.com/onsale/onsale/internal/testserver"
 	"github.com/onsale/onsale/inventory"
-	invmem "github.com/onsale/onsale/inventory/memstore"
 	"github.com/onsale/onsale/settlement"
-	"github.com/onsale/onsale/settlement/membus"
 	"github.com/onsale/onsale/settlement/memledger"
 	"github.com/onsale/onsale/settlement/testpay"
 	"github.com/onsale/onsale/waitroom"
-	roommem "github.com/onsale/onsale/waitroom/memstore"
 )
 
 func TestMain(m *testing.M) {
@@ -83,74 +78,21 @@ func setup(t testing.TB, opts ...func(*options)) *env {
 	for _, f := range opts {
 		f(&o)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var log *slog.Logger // discarded
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	clk := &clock{}
-	reg := prometheus.NewRegistry()
-	inv := o.inv
-	if inv == nil {
-		inv = invmem.New(invmem.Options{Now: clk.Now})
-	}
-	roomStore := o.room
-	if roomStore == nil {
-		roomStore = roommem.New()
-	}
-	ropts := waitroom.Options{
-		Secret: []byte("0123456789abcdef0123456789abcdef"), Tick: 20 * time.Millisecond, Refresh: 20 * time.Millisecond,
-		Registerer: reg, Logger: log}
+	var ropts waitroom.Options
 	if o.roomOn {
 		ropts.Now = clk.Now
 	}
-	room, err := waitroom.New(roomStore, core.Stock{Inventory: inv}, ropts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pay := testpay.New()
-	ledger := memledger.New()
-	settl := settlement.New(ledger, membus.New(), pay, inv, settlement.Options{
-		WebhookSecret: "whsec_test", Registerer: reg, Logger: log, OnBooking: core.FinishOnSettled(room, log),
-		RelayIdle: 20 * time.Millisecond})
-	var coreRoom core.Room = room
-	if o.wrapRoom != nil {
-		coreRoom = o.wrapRoom(room)
-	}
-	var coreSettl core.Settlement = settl
-	if o.wrapSettlement != nil {
-		coreSettl = o.wrapSettlement(settl)
-	}
-	srv, err := core.New(o.cfg, core.Deps{Inventory: inv, Room: coreRoom, Settlement: coreSettl, Checks: o.checks,
-		Registerer: reg, Gatherer: reg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 3)
-	go func() { done <- room.Run(ctx) }()
-	go func() { done <- settl.Run(ctx) }()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- srv.Serve(ln) }()
+	s := testserver.Start(t, testserver.Options{Config: o.cfg, Checks: o.checks, Inventory: o.inv, RoomStore: o.room,
+		Room: ropts, Now: clk.Now, WrapRoom: o.wrapRoom, WrapSettlement: o.wrapSettlement, Logger: log})
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		cancel()
-		for range 3 {
-			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("background: %v", err)
-			}
-		}
-		client.CloseIdleConnections()
-	})
-	return &env{t: t, base: "http://" + ln.Addr().String(), admin: o.cfg.AdminToken, srv: srv, inv: inv, room: room,
-		settl: settl, ledger: ledger, pay: pay, reg: reg, clock: clk, client: client}
+	t.Cleanup(client.CloseIdleConnections)
+	return &env{t: t, base: s.Base, admin: o.cfg.AdminToken, srv: s.Core, inv: s.Inventory, room: s.Room,
+		settl: s.Settlement, ledger: s.Ledger, pay: s.Payments, reg: s.Registry, clock: clk, client: client}
 }
 
 // reply is an HTTP reply with its JSON body decoded.

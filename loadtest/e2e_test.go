@@ -2,72 +2,25 @@ package loadtest
 
 import (
 	"context"
-	"errors"
 	"io"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/onsale/onsale/core"
-	invmem "github.com/onsale/onsale/inventory/memstore"
-	"github.com/onsale/onsale/settlement"
-	"github.com/onsale/onsale/settlement/membus"
-	"github.com/onsale/onsale/settlement/memledger"
-	"github.com/onsale/onsale/settlement/testpay"
+	"github.com/onsale/onsale/internal/testserver"
 	"github.com/onsale/onsale/waitroom"
-	roommem "github.com/onsale/onsale/waitroom/memstore"
 )
 
 // startServer runs the whole service on the embedded adapters on 127.0.0.1:0, as `onsale serve` does with no
 // backend configured, and returns its base URL.
 func startServer(t *testing.T, admin string) string {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg := prometheus.NewRegistry()
-	inv := invmem.New(invmem.Options{})
-	room, err := waitroom.New(roommem.New(), core.Stock{Inventory: inv}, waitroom.Options{
-		Secret: []byte("0123456789abcdef0123456789abcdef"), Tick: 20 * time.Millisecond, Refresh: 20 * time.Millisecond,
+	s := testserver.Start(t, testserver.Options{
+		Config: core.Config{AdminToken: admin, Loops: true, SweepEvery: 100 * time.Millisecond},
 		// Fans who give up after admission keep their active place until their access ends: short here, so the
 		// places come back within the test.
-		AccessTTL: 10 * time.Second, ArrivalTTL: 2 * time.Second,
-		Registerer: reg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	settl := settlement.New(memledger.New(), membus.New(), testpay.New(), inv, settlement.Options{
-		WebhookSecret: "whsec_test", Registerer: reg, Logger: log, OnBooking: core.FinishOnSettled(room, log),
-		RelayIdle: 20 * time.Millisecond})
-	srv, err := core.New(core.Config{AdminToken: admin, Loops: true, SweepEvery: 100 * time.Millisecond},
-		core.Deps{Inventory: inv, Room: room, Settlement: settl, Registerer: reg, Gatherer: reg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 3)
-	go func() { done <- room.Run(ctx) }()
-	go func() { done <- settl.Run(ctx) }()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		cancel()
-		for range 3 {
-			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("background: %v", err)
-			}
-		}
-	})
-	return "http://" + ln.Addr().String()
+		Room: waitroom.Options{AccessTTL: 10 * time.Second, ArrivalTTL: 2 * time.Second}})
+	return s.Base
 }
 
 // TestEndToEndSmallOnSale sells a small venue to a crowd four times its size on the real server: the event sells
