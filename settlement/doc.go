@@ -18,8 +18,8 @@
 //	checkout ─► pending ─► paying ─► paid | failed | refunded
 //
 // Checkout moves the hold to checkout in the inventory, then writes the order (pending) and its payment request
-// in the outbox in one ledger transaction. A relay publishes outbox rows with publisher confirms and marks a row
-// sent only once confirmed. The payment worker, for a pending order, first checks that the hold is still live
+// in the outbox in one ledger transaction. A relay publishes outbox rows with publisher confirms and removes a
+// row only once confirmed. The payment worker, for a pending order, first checks that the hold is still live
 // (if not, the order fails without any charge), then stores paying with the idempotency key pi:<order> before
 // it creates and confirms the PaymentIntent. A success confirms the seats (paid); a decline releases them
 // (failed); a success whose hold ended meanwhile is refunded with the key refund:<pi> (refunded). Each transition

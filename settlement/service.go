@@ -262,7 +262,15 @@ func paymentMessage(o Order) Message {
 }
 
 func bookingMessage(o Order, at time.Time) Message {
-	typ := map[Status]string{Paid: TopicBookingConfirmed, Failed: TopicBookingFailed, Refunded: TopicBookingRefunded}[o.Status]
+	var typ string
+	switch o.Status {
+	case Paid:
+		typ = TopicBookingConfirmed
+	case Failed:
+		typ = TopicBookingFailed
+	case Refunded:
+		typ = TopicBookingRefunded
+	}
 	body, _ := json.Marshal(BookingEvent{
 		Type: typ, OrderID: o.ID, HoldID: o.HoldID, Event: o.Event, Fan: o.Fan, Status: o.Status,
 		Seats: o.Seats, Lines: o.Lines, Total: o.Total, Currency: o.Currency,

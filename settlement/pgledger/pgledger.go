@@ -1,6 +1,7 @@
 // Package pgledger is the settlement ledger on PostgreSQL (pgx/v5): orders (one per hold), the transactional
 // outbox, processed message ids and event definitions, with schema migrations embedded in the binary and a few
-// reporting views for BI tools. Each saga step is one transaction that also writes its outbox rows.
+// reporting views for BI tools. Each saga step is atomic with its outbox rows; steps arriving together are
+// committed together, as one multi-row statement per kind (group.go).
 package pgledger
 
 import (
