@@ -75,27 +75,34 @@ end
 
 -- best returns the 0-based positions of q seats of section s as "best available" says, or nil: the first clean
 -- placement (a free run of length L >= q with L == q or L - q >= 2) in row order then run order, else the first
--- placement at all, else (not adjacent) the first q free seats in row and seat order.
+-- placement at all, else (not adjacent) the first q free seats in row and seat order. For a run it also returns its
+-- row. It searches the section's seat string in place, jumping over full rows with one plain find.
 local function best(s, q, adj)
   local str = seatstr(s)
-  local first
+  local first, firstRow
+  local nf = 0 -- the next free seat (1-based) at or after the current row's start, as far as known
   for _, r in ipairs(s.rows) do
-    if r.n >= q then
-      local rs = string.sub(str, r.off + 1, r.off + r.n)
-      local init = 1
+    local rstart, rend = r.off + 1, r.off + r.n
+    if nf < rstart then nf = string.find(str, '0', rstart, true) or #str + 1 end
+    if r.n >= q and nf <= rend then
+      local init = nf
       while true do
-        local x, y = string.find(rs, '0+', init)
-        if not x then break end
+        local x, y = string.find(str, '0+', init)
+        if not x or x > rend then
+          nf = x or #str + 1
+          break
+        end
+        if y > rend then y = rend end
         local L = y - x + 1
         if L >= q then
-          if L == q or L - q >= 2 then return { r.off + x - 1 }, true end
-          if not first then first = r.off + x - 1 end
+          if L == q or L - q >= 2 then return { x - 1 }, true, r end
+          if not first then first, firstRow = x - 1, r end
         end
         init = y + 1
       end
     end
   end
-  if first then return { first }, true end
+  if first then return { first }, true, firstRow end
   if adj then return nil end
   local out, init = {}, 1
   while #out < q do
@@ -238,7 +245,7 @@ local function hold_one(kb, ab, mark)
     local q = num(ARGV[j + 1])
     if q > s.avail then return refuse(S, K_FAN, units, 'SOLD_OUT ' .. s.id) end
     if s.seated then
-      local got, run = best(s, q, ARGV[j + 2] == '1')
+      local got, run, row = best(s, q, ARGV[j + 2] == '1')
       if not got then return refuse(S, K_FAN, units, 'SOLD_OUT ' .. s.id) end
       if not s.pos then s.pos = {} end
       local pos = s.pos
@@ -247,7 +254,7 @@ local function hold_one(kb, ab, mark)
         for k = 0, q - 1 do
           pos[#pos + 1] = got[1] + k
           nseat = nseat + 1
-          seatids[nseat] = seat_id(s, got[1] + k)
+          seatids[nseat] = s.id .. '-' .. row.label .. '-' .. str(got[1] + k - row.off + 1)
         end
       else
         for _, p in ipairs(got) do
