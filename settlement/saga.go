@@ -46,6 +46,8 @@ func (s *Service) handlePayment(ctx context.Context, d Delivery) Outcome {
 // holdID, when the message names it, lets a pending order with a live hold go to paying without a read first.
 func (s *Service) drive(ctx context.Context, orderID, holdID, messageID string) error {
 	if holdID != "" {
+		// The hold named is the order's own (the message was written with the order). Were it not, a charge
+		// whose real hold had ended would still end refunded, never kept without seats.
 		if h, err := s.stock.Get(ctx, holdID); err == nil && h.State.Live() {
 			o, err := s.toPaying(ctx, orderID)
 			switch {
