@@ -49,34 +49,47 @@ func BenchmarkStatus(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "polls/s")
 }
 
-// BenchmarkJoinRedis measures joins through the room on real Redis (one script call each).
+// BenchmarkJoinRedis measures joins through the room on real Redis, 16 goroutines per core: batched (concurrent
+// joins of the event share a script call) and unbatched (one script call each), alternating in one run.
 func BenchmarkJoinRedis(b *testing.B) {
 	if testing.Short() {
 		b.Skip("needs Redis")
 	}
-	rdb, prefix := redisClient(b)
-	ctx := context.Background()
-	room, err := waitroom.New(redisstore.New(rdb, prefix), newStock(1000), waitroom.Options{Secret: secret,
-		Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ev := testenv.Unique("bench-")
-	if err := room.Configure(ctx, waitroom.Config{Event: ev, Waves: []waitroom.Wave{{ID: "g",
-		StartsAt: time.Now().Add(-time.Minute), AdmitPerMin: 600, MaxActive: 100}}}); err != nil {
-		b.Fatal(err)
-	}
-	var next atomic.Int64
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.SetParallelism(16)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := room.Join(ctx, ev, fmt.Sprintf("fan-%d", next.Add(1)), ""); err != nil {
-				b.Error(err)
-				return
+	for _, mode := range []struct {
+		name  string
+		batch int
+	}{{"batched", 256}, {"unbatched", 1}} {
+		b.Run(mode.name, func(b *testing.B) {
+			rdb, prefix := redisClient(b)
+			ctx := context.Background()
+			store := redisstore.New(rdb, prefix)
+			store.SetJoinBatch(mode.batch)
+			room, err := waitroom.New(store, newStock(1000), waitroom.Options{Secret: secret,
+				Registerer: prometheus.NewRegistry()})
+			if err != nil {
+				b.Fatal(err)
 			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "joins/s")
+			ev := testenv.Unique("bench-")
+			if err := room.Configure(ctx, waitroom.Config{Event: ev, Waves: []waitroom.Wave{{ID: "g",
+				StartsAt: time.Now().Add(-time.Minute), AdmitPerMin: 600, MaxActive: 100}}}); err != nil {
+				b.Fatal(err)
+			}
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := room.Join(ctx, ev, fmt.Sprintf("fan-%d", next.Add(1)), ""); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "joins/s")
+			if mode.batch > 1 {
+				b.ReportMetric(float64(b.N)/float64(max(1, store.JoinCalls(ev))), "joins/call")
+			}
+		})
+	}
 }

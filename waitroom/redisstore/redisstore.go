@@ -21,6 +21,9 @@
 // (128 or more), so the buckets stay listpack-encoded; scripts/waitroom-memory.sh measures the bytes per fan.
 // Fans are told apart by 64 bits of SHA-256 (16 select the bucket, 48 the field): two fans of one event collide
 // with probability about n²/2⁶⁵ (3·10⁻⁸ at a million fans), in which case the second gets the first's place.
+//
+// Concurrent joins of one event share script calls (joins.go): the joins that arrive while a call is in flight go
+// together in the next one, served in order of arrival.
 package redisstore
 
 import (
@@ -32,6 +35,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/onsale/onsale/waitroom"
@@ -43,6 +47,8 @@ const lanes = waitroom.MaxLanes
 var (
 	//go:embed lua/join.lua
 	joinSrc string
+	//go:embed lua/joins.lua
+	joinsSrc string
 	//go:embed lua/leave.lua
 	leaveSrc string
 	//go:embed lua/claim.lua
@@ -69,6 +75,7 @@ var (
 	configSrc string
 
 	joinScript      = redis.NewScript(joinSrc)
+	joinsScript     = redis.NewScript(joinsSrc)
 	leaveScript     = redis.NewScript(leaveSrc)
 	claimScript     = redis.NewScript(claimSrc)
 	touchScript     = redis.NewScript(touchSrc)
@@ -85,8 +92,10 @@ var (
 
 // Store is the Redis waitroom.Store.
 type Store struct {
-	rdb    redis.UniversalClient
-	prefix string
+	rdb       redis.UniversalClient
+	prefix    string
+	joinBatch int
+	joins     sync.Map // event → *joinGroup
 }
 
 var _ waitroom.Store = (*Store)(nil)
@@ -96,7 +105,7 @@ func New(client redis.UniversalClient, prefix string) *Store {
 	if prefix == "" {
 		prefix = "onsale"
 	}
-	return &Store{rdb: client, prefix: prefix}
+	return &Store{rdb: client, prefix: prefix, joinBatch: defaultJoinBatch}
 }
 
 type keys struct{ base string }
@@ -184,22 +193,13 @@ func placeOf(v, created, pre int64) waitroom.Place {
 	return waitroom.Place{Lane: int(v % lanes), Seq: v / lanes, Created: created == 1, Pre: pre}
 }
 
-// Join implements waitroom.Store.
+// Join implements waitroom.Store. Concurrent joins of one event share script calls (joins.go).
 func (s *Store) Join(ctx context.Context, event, fan string, lane int, now, openAt time.Time) (waitroom.Place, error) {
 	if err := checkLane(lane); err != nil {
 		return waitroom.Place{}, err
 	}
-	k := s.keys(event)
-	bucket, field := k.bucket(fan)
-	r, err := joinScript.Run(ctx, s.rdb, []string{k.k("q:state"), k.k("q:seq"), k.k("q:pre"), bucket},
-		field, lane, ms(now), ms(openAt), lanes).Int64Slice()
-	if err != nil {
-		return waitroom.Place{}, translate(event, err)
-	}
-	if len(r) != 3 {
-		return waitroom.Place{}, fmt.Errorf("event %s: join: unexpected reply %v", event, r)
-	}
-	return placeOf(r[0], r[1], r[2]), nil
+	bucket, field := s.keys(event).bucket(fan)
+	return s.join(ctx, event, &joinCall{bucket: bucket, field: field, lane: lane, now: ms(now), openAt: ms(openAt)})
 }
 
 // JoinArgs returns the keys and arguments of one join call, so a benchmark or a loader can pipeline joins.
