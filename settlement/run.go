@@ -57,7 +57,11 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.opts.OnBooking != nil {
 		bq := BookingsQueue
 		bq.Prefetch = s.opts.Prefetch
-		start(func(ctx context.Context) { _ = s.bus.Consume(ctx, bq, s.consumer(s.handleBooking)) })
+		// Booking events come one per order, as payment requests do: one consumer per four payment workers keeps
+		// their acknowledgements' round trips from capping the outcome rate.
+		for range max(1, s.opts.Workers/4) {
+			start(func(ctx context.Context) { _ = s.bus.Consume(ctx, bq, s.consumer(s.handleBooking)) })
+		}
 	}
 	wg.Wait()
 	return nil
