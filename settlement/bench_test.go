@@ -168,7 +168,7 @@ func BenchmarkSettleThroughput(b *testing.B) {
 	b.ReportMetric(float64(r.sql.stmts.Load())/float64(b.N), "pg-stmts/order")
 	b.ReportMetric(float64(r.sql.trips.Load())/float64(b.N), "pg-trips/order")
 	groups, stmts := r.led.GroupStats()
-	b.Logf("%d orders: %d ledger writes in %d group commits", b.N, stmts, groups)
+	b.Logf("%d orders: %d ledger writes in %d group commits, %d re-run write by write", b.N, stmts, groups, r.led.GroupFallbacks())
 }
 
 // BenchmarkSettleSteadyRate offers checkouts at a steady rate (ONSALE_BENCH_RATE per second, default 2000, for

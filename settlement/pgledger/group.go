@@ -128,6 +128,9 @@ func (g *group) abandon(s *stmt) {
 // GroupStats reports how many group commits ran and how many writes they carried.
 func (l *Ledger) GroupStats() (groups, statements int64) { return l.groups.Load(), l.grouped.Load() }
 
+// GroupFallbacks reports how many groups failed as a whole and were re-run write by write.
+func (l *Ledger) GroupFallbacks() int64 { return l.groupFallbacks.Load() }
+
 func (l *Ledger) flush(ctx context.Context, batch []*stmt) {
 	err := l.runGroup(ctx, batch)
 	if err == nil || len(batch) == 1 {
