@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"time"
 
 	"github.com/onsale/onsale/inventory"
 	"github.com/onsale/onsale/settlement"
@@ -38,6 +39,12 @@ type Settlement interface {
 type Check struct {
 	Name string
 	Ping func(ctx context.Context) error
+	// Optional backends are probed and reported (onsale_backend_up, the log) but do not make the process unready:
+	// without Stripe the service still queues fans, sells holds and takes checkouts, whose payments the saga
+	// retries, so taking every replica out of its Service would turn a payment outage into a full one.
+	Optional bool
+	// MinInterval, when set, reuses the last answer for that long, for a backend with rate limits of its own.
+	MinInterval time.Duration
 }
 
 // PoolStats are a Redis client's connection-pool figures, for onsale_redis_pool_*.

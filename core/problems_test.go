@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,5 +200,31 @@ func TestReadyz(t *testing.T) {
 		if !strings.Contains(m.raw, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// An optional backend (Stripe) that does not answer is reported, and the process stays ready; its answer is reused
+// for its MinInterval, so probes do not spend the provider's rate limit.
+func TestReadyzOptionalBackend(t *testing.T) {
+	t.Parallel()
+	var pings atomic.Int32
+	e := setup(t, func(o *options) {
+		o.checks = []core.Check{{Name: "redis", Ping: func(context.Context) error { return nil }},
+			{Name: "stripe", Optional: true, MinInterval: time.Hour, Ping: func(context.Context) error {
+				pings.Add(1)
+				return errors.New("stripe: ping: connection refused")
+			}}}
+	})
+	for range 3 {
+		r := e.do("GET", "/readyz", nil)
+		if r.status != 200 || !strings.Contains(r.raw, `"degraded":["stripe"]`) {
+			t.Fatalf("readyz with only an optional backend down: %d %s", r.status, r.raw)
+		}
+	}
+	if n := pings.Load(); n > 2 { // the start-up probe and the first readyz may both ask
+		t.Errorf("stripe pinged %d times within its interval, want at most 2", n)
+	}
+	if m := e.do("GET", "/metrics", nil); !strings.Contains(m.raw, `onsale_backend_up{backend="stripe"} 0`) {
+		t.Error("metrics do not report stripe down")
 	}
 }

@@ -76,6 +76,8 @@ type Server struct {
 	metrics  *metrics
 	patterns []*pattern
 	checks   []Check
+	pingMu   sync.Mutex
+	pinged   map[string]pingResult // last answers of checks with a MinInterval
 	auth     *authenticator
 	joins    *ipLimiter
 	avail    *availabilityCache
@@ -118,6 +120,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log:      cmp.Or(deps.Logger, slog.Default()),
 		now:      deps.Now,
 		checks:   deps.Checks,
+		pinged:   map[string]pingResult{},
 		gatherer: cmp.Or[prometheus.Gatherer](deps.Gatherer, prometheus.DefaultGatherer),
 	}
 	if deps.Now == nil {

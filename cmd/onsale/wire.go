@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -137,6 +138,8 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (_ *system, err er
 		p := stripepay.New(cfg.StripeKey, cfg.StripeAPIBase)
 		s.closers = append(s.closers, p.Close)
 		pay = p
+		// Optional and at most every 30 s: Stripe rate-limits, and its outage must not take the queue down.
+		s.checks = append(s.checks, core.Check{Name: "stripe", Ping: p.Ping, Optional: true, MinInterval: 30 * time.Second})
 		log.Info("payments on Stripe", "api", cmp.Or(cfg.StripeAPIBase, "https://api.stripe.com"))
 	} else {
 		pay = testpay.New()
