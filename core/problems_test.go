@@ -3,6 +3,8 @@ package core_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -227,4 +229,50 @@ func TestReadyzOptionalBackend(t *testing.T) {
 	if m := e.do("GET", "/metrics", nil); !strings.Contains(m.raw, `onsale_backend_up{backend="stripe"} 0`) {
 		t.Error("metrics do not report stripe down")
 	}
+}
+
+// A connection that sends nothing within ReadTimeout (an HTTP client's spare dial) is closed without an answer:
+// an answer would reach that client as an unsolicited response, and it counts as no request.
+func TestIdleNewConnectionClosedSilently(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(o *options) { o.cfg.ReadTimeout = 200 * time.Millisecond })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(conn)
+	if len(got) > 0 {
+		t.Fatalf("an idle new connection got an answer: %q", got)
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		t.Fatal("the server kept the idle connection open past its read timeout")
+	}
+	if m := e.do("GET", "/metrics", nil); strings.Contains(m.raw, `route="unparsed"`) {
+		t.Errorf("the idle connection was counted as a request:\n%s", grepLines(m.raw, "unparsed"))
+	}
+	// A partial request that stalls gets the same: no answer, closed.
+	conn2, err := net.Dial("tcp", strings.TrimPrefix(e.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close()
+	if _, err := conn2.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if got, _ := io.ReadAll(conn2); len(got) > 0 {
+		t.Fatalf("a stalled request got an answer: %q", got)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for line := range strings.Lines(s) {
+		if strings.Contains(line, sub) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "")
 }

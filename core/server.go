@@ -196,6 +196,13 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 
 // parseError answers requests fasthttp could not read: an oversized body gets 413 too-large, anything else 400.
 func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		// A connection that sent no (complete) request within ReadTimeout, such as one an HTTP client dialled
+		// ahead and never used: close it without an answer, as net/http does. A 400 here reaches the client as an
+		// unsolicited response on an idle connection, and it is no request to count.
+		_ = ctx.Conn().Close()
+		return
+	}
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		writeProblem(ctx, errTooLarge)
 	} else {
