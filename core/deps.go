@@ -13,7 +13,8 @@ import (
 type Room interface {
 	Configure(ctx context.Context, cfg waitroom.Config) error
 	Join(ctx context.Context, event, fan, code string) (waitroom.Ticket, error)
-	Status(ctx context.Context, event, queueToken string) (waitroom.Status, error)
+	// StatusBytes is a poll, with the token read in place from the request header (it is not kept).
+	StatusBytes(ctx context.Context, event string, queueToken []byte) (waitroom.Status, error)
 	Watch(ctx context.Context, event, queueToken string) (<-chan waitroom.Status, error)
 	Leave(ctx context.Context, event, queueToken string) error
 	VerifyAccess(event, accessToken string) (fan string, err error)

@@ -72,25 +72,13 @@ func (s *Server) join(ctx *fasthttp.RequestCtx, event string) error {
 	return nil
 }
 
-// statusBytes is the room's Status for a token read in place from the request header (*waitroom.Room has it),
-// sparing each poll a copy of its token.
-type statusBytes interface {
-	StatusBytes(ctx context.Context, event string, queueToken []byte) (waitroom.Status, error)
-}
-
 // queueStatus: GET /v1/events/{event}/queue with Queue-Token.
 func (s *Server) queueStatus(ctx *fasthttp.RequestCtx, event string) error {
 	tok := ctx.Request.Header.Peek(headerQueueToken)
 	if len(tok) == 0 {
 		return errNoQueueToken
 	}
-	var st waitroom.Status
-	var err error
-	if rb, ok := s.room.(statusBytes); ok {
-		st, err = rb.StatusBytes(context.Background(), event, tok)
-	} else {
-		st, err = s.room.Status(context.Background(), event, string(tok))
-	}
+	st, err := s.room.StatusBytes(context.Background(), event, tok)
 	if err != nil {
 		return err
 	}

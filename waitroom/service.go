@@ -341,14 +341,7 @@ func (r *Room) Join(ctx context.Context, event, fan, code string) (Ticket, error
 func (r *Room) Status(ctx context.Context, event, queueToken string) (Status, error) {
 	now := r.now()
 	t, err := r.sig.parseQueue(queueToken, event, now)
-	if err != nil {
-		return Status{}, ErrBadToken
-	}
-	_, snap, err := r.snapshot(ctx, event)
-	if err != nil {
-		return Status{}, err
-	}
-	return r.status(ctx, snap, t, now)
+	return r.answer(ctx, event, t, err, now)
 }
 
 // StatusBytes is Status for a token held as bytes (a request header); it does not keep them, so the caller
@@ -356,6 +349,11 @@ func (r *Room) Status(ctx context.Context, event, queueToken string) (Status, er
 func (r *Room) StatusBytes(ctx context.Context, event string, queueToken []byte) (Status, error) {
 	now := r.now()
 	t, err := r.sig.parseQueueBytes(queueToken, event, now)
+	return r.answer(ctx, event, t, err, now)
+}
+
+// answer is a poll's answer once its token is parsed (err is the parse's).
+func (r *Room) answer(ctx context.Context, event string, t queueToken, err error, now time.Time) (Status, error) {
 	if err != nil {
 		return Status{}, ErrBadToken
 	}
