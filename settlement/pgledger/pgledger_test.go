@@ -28,6 +28,16 @@ func pool(t *testing.T) *pgxpool.Pool {
 	return p
 }
 
+// ledger is a ledger on a migrated fresh database, with its pool for direct queries.
+func ledger(t *testing.T) (*pgxpool.Pool, *pgledger.Ledger) {
+	t.Helper()
+	p := pool(t)
+	if err := pgledger.Migrate(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	return p, pgledger.New(p)
+}
+
 func TestMigrateTwiceAndConcurrently(t *testing.T) {
 	t.Parallel()
 	p := pool(t)
@@ -56,12 +66,8 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 
 func TestReportingViews(t *testing.T) {
 	t.Parallel()
-	p := pool(t)
+	p, l := ledger(t)
 	ctx := context.Background()
-	if err := pgledger.Migrate(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	l := pgledger.New(p)
 	now := time.Now().UTC()
 	mk := func(id string, qty int, to settlement.Status) {
 		o := settlement.Order{ID: id, HoldID: "h" + id, Event: "tour", Fan: "f" + id, Status: settlement.Pending,
@@ -123,12 +129,8 @@ func TestReportingViews(t *testing.T) {
 // TestGroupCommit: many concurrent writers, some giving up while they wait, all the others committed.
 func TestGroupCommit(t *testing.T) {
 	t.Parallel()
-	p := pool(t)
+	_, l := ledger(t)
 	ctx := context.Background()
-	if err := pgledger.Migrate(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	l := pgledger.New(p)
 	now := time.Now().UTC()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -182,12 +184,8 @@ func TestGroupCommit(t *testing.T) {
 // TestGroupWithABadWrite: a write PostgreSQL refuses fails alone; the writes grouped with it are applied.
 func TestGroupWithABadWrite(t *testing.T) {
 	t.Parallel()
-	p := pool(t)
+	p, l := ledger(t)
 	ctx := context.Background()
-	if err := pgledger.Migrate(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	l := pgledger.New(p)
 	now := time.Now().UTC()
 	const n = 60
 	for i := range n {
