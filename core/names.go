@@ -1,6 +1,7 @@
 package core
 
 import (
+	"maps"
 	"sync"
 	"sync/atomic"
 )
@@ -55,11 +56,9 @@ func (n *names) add(s string) {
 	if size >= maxNames {
 		return
 	}
-	m := make(map[string]string, size+1)
+	m := map[string]string{}
 	if old != nil {
-		for k, v := range *old {
-			m[k] = v
-		}
+		m = maps.Clone(*old)
 	}
 	m[s] = s
 	n.m.Store(&m)
