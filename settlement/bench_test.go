@@ -17,6 +17,7 @@ import (
 	"github.com/onsale/onsale/inventory"
 	"github.com/onsale/onsale/inventory/memstore"
 	"github.com/onsale/onsale/settlement"
+	"github.com/onsale/onsale/settlement/amqpbus"
 	"github.com/onsale/onsale/settlement/pgledger"
 	"github.com/onsale/onsale/settlement/testpay"
 )
@@ -24,6 +25,7 @@ import (
 // benchRig is a settlement service on the real PostgreSQL and RabbitMQ with the test payment provider; every
 // outcome is reported on done with the time the saga finished.
 type benchRig struct {
+	bus   *amqpbus.Bus
 	sql   *countingTracer
 	led   *pgledger.Ledger
 	pay   *stampedPay
@@ -53,7 +55,7 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 		b.Fatal(err)
 	}
 	bus := dialBus(b, testenv.AMQPURL(b))
-	r := &benchRig{sql: tr, stock: memstore.New(memstore.Options{}), event: testenv.Unique("bench"), done: make(chan settlement.BookingEvent, 1<<20)}
+	r := &benchRig{bus: bus, sql: tr, stock: memstore.New(memstore.Options{}), event: testenv.Unique("bench"), done: make(chan settlement.BookingEvent, 1<<20)}
 	ev := inventory.Event{ID: r.event, Currency: "EUR", HoldTTL: 10 * time.Minute, MaxPerFan: 10,
 		Sections: []inventory.Section{{ID: "GA", Kind: inventory.General, Capacity: 5_000_000, Price: 4500}}}
 	if err := ev.Validate(); err != nil {
@@ -167,6 +169,9 @@ func BenchmarkSettleThroughput(b *testing.B) {
 	b.ReportMetric(float64(b.N)/checkedOut.Seconds(), "checkouts/s")
 	b.ReportMetric(float64(r.sql.stmts.Load())/float64(b.N), "pg-stmts/order")
 	b.ReportMetric(float64(r.sql.trips.Load())/float64(b.N), "pg-trips/order")
+	amqpMsgs, sagaMsgs := r.bus.Published()
+	b.ReportMetric(float64(amqpMsgs)/float64(b.N), "amqp-msgs/order")
+	b.Logf("%d saga messages in %d AMQP messages", sagaMsgs, amqpMsgs)
 	groups, stmts := r.led.GroupStats()
 	b.Logf("%d orders: %d ledger writes in %d group commits, %d re-run write by write", b.N, stmts, groups, r.led.GroupFallbacks())
 }

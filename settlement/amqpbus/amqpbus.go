@@ -10,6 +10,16 @@
 //
 // Publishing uses publisher confirms: only ids the broker acknowledged are reported sent. The connection is
 // supervised: after it drops it is redialled with backoff, the topology re-declared, and consumers re-consume.
+//
+// Envelopes: the broker's cost is per AMQP message (routing, a quorum log entry and its fsync, delivery, the ack's
+// own log entry, the confirm), so Publish packs the saga messages of one topic from one relay round into one AMQP
+// message of content type EnvelopeType, a JSON array of {"id", "topic", "body"}, up to Options.Batch messages.
+// A confirmed envelope confirms every id in it. A consumer unpacks an envelope and hands its messages to its
+// workers concurrently; once all are decided it acknowledges the envelope, after republishing, with confirms,
+// the retried ones as a new envelope straight into P.<queue>.retry (their attempt count in AttemptHeader) and
+// the parked ones one by one into P.<queue>.parked. A crash in between redelivers the whole envelope, which is
+// safe because every saga step dedupes by message id. A single message, or one whose body is not JSON, travels
+// plain, and plain messages are consumed as before (a retried one is rejected into the retry queue).
 package amqpbus
 
 import (
@@ -18,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -30,6 +41,7 @@ type Options struct {
 	Prefix         string        // exchange and queue names start with it [onsale]
 	RetryDelay     time.Duration // how long a retried delivery waits in the retry queue [1s]
 	PublishTimeout time.Duration // longest wait for the broker's confirms [10s]
+	Batch          int           // saga messages of one topic per AMQP message (an envelope) [64]; 1 sends each alone
 	Logger         *slog.Logger  // [slog.Default()]
 }
 
@@ -52,6 +64,8 @@ type Bus struct {
 
 	done chan struct{}
 	wg   sync.WaitGroup
+
+	published, carried atomic.Int64 // AMQP messages the relay published, and the saga messages in them
 }
 
 var _ settlement.Bus = (*Bus)(nil)
@@ -67,6 +81,9 @@ func Dial(ctx context.Context, url string, opts Options) (*Bus, error) {
 	}
 	if opts.PublishTimeout <= 0 {
 		opts.PublishTimeout = 10 * time.Second
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = 64
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -296,22 +313,27 @@ func (b *Bus) Publish(ctx context.Context, msgs []settlement.Message) ([]string,
 		b.pubCh = ch
 	}
 	ch := b.pubCh
-	confs := make([]*amqp.DeferredConfirmation, 0, len(msgs))
+	units := group(msgs, b.opts.Batch)
+	confs := make([]*amqp.DeferredConfirmation, 0, len(units))
 	var pubErr error
 	now := time.Now()
-	for _, m := range msgs {
-		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, b.name("events"), m.Topic, false, false, amqp.Publishing{
-			MessageId: m.ID, Type: m.Topic, ContentType: "application/json", DeliveryMode: amqp.Persistent,
-			Timestamp: now, Body: m.Body,
-		})
+	for _, u := range units {
+		p := amqp.Publishing{MessageId: u[0].ID, Type: u[0].Topic, ContentType: "application/json",
+			DeliveryMode: amqp.Persistent, Timestamp: now, Body: u[0].Body}
+		if len(u) > 1 {
+			p.ContentType, p.Body = EnvelopeType, encodeEnvelope(items(u))
+		}
+		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, b.name("events"), u[0].Topic, false, false, p)
 		if err != nil {
-			pubErr = fmt.Errorf("publish %s: %w", m.ID, err)
+			pubErr = fmt.Errorf("publish %s: %w", u[0].ID, err)
 			break
 		}
 		confs = append(confs, dc)
+		b.published.Add(1)
+		b.carried.Add(int64(len(u)))
 	}
 	b.pubMu.Unlock()
-	ids := make([]string, 0, len(confs))
+	ids := make([]string, 0, len(msgs))
 	for i, dc := range confs {
 		acked, err := dc.WaitContext(ctx)
 		if err != nil {
@@ -319,9 +341,11 @@ func (b *Bus) Publish(ctx context.Context, msgs []settlement.Message) ([]string,
 			break
 		}
 		if acked {
-			ids = append(ids, msgs[i].ID)
+			for _, m := range units[i] {
+				ids = append(ids, m.ID)
+			}
 		} else if pubErr == nil {
-			pubErr = fmt.Errorf("broker refused message %s", msgs[i].ID)
+			pubErr = fmt.Errorf("broker refused message %s", units[i][0].ID)
 		}
 	}
 	if pubErr != nil {
@@ -334,6 +358,11 @@ func (b *Bus) Publish(ctx context.Context, msgs []settlement.Message) ([]string,
 		b.pubMu.Unlock()
 	}
 	return ids, pubErr
+}
+
+// Published reports how many AMQP messages Publish sent and how many saga messages they carried.
+func (b *Bus) Published() (amqpMessages, sagaMessages int64) {
+	return b.published.Load(), b.carried.Load()
 }
 
 // Declare declares q (with its retry and parking queues) now and again after every reconnection.
@@ -353,8 +382,9 @@ func (b *Bus) Declare(ctx context.Context, q settlement.Queue) error {
 	return b.declareQueue(ch, q)
 }
 
-// Consume delivers q's messages to h until ctx ends, up to q.Prefetch at once;
-// after a connection loss it re-consumes on the new connection.
+// Consume delivers q's messages to h until ctx ends, up to q.Prefetch handler calls at once and q.Prefetch
+// unacknowledged AMQP messages (plain messages or envelopes); after a connection loss it re-consumes on the new
+// connection.
 func (b *Bus) Consume(ctx context.Context, q settlement.Queue, h settlement.Handler) error {
 	if q.Prefetch <= 0 {
 		q.Prefetch = 16
@@ -394,7 +424,7 @@ func (b *Bus) consume(ctx context.Context, conn *amqp.Connection, q settlement.Q
 	if err := ch.Qos(q.Prefetch, 0, false); err != nil {
 		return err
 	}
-	if err := ch.Confirm(false); err != nil { // for parking with a confirm
+	if err := ch.Confirm(false); err != nil { // for retrying and parking with a confirm
 		return err
 	}
 	// Not ConsumeWithContext: its own basic.cancel at ctx end raced the deferred channel close and hung it.
@@ -402,65 +432,208 @@ func (b *Bus) consume(ctx context.Context, conn *amqp.Connection, q settlement.Q
 	if err != nil {
 		return err
 	}
-	// Deliveries are handled concurrently, at most Prefetch at once (the broker sends no more unacknowledged);
-	// the saga's steps wait on the network, so concurrency, not CPU, is what a consumer's throughput needs.
+	// Messages are handled concurrently by Prefetch long-lived workers: the saga's steps wait on the network, so
+	// concurrency, not CPU, is what a consumer's throughput needs, and a worker's stack, grown once, stays grown
+	// (a goroutine per message paid for growing it every time).
+	c := &consumer{b: b, ch: ch, q: q, h: h, work: make(chan job), quit: make(chan struct{}), failed: make(chan error, 1)}
 	var wg sync.WaitGroup
+	for range q.Prefetch {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.worker(ctx) }()
+	}
 	defer wg.Wait() // before the deferred close: in-flight handlers still ack on this channel
-	failed := make(chan error, 1)
+	defer close(c.quit)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-failed:
+		case err := <-c.failed:
 			return err
 		case d, ok := <-deliveries:
 			if !ok {
 				return errors.New("delivery channel closed")
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := b.handle(ctx, ch, q, d, h); err != nil {
-					select {
-					case failed <- err:
-					default:
-					}
-				}
-			}()
+			if err := c.dispatch(ctx, d); err != nil {
+				return err
+			}
 		}
 	}
 }
 
-func (b *Bus) handle(ctx context.Context, ch *amqp.Channel, q settlement.Queue, d amqp.Delivery, h settlement.Handler) error {
-	topic := d.Type
-	if topic == "" {
-		topic = d.RoutingKey
+// consumer is one consume loop: its channel and its workers.
+type consumer struct {
+	b      *Bus
+	ch     *amqp.Channel
+	q      settlement.Queue
+	h      settlement.Handler
+	work   chan job
+	quit   chan struct{} // closed when the loop ends: queued messages are left to the broker's redelivery
+	failed chan error
+}
+
+// batch is one AMQP delivery, a plain message or an envelope, and what its handler calls decided.
+type batch struct {
+	d        amqp.Delivery
+	envelope bool
+	attempt  int // the delivery's attempt, from 1
+	items    []item
+	outs     []settlement.Outcome
+	left     atomic.Int32 // messages not yet decided
+}
+
+type job struct {
+	b *batch
+	i int
+}
+
+// dispatch hands d's messages to the workers; it returns only when a worker took each or the loop ends.
+func (c *consumer) dispatch(ctx context.Context, d amqp.Delivery) error {
+	bt := &batch{d: d, attempt: 1 + rejections(d.Headers, c.b.name(c.q.Name)) + attempts(d.Headers)}
+	if d.ContentType == EnvelopeType {
+		items, err := decodeEnvelope(d.Body)
+		if err != nil {
+			c.b.log.Error("unreadable envelope; parking it", slog.String("queue", c.q.Name), slog.Any("err", err))
+			return c.park(ctx, d)
+		}
+		bt.envelope, bt.items = true, items
+	} else {
+		topic := d.Type
+		if topic == "" {
+			topic = d.RoutingKey
+		}
+		bt.items = []item{{ID: d.MessageId, Topic: topic, Body: d.Body}}
 	}
-	out := h(ctx, settlement.Delivery{
-		Message: settlement.Message{ID: d.MessageId, Topic: topic, Body: d.Body},
-		Attempt: 1 + rejections(d.Headers, b.name(q.Name)),
-	})
-	if ctx.Err() != nil {
-		return nil // shutting down: leave it unacknowledged; the broker redelivers it
+	bt.outs = make([]settlement.Outcome, len(bt.items))
+	bt.left.Store(int32(len(bt.items)))
+	for i := range bt.items {
+		select {
+		case c.work <- job{bt, i}:
+		case <-ctx.Done():
+			return nil
+		case err := <-c.failed:
+			return err
+		}
 	}
-	switch out {
-	case settlement.Retry:
-		return d.Nack(false, false) // dead-letters into the retry queue
-	case settlement.Park:
-		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", b.name(q.Name+".parked"), false, false, amqp.Publishing{
-			MessageId: d.MessageId, Type: topic, ContentType: d.ContentType, DeliveryMode: amqp.Persistent,
-			Timestamp: time.Now(), Headers: d.Headers, Body: d.Body,
-		})
+	return nil
+}
+
+func (c *consumer) worker(ctx context.Context) {
+	for {
+		var j job
+		select {
+		case <-c.quit:
+			return
+		case j = <-c.work:
+		}
+		it := j.b.items[j.i]
+		out := c.h(ctx, settlement.Delivery{Message: settlement.Message{ID: it.ID, Topic: it.Topic, Body: it.Body},
+			Attempt: j.b.attempt})
+		if ctx.Err() != nil {
+			continue // shutting down: leave it unacknowledged; the broker redelivers it
+		}
+		j.b.outs[j.i] = out
+		if j.b.left.Add(-1) > 0 {
+			continue
+		}
+		if err := c.settle(ctx, j.b); err != nil {
+			select {
+			case c.failed <- err:
+			default:
+			}
+		}
+	}
+}
+
+// settle acknowledges a delivery whose messages are all decided. A plain message that is retried is rejected
+// into the retry queue, as before envelopes. An envelope's retried messages go to the retry queue as a new
+// envelope and its parked ones to the parking queue, each confirmed by the broker before the original is
+// acknowledged: a crash in between redelivers the original, and the saga's steps dedupe by message id.
+func (c *consumer) settle(ctx context.Context, bt *batch) error {
+	if !bt.envelope && bt.outs[0] == settlement.Retry {
+		return bt.d.Nack(false, false) // dead-letters into the retry queue
+	}
+	var retry []item
+	var confs []*amqp.DeferredConfirmation
+	headers := amqp.Table{AttemptHeader: int32(bt.attempt)}
+	for i, out := range bt.outs {
+		switch out {
+		case settlement.Retry:
+			retry = append(retry, bt.items[i])
+		case settlement.Park:
+			it := bt.items[i]
+			h := headers
+			if !bt.envelope {
+				h = bt.d.Headers // as it came, x-death and all
+			}
+			dc, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, "", c.b.name(c.q.Name+".parked"), false, false,
+				amqp.Publishing{MessageId: it.ID, Type: it.Topic, ContentType: "application/json",
+					DeliveryMode: amqp.Persistent, Timestamp: time.Now(), Headers: h, Body: it.Body})
+			if err != nil {
+				return err
+			}
+			confs = append(confs, dc)
+		}
+	}
+	if len(retry) > 0 {
+		p := amqp.Publishing{MessageId: retry[0].ID, Type: retry[0].Topic, ContentType: EnvelopeType,
+			DeliveryMode: amqp.Persistent, Timestamp: time.Now(), Headers: headers, Body: encodeEnvelope(retry)}
+		dc, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, "", c.b.name(c.q.Name+".retry"), false, false, p)
 		if err != nil {
 			return err
 		}
-		if acked, err := dc.WaitContext(ctx); err != nil || !acked {
-			return errors.Join(errors.New("parking not confirmed"), err, d.Nack(false, true))
-		}
-		return d.Ack(false)
-	default:
-		return d.Ack(false)
+		confs = append(confs, dc)
 	}
+	for _, dc := range confs {
+		if acked, err := dc.WaitContext(ctx); err != nil || !acked {
+			return errors.Join(errors.New("retry or parking not confirmed"), err, bt.d.Nack(false, true))
+		}
+	}
+	if testBeforeAck != nil {
+		testBeforeAck(c.b)
+	}
+	return bt.d.Ack(false)
+}
+
+// park moves an unreadable delivery to the parking queue as it is, confirmed, then acknowledges it.
+func (c *consumer) park(ctx context.Context, d amqp.Delivery) error {
+	dc, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, "", c.b.name(c.q.Name+".parked"), false, false, amqp.Publishing{
+		MessageId: d.MessageId, Type: d.Type, ContentType: d.ContentType, DeliveryMode: amqp.Persistent,
+		Timestamp: time.Now(), Headers: d.Headers, Body: d.Body,
+	})
+	if err != nil {
+		return err
+	}
+	if acked, err := dc.WaitContext(ctx); err != nil || !acked {
+		return errors.Join(errors.New("parking not confirmed"), err, d.Nack(false, true))
+	}
+	return d.Ack(false)
+}
+
+// testBeforeAck, when set by a test, runs after an envelope's retries and parks are confirmed and before the
+// envelope is acknowledged: the window a crash would leave both the original and its republished messages.
+var testBeforeAck func(*Bus)
+
+// attempts reads AttemptHeader: deliveries the messages had before they were republished to the retry queue.
+func attempts(h amqp.Table) int {
+	switch n := h[AttemptHeader].(type) {
+	case int32:
+		return int(max(n, 0))
+	case int64:
+		return int(max(n, 0))
+	case int16:
+		return int(max(n, 0))
+	case int8:
+		return int(max(n, 0))
+	}
+	return 0
+}
+
+func items(msgs []settlement.Message) []item {
+	out := make([]item, len(msgs))
+	for i, m := range msgs {
+		out[i] = item(m)
+	}
+	return out
 }
 
 // rejections counts how often a delivery was rejected from queue, from the broker's x-death header.

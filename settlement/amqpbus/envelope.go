@@ -1,0 +1,115 @@
+package amqpbus
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/onsale/onsale/settlement"
+)
+
+// EnvelopeType is the content type of an AMQP message that carries several saga messages of one topic: a JSON
+// array of {"id", "topic", "body"}. The broker's cost (routing, quorum log write, delivery, ack, confirm) is per
+// AMQP message, so packing the rows of one relay round into envelopes pays it once per envelope, not per order.
+const EnvelopeType = "application/vnd.onsale.batch+json"
+
+// AttemptHeader carries how many deliveries an envelope's messages already had, on an envelope the consumer
+// republished to the retry queue (a plain message counts its attempts in the broker's x-death header instead).
+const AttemptHeader = "x-onsale-attempts"
+
+const maxEnvelopeBytes = 1 << 20 // beyond this an envelope is split, whatever Options.Batch says
+
+// item is one saga message inside an envelope.
+type item struct {
+	ID    string          `json:"id"`
+	Topic string          `json:"topic"`
+	Body  json.RawMessage `json:"body"`
+}
+
+// group splits msgs into publishable units: runs of one topic up to limit messages (and maxEnvelopeBytes), in
+// the order of each topic's first message. A unit of one message, or one whose body is not JSON, goes plain.
+func group(msgs []settlement.Message, limit int) [][]settlement.Message {
+	if limit <= 1 || len(msgs) == 1 {
+		out := make([][]settlement.Message, len(msgs))
+		for i := range msgs {
+			out[i] = msgs[i : i+1]
+		}
+		return out
+	}
+	var out [][]settlement.Message
+	open := map[string]int{} // topic → index in out of its unit still taking messages
+	size := map[string]int{}
+	for i := range msgs {
+		m := msgs[i]
+		if !json.Valid(m.Body) {
+			out = append(out, msgs[i:i+1])
+			continue
+		}
+		n := len(m.ID) + len(m.Topic) + len(m.Body) + 32
+		if j, ok := open[m.Topic]; ok && len(out[j]) < limit && size[m.Topic]+n <= maxEnvelopeBytes {
+			out[j] = append(out[j], m)
+			size[m.Topic] += n
+			continue
+		}
+		open[m.Topic] = len(out)
+		size[m.Topic] = n
+		out = append(out, []settlement.Message{m})
+	}
+	return out
+}
+
+// encodeEnvelope writes msgs as an envelope body. Bodies are copied as they are (they are JSON already).
+func encodeEnvelope(msgs []item) []byte {
+	n := 2
+	for _, m := range msgs {
+		n += len(m.ID) + len(m.Topic) + len(m.Body) + 32
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, m := range msgs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = appendString(b, m.ID)
+		b = append(b, `,"topic":`...)
+		b = appendString(b, m.Topic)
+		b = append(b, `,"body":`...)
+		b = append(b, m.Body...)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// appendString appends s as a JSON string; ids and topics are plain ASCII, anything else takes encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+var errEmptyEnvelope = errors.New("empty envelope")
+
+// decodeEnvelope reads an envelope body; every message needs an id and a topic.
+func decodeEnvelope(body []byte) ([]item, error) {
+	var items []item
+	if err := json.Unmarshal(body, &items); err != nil {
+		return nil, fmt.Errorf("envelope: %w", err)
+	}
+	if len(items) == 0 {
+		return nil, errEmptyEnvelope
+	}
+	for i, it := range items {
+		if it.ID == "" || it.Topic == "" {
+			return nil, fmt.Errorf("envelope: message %d has no id or topic", i)
+		}
+	}
+	return items, nil
+}
