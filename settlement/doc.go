@@ -34,6 +34,11 @@
 // had already made. A delivery that keeps failing goes through the retry queue and, after Options.MaxAttempts,
 // to the parking queue (onsale_settlement_dead_letters_total); its order is still re-driven by the poller.
 //
+// On RabbitMQ, the messages of one relay round and one topic travel as one AMQP message, an envelope (see
+// amqpbus): the broker's cost is per AMQP message, so it is paid per round instead of per order. The consumer
+// unpacks it, and a message of it that is retried or parked is republished alone before the envelope is
+// acknowledged; a crash in between delivers the envelope's messages again, which the steps above make harmless.
+//
 // # Guarantees
 //
 // No order is lost: it is written before anything is published, and the poller re-drives it until it ends.
