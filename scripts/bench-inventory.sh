@@ -9,7 +9,8 @@
 #
 # `scripts/bench-inventory.sh cost` instead counts the server's instructions per hold, which the machine's load does
 # not move: a private redis-server (COST_PORT, 7301) under valgrind's callgrind serves COST_HOLDS (2000) holds of
-# the Go store, COST_BATCH (25) per script call; COST_SEATED=1 holds 2 adjacent seats instead of 1 general unit.
+# the Go store, COST_BATCH (25) per script call; COST_SEATED=1 holds 2 adjacent seats instead of 1 general unit;
+# COST_OUT=<file> keeps the callgrind profile for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,7 @@ if [ "${1:-}" = cost ]; then
 		HOLDCOST_BEFORE="callgrind_control -z $vg" HOLDCOST_AFTER="callgrind_control -d $vg" \
 		ONSALE_TEST_REDIS_URL=redis://127.0.0.1:$port/0 \
 		"$dir/redisstore.test" -test.run '^TestHoldCost$' -test.count=1 >"$dir/test.log" 2>&1 || { cat "$dir/test.log" >&2; exit 1; }
+	[ -z "${COST_OUT:-}" ] || cp "$dir/cg.out.1" "$COST_OUT"
 	# The dump after the measured holds; serverCron runs on the clock, not per hold, so it is left out.
 	callgrind_annotate --inclusive=yes --threshold=100 "$dir/cg.out.1" 2>/dev/null | awk -v n="$holds" -v k="$batch" '
 		/PROGRAM TOTALS/ { gsub(",", "", $1); total = $1 }

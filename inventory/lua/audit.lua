@@ -23,7 +23,7 @@ local function add(id, member)
   ho[#ho + 1] = { id, h.st, units, h.alloc, h.fan, member }
   if not fans[h.fan] then
     fans[h.fan] = true
-    local f = redis.call('HMGET', P .. 'fan:' .. h.fan, 'units', 'bought')
+    local f = redis.call('MGET', P .. 'fan:' .. h.fan, P .. 'bought:' .. h.fan)
     local bought = tonumber(f[2]) or 0
     fo[#fo + 1] = { h.fan, (tonumber(f[1]) or 0) - bought, bought }
   end

@@ -114,7 +114,7 @@ local function free_hold(id, newstate, h)
     if #a.pos > 0 then set_seats(P .. 'seats:' .. a.sec, a.pos, '0') end
     units = units + a.n
   end
-  redis.call('HINCRBY', P .. 'fan:' .. h.fan, 'units', -units)
+  redis.call('DECRBY', P .. 'fan:' .. h.fan, units)
   h.st = newstate
   write_hold(hk, h)
   redis.call('PEXPIRE', hk, HOLD_KEEP_MS)

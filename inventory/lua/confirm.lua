@@ -18,7 +18,7 @@ if h.st == 'held' or h.st == 'checkout' then
     units = units + a.n
   end
   -- The fan's units (live and bought) stay; the bought part grows.
-  redis.call('HINCRBY', P .. 'fan:' .. h.fan, 'bought', units)
+  redis.call('INCRBY', P .. 'bought:' .. h.fan, units)
   h.st = 'confirmed'
   write_hold(KEYS[4], h) -- a live hold has no expiry, and SET would drop one
   redis.call('ZREM', K_DEADLINE, id)

@@ -7,14 +7,17 @@
 -- ARGV: 1 K = number of holds, 2 B, B section ids, then per hold: request fingerprint, N = number of named seats,
 --       N triples (section, row, seat number), M = number of items, M triples (section, quantity, adjacent "1"/"0"),
 --       sections as indexes into the batch's 1..B.
--- Returns one entry per hold: {"new", lines, seats} (its id is in its key, its state held), {"replay", id, state,
--- lines, seats, created, expires} or {"ERR", "<CODE> <detail>"}; then one more, what the call's new holds share:
+-- Returns one entry per hold: "<lines>\n<seats>" for a new one (its id is in its key, its state held), {"replay", id,
+-- state, lines, seats, created, expires} or {"ERR", "<CODE> <detail>"}; then one more, what the call's new holds share:
 -- {currency, created, expires} (0, 0 when the call made none).
 -- The caller has checked what needs no stored state: quantities > 0, at most 100 units, seat ids parse, no seat twice.
 --
 -- The per-hold path is kept lean, as it is what a sale's throughput is made of: few arguments per hold, numbers
 -- turned into strings once per call and value (Lua formats them with snprintf, and redis.call would too), scratch
--- tables reused, and the holds of a call share one deadline, written in one ZADD.
+-- tables reused, and no redis.call per hold on its common path: the holds of a call share one deadline, written in
+-- one ZADD; the fans' units and idempotency keys are read in one MGET; the new holds and the fans' units are written
+-- in one MSET (a live hold has no expiry), each section's counters and seat string once. Only an idempotency key
+-- (SET with its expiry) and a replay of a hold made before the call (GET) cost a call of their own.
 local K = tonumber(ARGV[1])
 local meta = redis.call('HMGET', K_META, 'ttl', 'maxfan', 'cur')
 if not meta[1] then
@@ -53,7 +56,7 @@ for i = 1, B do
   local s = false
   if f[1] then
     s = { id = ARGV[2 + i], key = sk, seatkey = KEYS[3 + 2 * i], seated = f[1] == 'seated', avail = tonumber(f[2]),
-      held = tonumber(f[3]), ver = tonumber(f[4]), price = f[5], units = 0, mark = 0 }
+      held = tonumber(f[3]), ver = tonumber(f[4]), price = f[5], units = 0, mark = 0, lineOf = {} }
     if s.seated then
       s.rows, s.byrow = {}, {}
       for label, off, n in string.gmatch(f[6], '([^:,]+):(%d+):(%d+)') do
@@ -120,8 +123,27 @@ local function seat_id(s, p)
   end
 end
 
+-- bulk runs cmd [key] on the first n values of list, in chunks that fit Lua's stack (pairs stay together), and
+-- returns what the chunks return, concatenated (for MGET).
+local function bulk(cmd, key, list, n)
+  local out = {}
+  for from = 1, n, 4000 do
+    local to = math.min(from + 3999, n)
+    local r
+    if key then r = redis.call(cmd, key, unpack(list, from, to)) else r = redis.call(cmd, unpack(list, from, to)) end
+    if type(r) == 'table' then
+      if from == 1 and to == n then return r end
+      for _, v in ipairs(r) do out[#out + 1] = v end
+    end
+  end
+  return out
+end
+
 local now, nowS, ex, exS
 local dirty, dirtyList, deadlines = {}, {}, {}
+-- What the call read or wrote by key: fans' units, idempotency entries; fans to write; new hold records (key,
+-- value, …) and the new holds' lines and seats by id (a later hold of the call may replay one).
+local fanUnits, idemOf, fanDirty, fanList, recs, nrec, made = {}, {}, {}, {}, {}, 0, {}
 -- Scratch, reused by every hold: the hold's sections, their state before it (for undo), its seat ids and lines.
 local secs, savedAvail, savedStr, seatids, lines, allocs = {}, {}, {}, {}, {}, {}
 
@@ -132,12 +154,6 @@ local function undo(S, code)
     s.avail, s.str, s.units, s.pos = savedAvail[i], savedStr[i], 0, nil
   end
   return { 'ERR', code }
-end
-
--- refuse undoes a hold that found no units; when the fan's limit would refuse it too, the answer is the limit's.
-local function refuse(S, fk, units, code)
-  if units + (tonumber(redis.call('HGET', fk, 'units')) or 0) > maxfan then code = 'LIMIT_EXCEEDED' end
-  return undo(S, code)
 end
 
 local fanAt, idemLen, holdAt = #P + 5, #P + 5, #P + 6
@@ -187,7 +203,9 @@ local function hold_one(kb, ab, mark)
   end
 
   -- Lazy expiry, once per call, before the first valid hold: up to 16 per hold of the batch (at most 256, so a large
-  -- batch never blocks the server for long; the sweeper reclaims the rest).
+  -- batch never blocks the server for long; the sweeper reclaims the rest). Then the fans' units and the
+  -- idempotency keys of the whole batch in one MGET (after the reclaim, which gives units back); the call keeps them
+  -- up to date as it goes and writes the fans' once at the end.
   if not now then
     now = now_ms()
     nowS, ex = str(now), now + ttl
@@ -201,24 +219,45 @@ local function hold_one(kb, ab, mark)
         end
       end
     end
+    local mk, nf = {}, 0
+    for k = 4 + 2 * B, 3 + 2 * B + 3 * K, 3 do
+      nf = nf + 1
+      mk[nf] = KEYS[k]
+    end
+    local n = nf
+    for k = 5 + 2 * B, 4 + 2 * B + 3 * K, 3 do
+      if #KEYS[k] > idemLen then
+        n = n + 1
+        mk[n] = KEYS[k]
+      end
+    end
+    local vals = bulk('MGET', nil, mk, n)
+    for i = 1, nf do
+      if fanUnits[mk[i]] == nil then fanUnits[mk[i]] = tonumber(vals[i]) or 0 end
+    end
+    for i = nf + 1, n do
+      if idemOf[mk[i]] == nil then idemOf[mk[i]] = vals[i] end
+    end
   end
 
   if useIdem then
-    local v = redis.call('GET', K_IDEM)
+    local v = idemOf[K_IDEM]
     if v then
       local nl = string.find(v, '\n', 1, true)
       if string.sub(v, nl + 1) ~= fp then return { 'ERR', 'IDEM_REUSED' } end
       local prevID = string.sub(v, 1, nl - 1)
-      local h = read_hold(P .. 'hold:' .. prevID)
+      local h = made[prevID]
+      if h then return { 'replay', prevID, 'held', h[1], h[2], nowS, exS } end
+      h = read_hold(P .. 'hold:' .. prevID)
       if h then
         return { 'replay', prevID, h.st, h.lines, h.seats, h.ca, h.ex }
       end
     end
   end
 
-  -- The fan's limit is checked before availability: it is taken with the fan's units after availability (one call
-  -- instead of two), and a hold that finds no units looks the limit up to answer as if it had been checked first.
-  if units > maxfan then return { 'ERR', 'LIMIT_EXCEEDED' } end
+  -- The fan's limit is checked before availability.
+  local had = fanUnits[K_FAN]
+  if units + had > maxfan then return { 'ERR', 'LIMIT_EXCEEDED' } end
 
   -- Availability on the sections' local state, undone if the hold fails: named seats first, then items in order.
   for i = 1, S do
@@ -231,7 +270,7 @@ local function hold_one(kb, ab, mark)
     local label, n = ARGV[j + 1], num(ARGV[j + 2])
     local p = s.byrow[label].off + n - 1
     local str = seatstr(s)
-    if string.sub(str, p + 1, p + 1) ~= '0' then return refuse(S, K_FAN, units, 'SEATS_UNAVAILABLE ' .. s.id .. '-' .. label .. '-' .. n) end
+    if string.sub(str, p + 1, p + 1) ~= '0' then return undo(S, 'SEATS_UNAVAILABLE ' .. s.id .. '-' .. label .. '-' .. n) end
     take(s, p, 1)
     s.avail = s.avail - 1
     s.units = s.units + 1
@@ -243,10 +282,10 @@ local function hold_one(kb, ab, mark)
   for j = m + 1, m + 3 * M, 3 do
     local s = bsec[num(ARGV[j])]
     local q = num(ARGV[j + 1])
-    if q > s.avail then return refuse(S, K_FAN, units, 'SOLD_OUT ' .. s.id) end
+    if q > s.avail then return undo(S, 'SOLD_OUT ' .. s.id) end
     if s.seated then
       local got, run, row = best(s, q, ARGV[j + 2] == '1')
-      if not got then return refuse(S, K_FAN, units, 'SOLD_OUT ' .. s.id) end
+      if not got then return undo(S, 'SOLD_OUT ' .. s.id) end
       if not s.pos then s.pos = {} end
       local pos = s.pos
       if run then
@@ -269,11 +308,11 @@ local function hold_one(kb, ab, mark)
     s.units = s.units + q
   end
 
-  local us = str(units)
-  if redis.call('HINCRBY', K_FAN, 'units', us) > maxfan then
-    redis.call('HINCRBY', K_FAN, 'units', '-' .. us)
-    return undo(S, 'LIMIT_EXCEEDED')
+  if not fanDirty[K_FAN] then
+    fanDirty[K_FAN] = true
+    fanList[#fanList + 1] = K_FAN
   end
+  fanUnits[K_FAN] = had + units
 
   -- Every check passed: write. Lines follow the sections' order.
   for i = 1, S do
@@ -282,22 +321,37 @@ local function hold_one(kb, ab, mark)
     s.held = s.held + s.units
     s.ver = s.ver + 1
     if not dirty[s] then dirty[s] = true; dirtyList[#dirtyList + 1] = s end
-    local ps = ''
+    local l = s.lineOf[u]
+    if not l then
+      l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|' }
+      s.lineOf[u] = l
+    end
+    lines[i] = l[1]
     if s.pos then
       table.sort(s.pos)
-      set_seats(s.seatkey, s.pos, 'h')
-      ps = table.concat(s.pos, ',')
+      allocs[i] = l[2] .. table.concat(s.pos, ',')
+      s.strDirty = true
+    else
+      allocs[i] = l[2]
     end
-    lines[i] = s.id .. ':' .. u .. ':' .. s.price
-    allocs[i] = s.id .. '|' .. u .. '|' .. ps
     s.units, s.pos = 0, nil
   end
-  local ls, ss = table.concat(lines, ';', 1, S), table.concat(seatids, ' ', 1, nseat)
-  redis.call('SET', K_HOLD, hold_record('held', exS, nowS, ls, ss, table.concat(allocs, ';', 1, S), string.sub(K_FAN, fanAt)))
+  local ls, ss = lines[1], ''
+  if S > 1 then ls = table.concat(lines, ';', 1, S) end
+  if nseat > 0 then ss = table.concat(seatids, ' ', 1, nseat) end
+  local al = allocs[1]
+  if S > 1 then al = table.concat(allocs, ';', 1, S) end
+  nrec = nrec + 2
+  recs[nrec - 1], recs[nrec] = K_HOLD, hold_record('held', exS, nowS, ls, ss, al, string.sub(K_FAN, fanAt))
   deadlines[#deadlines + 1] = exS
   deadlines[#deadlines + 1] = id
-  if useIdem then redis.call('SET', K_IDEM, id .. '\n' .. fp, 'EX', 86400) end
-  return { 'new', ls, ss }
+  made[id] = { ls, ss }
+  if useIdem then
+    local v = id .. '\n' .. fp
+    idemOf[K_IDEM] = v
+    redis.call('SET', K_IDEM, v, 'EX', 86400)
+  end
+  return ls .. '\n' .. ss
 end
 
 local out, kb, ab = {}, 4 + 2 * B, 3 + B
@@ -308,9 +362,16 @@ for i = 1, K do
   kb = kb + 3
   ab = ab + 3 + 3 * N + 3 * M
 end
+-- Each section's counters and seat string are written once per call.
 for _, s in ipairs(dirtyList) do
   redis.call('HSET', s.key, 'avail', s.avail, 'held', s.held, 'ver', s.ver)
+  if s.strDirty then redis.call('SET', s.seatkey, s.str) end
 end
-if #deadlines > 0 then redis.call('ZADD', K_DEADLINE, unpack(deadlines)) end
+for _, fk in ipairs(fanList) do
+  nrec = nrec + 2
+  recs[nrec - 1], recs[nrec] = fk, str(fanUnits[fk])
+end
+if nrec > 0 then bulk('MSET', nil, recs, nrec) end
+if #deadlines > 0 then bulk('ZADD', K_DEADLINE, deadlines, #deadlines) end
 out[K + 1] = { cur, now or 0, ex or 0 }
 return out

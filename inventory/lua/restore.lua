@@ -52,9 +52,9 @@ for _, h in ipairs(todo) do
     end
   end
   redis.call('SET', P .. 'hold:' .. h.id, hold_record(h.st, h.ex, h.ca, h.lines, h.seats, h.alloc, h.fan))
-  redis.call('HINCRBY', P .. 'fan:' .. h.fan, 'units', tonumber(h.units))
+  redis.call('INCRBY', P .. 'fan:' .. h.fan, tonumber(h.units))
   if sold then
-    redis.call('HINCRBY', P .. 'fan:' .. h.fan, 'bought', tonumber(h.units))
+    redis.call('INCRBY', P .. 'bought:' .. h.fan, tonumber(h.units))
     redis.call('SADD', KEYS[4], h.id)
   else
     redis.call('ZADD', K_DEADLINE, h.ex, h.id)

@@ -50,7 +50,9 @@ func TestBatchServesHoldsInOrder(t *testing.T) {
 			t.Fatalf("hold %d: got %v, want %v", i, err, want[i])
 		}
 	}
-	if !slices.Equal(holds[0].Seats, []string{"A-1-1", "A-1-2"}) || holds[4].ID != holds[5].ID {
+	if !slices.Equal(holds[0].Seats, []string{"A-1-1", "A-1-2"}) || holds[4].ID != holds[5].ID ||
+		holds[5].State != inventory.Held || !slices.Equal(holds[5].Seats, []string{"A-1-3"}) ||
+		!holds[5].ExpiresAt.Equal(holds[4].ExpiresAt) || !holds[5].CreatedAt.Equal(holds[4].CreatedAt) {
 		t.Fatalf("holds %+v", holds)
 	}
 	if c := b.counts(t, ev.ID, "GA"); c != [4]int{0, 3, 0, 0} {

@@ -16,7 +16,7 @@ func FuzzHoldFromReply(f *testing.F) {
 	f.Add("new", "x", "held", "GA::;:", " ", "EUR", "-1", "9999999999999999999999")
 	f.Fuzz(func(t *testing.T, kind, id, st, lines, seats, cur, ca, ex string) {
 		c := &holdCall{event: "ev", id: "ev.new", shared: []any{cur, ca, ex}}
-		for _, v := range []any{[]any{kind, lines, seats}, []any{kind, id, st, lines, seats, ca, ex}} {
+		for _, v := range []any{kind + lines + "\n" + seats, lines, []any{kind, lines, seats}, []any{kind, id, st, lines, seats, ca, ex}} {
 			h, err := holdFromReply(c, "fan", v)
 			if err == nil && h.ID != id && h.ID != c.id {
 				t.Fatalf("hold id %q from reply id %q", h.ID, id)

@@ -12,7 +12,8 @@
 //	                                     (units, total, currency and life cap derive from it and the meta)
 //	<prefix>:{ev:<event>}:deadline       zset hold id → deadline ms, the truth for expiry (live holds only)
 //	<prefix>:{ev:<event>}:confirmed      set of confirmed hold ids (with the deadline zset, what Audit reads)
-//	<prefix>:{ev:<event>}:fan:<fan>      hash {units, bought}: units live and bought (what the limit counts), bought
+//	<prefix>:{ev:<event>}:fan:<fan>      integer: the fan's units live and bought (what the limit counts)
+//	<prefix>:{ev:<event>}:bought:<fan>   integer: the fan's units bought
 //	<prefix>:{ev:<event>}:idem:<n>:<fan>:<key>  hold id and request fingerprint, 24 h
 //	<prefix>:{ev:<event>}:waves          set of applied release waves
 //	<prefix>:events                      set of event ids (written after the event's own keys)

@@ -90,10 +90,20 @@ func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 	return c, nil
 }
 
-// holdFromReply reads one hold's entry v of the hold script's reply: {"new", lines, seats} (its id is c.id, its state
-// held, and the currency, created and expires are the reply's shared last entry), {"replay", id, state, lines, seats,
-// created, expires} or {"ERR", "<CODE> <detail>"}. The units and the total are the lines' sums.
+// holdFromReply reads one hold's entry v of the hold script's reply: "<lines>\n<seats>" for a new hold (its id is
+// c.id, its state held, and the currency, created and expires are the reply's shared last entry), {"replay", id,
+// state, lines, seats, created, expires} or {"ERR", "<CODE> <detail>"}. The units and the total are the lines' sums.
 func holdFromReply(c *holdCall, fan string, v any) (inventory.Hold, error) {
+	if s, ok := v.(string); ok {
+		lines, seats, ok := strings.Cut(s, "\n")
+		shared, _ := c.shared.([]any)
+		if !ok || len(shared) < 3 {
+			return inventory.Hold{}, fmt.Errorf("unexpected hold reply %q", s)
+		}
+		f := holdFields{fan: fan, cur: toStr(shared[0]), st: string(inventory.Held), lines: lines, seats: seats,
+			ca: toStr(shared[1]), ex: toStr(shared[2])}
+		return f.hold(c.id)
+	}
 	vals, ok := v.([]any)
 	if !ok || len(vals) < 2 {
 		return inventory.Hold{}, fmt.Errorf("unexpected hold reply %v", v)
@@ -110,15 +120,11 @@ func holdFromReply(c *holdCall, fan string, v any) (inventory.Hold, error) {
 	}
 	f := holdFields{fan: fan, cur: toStr(shared[0])}
 	id := c.id
-	switch {
-	case toStr(vals[0]) == "new" && len(vals) >= 3:
-		f.st, f.lines, f.seats, f.ca, f.ex = string(inventory.Held), toStr(vals[1]), toStr(vals[2]), toStr(shared[1]), toStr(shared[2])
-	case toStr(vals[0]) == "replay" && len(vals) >= 7:
-		id = toStr(vals[1])
-		f.st, f.lines, f.seats, f.ca, f.ex = toStr(vals[2]), toStr(vals[3]), toStr(vals[4]), toStr(vals[5]), toStr(vals[6])
-	default:
+	if toStr(vals[0]) != "replay" || len(vals) < 7 {
 		return inventory.Hold{}, fmt.Errorf("unexpected hold reply %v", v)
 	}
+	id = toStr(vals[1])
+	f.st, f.lines, f.seats, f.ca, f.ex = toStr(vals[2]), toStr(vals[3]), toStr(vals[4]), toStr(vals[5]), toStr(vals[6])
 	return f.hold(id)
 }
 
