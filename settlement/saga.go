@@ -2,7 +2,6 @@ package settlement
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,14 +18,14 @@ func RefundKey(paymentIntent string) string { return "refund:" + paymentIntent }
 
 // handlePayment is the payment worker: one payment.requested delivery drives its order as far as it can.
 func (s *Service) handlePayment(ctx context.Context, d Delivery) Outcome {
-	var body paymentBody
-	if err := json.Unmarshal(d.Body, &body); err != nil || body.OrderID == "" {
+	body, err := readPaymentBody(d.Body)
+	if err != nil || body.OrderID == "" {
 		s.log.WarnContext(ctx, "unreadable payment message", slog.String("message", d.ID))
 		return Park
 	}
 	// No separate dedupe lookup: a duplicate finds its order terminal (and is acknowledged), or repeats steps that
 	// are all safe to repeat; the outcome's transition records the message id and refuses it a second time.
-	err := s.drive(ctx, body.OrderID, body.HoldID, d.ID)
+	err = s.drive(ctx, body.OrderID, body.HoldID, d.ID)
 	switch {
 	case err == nil:
 		return Ack

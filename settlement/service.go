@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -257,10 +259,117 @@ type paymentBody struct {
 }
 
 func paymentMessage(o Order) Message {
-	body, _ := json.Marshal(paymentBody{OrderID: o.ID, HoldID: o.HoldID}) // a struct of strings always marshals
-	return Message{ID: newMessageID(), Topic: TopicPaymentRequested, Body: body}
+	b := make([]byte, 0, 32+len(o.ID)+len(o.HoldID))
+	b = append(b, `{"order_id":`...)
+	b = appendJSONString(b, o.ID)
+	if o.HoldID != "" {
+		b = append(b, `,"hold_id":`...)
+		b = appendJSONString(b, o.HoldID)
+	}
+	return Message{ID: newMessageID(), Topic: TopicPaymentRequested, Body: append(b, '}')}
 }
 
+// readPaymentBody reads a payment request. The ledger hands bodies back as it stores them (jsonb renders
+// `{"hold_id": "…", "order_id": "…"}`): a flat object of plain strings is read by hand, anything else by
+// encoding/json.
+func readPaymentBody(data []byte) (paymentBody, error) {
+	var p paymentBody
+	if flatStrings(data, func(k, v []byte) bool {
+		switch string(k) {
+		case "order_id":
+			p.OrderID = string(v)
+		case "hold_id":
+			p.HoldID = string(v)
+		default:
+			return false
+		}
+		return true
+	}) {
+		return p, nil
+	}
+	p = paymentBody{}
+	err := json.Unmarshal(data, &p)
+	return p, err
+}
+
+// flatStrings calls f with each key and value of a JSON object whose values are all strings without escapes,
+// and reports whether data was such an object and f took every pair.
+func flatStrings(data []byte, f func(k, v []byte) bool) bool {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return false
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return skipSpace(data, i+1) == len(data)
+	}
+	for {
+		k, n, ok := plainString(data, i)
+		if !ok {
+			return false
+		}
+		i = skipSpace(data, n)
+		if i >= len(data) || data[i] != ':' {
+			return false
+		}
+		v, n, ok := plainString(data, skipSpace(data, i+1))
+		if !ok || !f(k, v) {
+			return false
+		}
+		i = skipSpace(data, n)
+		if i >= len(data) {
+			return false
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
+			return skipSpace(data, i+1) == len(data)
+		default:
+			return false
+		}
+	}
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainString reads a JSON string at data[i] that has no escapes and no control or non-ASCII bytes; it returns
+// its contents and the index after it.
+func plainString(data []byte, i int) ([]byte, int, bool) {
+	if i >= len(data) || data[i] != '"' {
+		return nil, 0, false
+	}
+	for j := i + 1; j < len(data); j++ {
+		switch c := data[j]; {
+		case c == '"':
+			return data[i+1 : j], j + 1, true
+		case c == '\\' || c < 0x20 || c >= utf8.RuneSelf:
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+// appendJSONString appends s as a JSON string: plain ASCII as it is, anything else through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// bookingMessage writes the BookingEvent of an order's outcome. It is written by hand, with the fields, names
+// and order of BookingEvent's JSON: one is made per order, and encoding/json's reflection was most of its cost.
 func bookingMessage(o Order, at time.Time) Message {
 	var typ string
 	switch o.Status {
@@ -271,10 +380,65 @@ func bookingMessage(o Order, at time.Time) Message {
 	case Refunded:
 		typ = TopicBookingRefunded
 	}
-	body, _ := json.Marshal(BookingEvent{
-		Type: typ, OrderID: o.ID, HoldID: o.HoldID, Event: o.Event, Fan: o.Fan, Status: o.Status,
-		Seats: o.Seats, Lines: o.Lines, Total: o.Total, Currency: o.Currency,
-		PaymentIntent: o.PaymentIntent, Reason: o.FailureReason, At: at,
-	})
-	return Message{ID: newMessageID(), Topic: typ, Body: body}
+	b := make([]byte, 0, 256+len(o.Seats)*16+len(o.Lines)*80)
+	b = append(b, `{"type":`...)
+	b = appendJSONString(b, typ)
+	b = append(b, `,"order_id":`...)
+	b = appendJSONString(b, o.ID)
+	b = append(b, `,"hold_id":`...)
+	b = appendJSONString(b, o.HoldID)
+	b = append(b, `,"event":`...)
+	b = appendJSONString(b, o.Event)
+	b = append(b, `,"fan":`...)
+	b = appendJSONString(b, o.Fan)
+	b = append(b, `,"status":`...)
+	b = appendJSONString(b, string(o.Status))
+	if len(o.Seats) > 0 {
+		b = append(b, `,"seats":[`...)
+		for i, seat := range o.Seats {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, seat)
+		}
+		b = append(b, ']')
+	}
+	if len(o.Lines) > 0 {
+		b = append(b, `,"items":[`...)
+		for i, l := range o.Lines {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"section":`...)
+			b = appendJSONString(b, l.Section)
+			b = append(b, `,"quantity":`...)
+			b = strconv.AppendInt(b, int64(l.Quantity), 10)
+			b = append(b, `,"unit_price":`...)
+			b = strconv.AppendInt(b, l.UnitPrice, 10)
+			b = append(b, `,"amount":`...)
+			b = strconv.AppendInt(b, l.Amount, 10)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"total":`...)
+	b = strconv.AppendInt(b, o.Total, 10)
+	b = append(b, `,"currency":`...)
+	b = appendJSONString(b, o.Currency)
+	if o.PaymentIntent != "" {
+		b = append(b, `,"payment_intent":`...)
+		b = appendJSONString(b, o.PaymentIntent)
+	}
+	if o.FailureReason != "" {
+		b = append(b, `,"reason":`...)
+		b = appendJSONString(b, o.FailureReason)
+	}
+	b = append(b, `,"at":`...)
+	if at.Year() < 0 || at.Year() > 9999 {
+		at = time.Time{} // out of JSON's range, as encoding/json would refuse it
+	}
+	b = append(b, '"')
+	b = at.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `"}`...)
+	return Message{ID: newMessageID(), Topic: typ, Body: b}
 }

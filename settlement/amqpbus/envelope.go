@@ -1,6 +1,7 @@
 package amqpbus
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,11 +98,15 @@ func appendString(b []byte, s string) []byte {
 
 var errEmptyEnvelope = errors.New("empty envelope")
 
-// decodeEnvelope reads an envelope body; every message needs an id and a topic.
+// decodeEnvelope reads an envelope body; every message needs an id and a topic. Bodies are slices of body.
 func decodeEnvelope(body []byte) ([]item, error) {
-	var items []item
-	if err := json.Unmarshal(body, &items); err != nil {
-		return nil, fmt.Errorf("envelope: %w", err)
+	items, ok := scanEnvelope(body)
+	if !ok {
+		// Not as encodeEnvelope writes it (escapes in an id, other spacing, or broken): encoding/json decides.
+		items = nil
+		if err := json.Unmarshal(body, &items); err != nil {
+			return nil, fmt.Errorf("envelope: %w", err)
+		}
 	}
 	if len(items) == 0 {
 		return nil, errEmptyEnvelope
@@ -112,4 +117,96 @@ func decodeEnvelope(body []byte) ([]item, error) {
 		}
 	}
 	return items, nil
+}
+
+// scanEnvelope reads an envelope exactly as encodeEnvelope writes it, without reflection or copies; it reports
+// false for anything else. A body's end is found by bracket counting: encodeEnvelope only packs valid JSON, and
+// a handler still parses the body it gets.
+func scanEnvelope(b []byte) ([]item, bool) {
+	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
+		return nil, false
+	}
+	items := make([]item, 0, bytes.Count(b, []byte(`{"id":"`)))
+	i := 1
+	for {
+		var it item
+		var ok bool
+		if !bytes.HasPrefix(b[i:], []byte(`{"id":`)) {
+			return nil, false
+		}
+		if it.ID, i, ok = plainString(b, i+6); !ok || !bytes.HasPrefix(b[i:], []byte(`,"topic":`)) {
+			return nil, false
+		}
+		if it.Topic, i, ok = plainString(b, i+9); !ok || !bytes.HasPrefix(b[i:], []byte(`,"body":`)) {
+			return nil, false
+		}
+		i += 8
+		end := skipValue(b, i)
+		if end < 0 || end >= len(b) || b[end] != '}' {
+			return nil, false
+		}
+		it.Body = b[i:end:end]
+		items = append(items, it)
+		i = end + 1
+		switch {
+		case i == len(b)-1:
+			return items, true
+		case b[i] == ',':
+			i++
+		default:
+			return nil, false
+		}
+	}
+}
+
+// plainString reads a JSON string at b[i] without escapes or control bytes; it returns it and the index after.
+func plainString(b []byte, i int) (string, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", 0, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return string(b[i+1 : j]), j + 1, true
+		case c == '\\' || c < 0x20:
+			return "", 0, false
+		}
+	}
+	return "", 0, false
+}
+
+// skipValue returns the index after the compact JSON value at b[i] (a string, an object or array, or a literal
+// or number), or -1.
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(b) {
+				return -1
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of a literal or number, at its container's close
+			}
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
 }

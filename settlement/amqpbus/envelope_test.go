@@ -2,6 +2,7 @@ package amqpbus
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -39,7 +40,23 @@ func TestGroup(t *testing.T) {
 		back[1].ID != "é" || string(back[1].Body) != "2" {
 		t.Fatalf("round trip: %+v", back)
 	}
-	for _, bad := range []string{``, `[]`, `{}`, `[{"id":"a","body":1}]`, `[{"id":1}]`} {
+	plain := encodeEnvelope([]item{{ID: "a", Topic: "t", Body: []byte(`{"s": "}]\"", "n": [1, {}]}`)}, {ID: "b", Topic: "t", Body: []byte(`-1.5e3`)},
+		{ID: "c", Topic: "t", Body: []byte(`"x,}"`)}, {ID: "d", Topic: "t", Body: []byte(`null`)}})
+	fast, ok := scanEnvelope(plain)
+	if !ok {
+		t.Fatalf("%s not read by the fast path", plain)
+	}
+	slow := []item{}
+	if err := json.Unmarshal(plain, &slow); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%q", fast) != fmt.Sprintf("%q", slow) {
+		t.Fatalf("fast %q, encoding/json %q", fast, slow)
+	}
+	if got, err := decodeEnvelope([]byte(` [ {"topic": "t", "id": "a", "body": {} } ] `)); err != nil || len(got) != 1 || got[0].ID != "a" {
+		t.Fatalf("spaced envelope: %q %v", got, err)
+	}
+	for _, bad := range []string{``, `[]`, `{}`, `[{"id":"a","body":1}]`, `[{"id":1}]`, `[{"id":"a","topic":"t","body":{}`} {
 		if _, err := decodeEnvelope([]byte(bad)); err == nil {
 			t.Errorf("decoded %q", bad)
 		}

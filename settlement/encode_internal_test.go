@@ -1,0 +1,71 @@
+package settlement
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/onsale/onsale/inventory"
+)
+
+// TestBookingMessageMatchesEncodingJSON: the hand-written booking event decodes to what encoding/json would
+// have written, plain strings and awkward ones alike.
+func TestBookingMessageMatchesEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 11, 26, 6, 30, 0, 123456789, time.UTC)
+	orders := []Order{
+		{ID: "ord_1", HoldID: "h1", Event: "ev", Fan: "fan", Status: Paid, Seats: []string{"A-1", "A-2"},
+			Lines: []inventory.Line{{Section: "A", Quantity: 2, UnitPrice: 4500, Amount: 9000}}, Total: 9000,
+			Currency: "EUR", PaymentIntent: "pi_1"},
+		{ID: "ord_2", HoldID: "h2", Event: "ev", Fan: "fän \"quoted\" <b>&\n\t\x01", Status: Failed,
+			Currency: "EUR", FailureReason: "card declined: \\ \u2028 \xff"},
+		{ID: "ord_3", Status: Refunded, Lines: []inventory.Line{{Section: "GA", Quantity: 1}, {Section: "B", Amount: -1}},
+			FailureReason: "hold expired"},
+	}
+	for _, o := range orders {
+		m := bookingMessage(o, at)
+		want := BookingEvent{Type: m.Topic, OrderID: o.ID, HoldID: o.HoldID, Event: o.Event, Fan: o.Fan, Status: o.Status,
+			Seats: o.Seats, Lines: o.Lines, Total: o.Total, Currency: o.Currency, PaymentIntent: o.PaymentIntent,
+			Reason: o.FailureReason, At: at}
+		ref, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !json.Valid(m.Body) {
+			t.Fatalf("%s: invalid JSON %s", o.ID, m.Body)
+		}
+		var got, exp any
+		if err := json.Unmarshal(m.Body, &got); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(ref, &exp); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, exp) {
+			t.Errorf("%s:\n got %s\nwant %s", o.ID, m.Body, ref)
+		}
+	}
+}
+
+func TestReadPaymentBody(t *testing.T) {
+	for body, want := range map[string]paymentBody{
+		`{"order_id":"o1","hold_id":"h1"}`:           {OrderID: "o1", HoldID: "h1"},
+		`{"hold_id": "h1", "order_id": "o1"}`:        {OrderID: "o1", HoldID: "h1"}, // as jsonb renders it
+		` { "order_id" : "o1" } `:                    {OrderID: "o1"},
+		`{"order_id":"o\u0031"}`:                     {OrderID: "o1"},
+		`{"order_id":"o1","extra":[1,{"x":"y"}]}`:    {OrderID: "o1"},
+		`{"order_id":"ö1"}`:                          {OrderID: "ö1"},
+		`{}`:                                         {},
+		string(paymentMessage(Order{ID: "o1"}).Body): {OrderID: "o1"},
+	} {
+		got, err := readPaymentBody([]byte(body))
+		if err != nil || got != want {
+			t.Errorf("%s: %+v %v, want %+v", body, got, err, want)
+		}
+	}
+	for _, bad := range []string{``, `{`, `{"order_id":"o1"`, `{"order_id":"o1",}`, `[]`, `{"order_id":1}`, `{"order_id":"o1"} x`} {
+		if got, err := readPaymentBody([]byte(bad)); err == nil {
+			t.Errorf("%q read as %+v", bad, got)
+		}
+	}
+}
