@@ -159,6 +159,7 @@ func (l *Ledger) runGroup(ctx context.Context, batch []*stmt) error {
 		}
 	}
 	var pb pgx.Batch
+	pb.Queue(keyedPlans) // until the sync that ends the batch's transaction
 	if len(creates) > 0 {
 		if err := queueCreates(&pb, creates); err != nil {
 			return err

@@ -5,15 +5,16 @@
 package pgledger
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onsale/onsale/inventory"
@@ -24,6 +25,7 @@ import (
 type Ledger struct {
 	pool           *pgxpool.Pool
 	relays         atomic.Int64
+	cursor         relayCursor
 	group          [groupShards]group
 	groupFallbacks atomic.Int64
 	groups         atomic.Int64
@@ -153,19 +155,18 @@ func (l *Ledger) MarkProcessed(ctx context.Context, id string) error {
 	return err
 }
 
-// RelayOutbox holds the rows it publishes locked (FOR UPDATE SKIP LOCKED) until the broker confirmed them, so
-// several relays share the outbox without publishing a row twice at once, and deletes only what was confirmed:
-// one write per row instead of marking it sent and deleting it later, and an outbox that stays small.
+// RelayOutbox deletes the rows it publishes in the statement that claims them (FOR UPDATE SKIP LOCKED), and
+// commits once the broker answered: several relays share the outbox without publishing a row twice at once, a
+// row costs one write, and rows the broker did not confirm are put back in the same transaction, under their seq.
+// It reads from the relay's cursor (relayCursor), not over every row deleted before it.
 func (l *Ledger) RelayOutbox(ctx context.Context, limit int, publish func(context.Context, []settlement.Message) ([]string, error)) (int, error) {
 	n, pubErr, err := l.relayOnce(ctx, limit, publish)
 	if err != nil {
 		return 0, fmt.Errorf("relay outbox: %w", err)
 	}
 	if l.relays.Add(1)%512 == 0 {
-		// Rows an earlier version marked sent are dropped after an hour, in small batches; processed message ids are
-		// kept a week, far longer than any redelivery or Stripe's webhook retries (three days).
-		_, _ = l.pool.Exec(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
-			WHERE sent_at < now() - interval '1 hour' LIMIT 10000)`)
+		// Processed message ids are kept a week, far longer than any redelivery or Stripe's webhook retries
+		// (three days).
 		_, _ = l.pool.Exec(ctx, `DELETE FROM processed_messages WHERE message_id IN (SELECT message_id
 			FROM processed_messages WHERE processed_at < now() - interval '7 days' LIMIT 10000)`)
 	}
@@ -175,27 +176,49 @@ func (l *Ledger) RelayOutbox(ctx context.Context, limit int, publish func(contex
 	return n, nil
 }
 
-// relayOnce runs one relay transaction in two round trips: BEGIN with the locking read, then the delete of what
-// the broker confirmed with COMMIT. A connection left in a failed transaction is dropped when released.
+// keyedPlans makes the statements after it in a transaction plan as key lookups. A connection keeps a statement's
+// generic plan for its life; planned while the table was small (or never analyzed, as without autovacuum) it
+// would scan the whole table every time once the table has grown. These statements touch a few rows by key.
+const keyedPlans = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+	set_config('enable_mergejoin', 'off', true)`
+
+// claimSQL deletes and returns the first unsent rows after a seq that no other relay holds.
+const claimSQL = `DELETE FROM outbox WHERE seq = ANY(ARRAY(SELECT seq FROM outbox WHERE seq > $1 AND sent_at IS NULL
+		ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED))
+	RETURNING seq, message_id, topic, body, created_at`
+
+// relayOnce runs one relay transaction in two round trips: BEGIN with the claiming delete, then the rows the
+// broker did not confirm put back, the snapshot bounds the cursor needs, and COMMIT. A connection left in a
+// failed transaction is dropped when released.
 func (l *Ledger) relayOnce(ctx context.Context, limit int, publish func(context.Context, []settlement.Message) ([]string, error)) (n int, pubErr, err error) {
+	from := l.cursor.start()
+	committed := false
+	var top, xmin, xmax int64
+	defer func() { l.cursor.end(from, committed, top, xmin, xmax) }()
 	conn, err := l.pool.Acquire(ctx)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer conn.Release()
-	var msgs []settlement.Message
+	var (
+		msgs    []settlement.Message
+		seqs    []int64
+		created []time.Time
+	)
 	var read pgx.Batch
 	read.Queue(`BEGIN`)
-	read.Queue(`SELECT message_id, topic, body FROM outbox WHERE sent_at IS NULL
-		ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, limit).Query(func(rows pgx.Rows) error {
+	read.Queue(keyedPlans)
+	read.Queue(claimSQL, from, limit).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var m settlement.Message
+			var seq int64
 			var body []byte
-			if err := rows.Scan(&m.ID, &m.Topic, &body); err != nil {
+			var at time.Time
+			if err := rows.Scan(&seq, &m.ID, &m.Topic, &body, &at); err != nil {
 				return err
 			}
 			m.Body = body
-			msgs = append(msgs, m)
+			msgs, seqs, created = append(msgs, m), append(seqs, seq), append(created, at)
 		}
 		return rows.Err()
 	})
@@ -203,28 +226,63 @@ func (l *Ledger) relayOnce(ctx context.Context, limit int, publish func(context.
 		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
 		return 0, nil, err
 	}
+	// RETURNING keeps no order: publish in seq order.
+	order := make([]int, len(msgs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(seqs[a], seqs[b]) })
+	sorted := make([]settlement.Message, len(msgs))
+	for i, j := range order {
+		sorted[i] = msgs[j]
+	}
 	var ids []string
-	if len(msgs) > 0 {
-		ids, pubErr = publish(ctx, msgs)
+	if len(sorted) > 0 {
+		ids, pubErr = publish(ctx, sorted)
+	}
+	confirmed := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		confirmed[id] = true
+	}
+	var back struct {
+		seq             []int64
+		id, topic, body []string
+		at              []time.Time
+	}
+	top = from // the highest seq up to which every claimed row was confirmed
+	for _, j := range order {
+		if confirmed[msgs[j].ID] {
+			if len(back.seq) == 0 {
+				top = seqs[j]
+			}
+			n++
+			continue
+		}
+		back.seq, back.id, back.topic = append(back.seq, seqs[j]), append(back.id, msgs[j].ID), append(back.topic, msgs[j].Topic)
+		back.body, back.at = append(back.body, string(msgs[j].Body)), append(back.at, created[j])
 	}
 	var done pgx.Batch
-	if len(ids) > 0 {
-		done.Queue(`DELETE FROM outbox WHERE message_id = ANY($1)`, ids).Exec(func(tag pgconn.CommandTag) error {
-			n = int(tag.RowsAffected())
-			return nil
-		})
+	if len(back.seq) > 0 {
+		done.Queue(`INSERT INTO outbox (seq, message_id, topic, body, created_at)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[])`,
+			back.seq, back.id, back.topic, back.body, back.at)
 	}
+	done.Queue(`SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint FROM pg_current_snapshot() s`).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&xmin, &xmax) })
 	done.Queue(`COMMIT`)
 	if err := conn.SendBatch(ctx, &done).Close(); err != nil {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
 		return 0, pubErr, err
 	}
+	committed = true
 	return n, pubErr, nil
 }
 
 func (l *Ledger) OutboxPending(ctx context.Context) (int, error) {
+	// Planned for each call (it runs once a second): the outbox's size swings too much for a kept plan.
 	var n int
-	err := l.pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sent_at IS NULL`).Scan(&n)
+	err := l.pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE seq > $1 AND sent_at IS NULL`,
+		pgx.QueryExecModeExec, l.cursor.low()).Scan(&n)
 	return n, err
 }
 
@@ -232,8 +290,12 @@ func (l *Ledger) Redrive(ctx context.Context, now time.Time, limit int, next fun
 	var out []settlement.Order
 	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
 		out = out[:0]
+		if _, err := tx.Exec(ctx, keyedPlans); err != nil {
+			return err
+		}
+		// settled_at IS NULL (pending or paying) is what orders_unsettled holds.
 		rows, err := tx.Query(ctx, `SELECT `+orderColumns+` FROM orders
-			WHERE status IN ('pending', 'paying') AND deadline <= $1
+			WHERE settled_at IS NULL AND status IN ('pending', 'paying') AND deadline <= $1
 			ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
 		if err != nil {
 			return err

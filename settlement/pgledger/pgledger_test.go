@@ -59,8 +59,8 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := p.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 3 {
-		t.Fatalf("%d migrations recorded (%v), want 3", n, err)
+	if err := p.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 4 {
+		t.Fatalf("%d migrations recorded (%v), want 4", n, err)
 	}
 }
 
@@ -225,5 +225,93 @@ func TestGroupWithABadWrite(t *testing.T) {
 	}
 	if outbox != 3*(n-1) || processed != 3*(n-1) {
 		t.Fatalf("%d outbox rows and %d processed ids, want %d each", outbox, processed, 3*(n-1))
+	}
+}
+
+// TestRelayCursorWaitsForOlderTransactions: a row whose transaction took its seq before a later row committed is
+// still relayed when it commits, though the relay has read past its seq in between; and a row the broker did not
+// confirm goes out on a later round.
+func TestRelayCursorWaitsForOlderTransactions(t *testing.T) {
+	t.Parallel()
+	p, l := ledger(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	var sent []string
+	refuse := map[string]bool{}
+	relay := func() {
+		t.Helper()
+		_, err := l.RelayOutbox(ctx, 10, func(_ context.Context, ms []settlement.Message) ([]string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			var ok []string
+			for _, m := range ms {
+				if refuse[m.ID] {
+					delete(refuse, m.ID)
+					continue
+				}
+				sent = append(sent, m.ID)
+				ok = append(ok, m.ID)
+			}
+			return ok, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	create := func(id string) {
+		t.Helper()
+		now := time.Now().UTC()
+		o := settlement.Order{ID: id, HoldID: "h" + id, Event: "ev", Fan: "f" + id, Status: settlement.Pending,
+			Total: 100, Currency: "EUR", PaymentMethod: "pm_card_visa", CreatedAt: now, UpdatedAt: now}
+		if _, _, err := l.CreateOrder(ctx, o, "", now.Add(time.Hour),
+			[]settlement.Message{{ID: "m-" + id, Topic: settlement.TopicPaymentRequested, Body: []byte(`{}`)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	relay() // the first round reads from the start; later ones from the cursor
+	// An open transaction takes the next seq (after its id, as every outbox writer does)...
+	tx, err := p.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO outbox (message_id, topic, body) VALUES ('m-late', 'payment.requested', '{}')`); err != nil {
+		t.Fatal(err)
+	}
+	// ...while later rows commit and go out, over several rounds.
+	for i := range 5 {
+		create(fmt.Sprintf("o%d", i))
+		relay()
+	}
+	refuse["m-o5"] = true
+	create("o5")
+	relay()
+	create("o6")
+	relay()
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	relay()
+	relay()
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]bool{"m-late": true, "m-o5": true}
+	for i := range 7 {
+		want[fmt.Sprintf("m-o%d", i)] = true
+	}
+	for _, id := range sent {
+		if !want[id] {
+			t.Fatalf("sent %s twice or unknown: %v", id, sent)
+		}
+		delete(want, id)
+	}
+	if len(want) != 0 {
+		t.Fatalf("never sent %v (sent %v)", want, sent)
+	}
+	if n, err := l.OutboxPending(ctx); err != nil || n != 0 {
+		t.Fatalf("%d pending (%v)", n, err)
 	}
 }
