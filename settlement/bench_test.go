@@ -251,8 +251,8 @@ func BenchmarkSettleSteadyRate(b *testing.B) {
 			rate, secs, offered.Round(time.Millisecond), hist.TotalCount(), failed.Load(),
 			float64(hist.ValueAtQuantile(50))/1000, float64(hist.ValueAtQuantile(90))/1000,
 			float64(hist.ValueAtQuantile(99))/1000, float64(hist.Max())/1000)
-		b.Logf("  checkout→payment p50 %.1f ms p99 %.1f ms; payment→outcome p50 %.1f ms p99 %.1f ms",
-			float64(toPay.ValueAtQuantile(50))/1000, float64(toPay.ValueAtQuantile(99))/1000,
-			float64(fromPay.ValueAtQuantile(50))/1000, float64(fromPay.ValueAtQuantile(99))/1000)
+		b.Logf("  checkout→payment p50 %.1f ms p99 %.1f ms max %.1f ms; payment→outcome p50 %.1f ms p99 %.1f ms max %.1f ms",
+			float64(toPay.ValueAtQuantile(50))/1000, float64(toPay.ValueAtQuantile(99))/1000, float64(toPay.Max())/1000,
+			float64(fromPay.ValueAtQuantile(50))/1000, float64(fromPay.ValueAtQuantile(99))/1000, float64(fromPay.Max())/1000)
 	}
 }
