@@ -58,69 +58,90 @@ for i = 1, B do
     s = { id = ARGV[2 + i], key = sk, seatkey = KEYS[3 + 2 * i], seated = f[1] == 'seated', avail = tonumber(f[2]),
       held = tonumber(f[3]), ver = tonumber(f[4]), price = f[5], units = 0, mark = 0, lineOf = {} }
     if s.seated then
-      s.rows, s.byrow = {}, {}
+      s.rows, s.byrow, s.ff = {}, {}, 1
       for label, off, n in string.gmatch(f[6], '([^:,]+):(%d+):(%d+)') do
-        local r = { label = label, off = tonumber(off), n = tonumber(n) }
-        s.rows[#s.rows + 1] = r
+        local r = { label = label, off = tonumber(off), n = tonumber(n), i = #s.rows + 1 }
+        s.rows[r.i] = r
         s.byrow[label] = r
       end
     end
   end
   bsec[i] = s
 end
-local function seatstr(s)
-  if not s.str then s.str = redis.call('GET', s.seatkey) or '' end
-  return s.str
-end
-local function take(s, p, len)
-  s.str = string.sub(s.str, 1, p) .. string.rep('h', len) .. string.sub(s.str, p + len + 1)
+-- seatparts reads a seated section's seat string once per call, cut into one string per row, so a hold rewrites
+-- a row rather than the whole string; row i is parts[2 * i], the (normally empty) pieces around rows the odd ones.
+-- s.ff is the first row that may have a free seat: the rows before it are full within this call.
+local function seatparts(s)
+  if not s.parts then
+    local str = redis.call('GET', s.seatkey) or ''
+    local parts, at = {}, 0
+    for i, r in ipairs(s.rows) do
+      parts[2 * i - 1] = string.sub(str, at + 1, r.off)
+      parts[2 * i] = string.sub(str, r.off + 1, r.off + r.n)
+      at = r.off + r.n
+    end
+    parts[2 * #s.rows + 1] = string.sub(str, at + 1)
+    s.parts, s.ff = parts, 1
+  end
+  return s.parts
 end
 
--- best returns the 0-based positions of q seats of section s as "best available" says, or nil: the first clean
--- placement (a free run of length L >= q with L == q or L - q >= 2) in row order then run order, else the first
--- placement at all, else (not adjacent) the first q free seats in row and seat order. For a run it also returns its
--- row. It searches the section's seat string in place, jumping over full rows with one plain find.
+-- The rows the current hold rewrote (section, part index, old string), for undo.
+local logS, logK, logV, nlog = {}, {}, {}, 0
+
+-- take marks len seats of row r held, from seat x (1-based in the row).
+local function take(s, r, x, len)
+  local parts, k = s.parts, 2 * r.i
+  local old = parts[k]
+  nlog = nlog + 1
+  logS[nlog], logK[nlog], logV[nlog] = s, k, old
+  parts[k] = string.sub(old, 1, x - 1) .. string.rep('h', len) .. string.sub(old, x + len)
+end
+
+-- best returns q seats of section s as "best available" says, or nil: the first clean placement (a free run of
+-- length L >= q with L == q or L - q >= 2) in row order then run order, else the first placement at all, as its
+-- first seat (1-based in its row), true and the row; else (not adjacent) the first q free seats in row and seat
+-- order, as {row, seat} pairs, and false. Rows found full are skipped by later holds of the call.
 local function best(s, q, adj)
-  local str = seatstr(s)
+  local parts, rows = seatparts(s), s.rows
   local first, firstRow
-  local nf = 0 -- the next free seat (1-based) at or after the current row's start, as far as known
-  for _, r in ipairs(s.rows) do
-    local rstart, rend = r.off + 1, r.off + r.n
-    if nf < rstart then nf = string.find(str, '0', rstart, true) or #str + 1 end
-    if r.n >= q and nf <= rend then
-      local init = nf
+  local ff = s.ff
+  for i = ff, #rows do
+    local r, str = rows[i], parts[2 * i]
+    local init = string.find(str, '0', 1, true)
+    if not init then
+      if i == ff then ff = i + 1 end
+    elseif r.n >= q then
       while true do
         local x, y = string.find(str, '0+', init)
-        if not x or x > rend then
-          nf = x or #str + 1
-          break
-        end
-        if y > rend then y = rend end
+        if not x then break end
         local L = y - x + 1
         if L >= q then
-          if L == q or L - q >= 2 then return { x - 1 }, true, r end
-          if not first then first, firstRow = x - 1, r end
+          if L == q or L - q >= 2 then
+            s.ff = ff
+            return x, true, r
+          end
+          if not first then first, firstRow = x, r end
         end
         init = y + 1
       end
     end
   end
-  if first then return { first }, true, firstRow end
+  s.ff = ff
+  if first then return first, true, firstRow end
   if adj then return nil end
-  local out, init = {}, 1
-  while #out < q do
-    local x = string.find(str, '0', init, true)
-    if not x then return nil end
-    out[#out + 1] = x - 1
-    init = x + 1
+  local out = {}
+  for i = ff, #rows do
+    local str, init = parts[2 * i], 1
+    while true do
+      local x = string.find(str, '0', init, true)
+      if not x then break end
+      out[#out + 1] = { rows[i], x }
+      if #out == q then return out, false end
+      init = x + 1
+    end
   end
-  return out, false
-end
-
-local function seat_id(s, p)
-  for _, r in ipairs(s.rows) do
-    if p < r.off + r.n then return s.id .. '-' .. r.label .. '-' .. (p - r.off + 1) end
-  end
+  return nil
 end
 
 -- bulk runs cmd [key] on the first n values of list, in chunks that fit Lua's stack (pairs stay together), and
@@ -143,30 +164,129 @@ local now, nowS, ex, exS
 local dirty, dirtyList, deadlines = {}, {}, {}
 -- What the call read or wrote by key: fans' units, idempotency entries; fans to write; new hold records (key,
 -- value, …) and the new holds' lines and seats by id (a later hold of the call may replay one).
-local fanUnits, idemOf, fanDirty, fanList, recs, nrec, made = {}, {}, {}, {}, {}, 0, {}
+local fanUnits, idemOf, fanDirty, fanList, recs, nrec, made, nd = {}, {}, {}, {}, {}, 0, {}, 0
 -- Scratch, reused by every hold: the hold's sections, their state before it (for undo), its seat ids and lines.
-local secs, savedAvail, savedStr, seatids, lines, allocs = {}, {}, {}, {}, {}, {}
+local secs, savedAvail, savedFF, seatids, lines, allocs = {}, {}, {}, {}, {}, {}
 
 -- undo puts the hold's S sections back as they were before it and returns its error entry.
 local function undo(S, code)
+  for k = nlog, 1, -1 do logS[k].parts[logK[k]] = logV[k] end
+  nlog = 0
   for i = 1, S do
     local s = secs[i]
-    s.avail, s.str, s.units, s.pos = savedAvail[i], savedStr[i], 0, nil
+    s.avail, s.ff, s.units, s.pos = savedAvail[i], savedFF[i], 0, nil
   end
   return { 'ERR', code }
 end
 
 local fanAt, idemLen, holdAt = #P + 5, #P + 5, #P + 6
 
+-- Lazy expiry, once per call, before the first valid hold: up to 16 per hold of the batch (at most 256, so a large
+-- batch never blocks the server for long; the sweeper reclaims the rest). Then the fans' units and the
+-- idempotency keys of the whole batch in one MGET (after the reclaim, which gives units back); the call keeps them
+-- up to date as it goes and writes the fans' once at the end.
+local function start_call()
+  now = now_ms()
+  nowS, ex = str(now), now + ttl
+  exS = str(ex)
+  if reclaim(now, math.min(16 * K, 256)) > 0 then
+    for _, s in ipairs(bsec) do
+      if s then
+        local f = redis.call('HMGET', s.key, 'avail', 'held', 'ver')
+        s.avail, s.held, s.ver = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
+        s.parts, s.ff = nil, 1
+      end
+    end
+  end
+  local mk, nf = {}, 0
+  for k = 4 + 2 * B, 3 + 2 * B + 3 * K, 3 do
+    nf = nf + 1
+    mk[nf] = KEYS[k]
+  end
+  local n = nf
+  for k = 5 + 2 * B, 4 + 2 * B + 3 * K, 3 do
+    if #KEYS[k] > idemLen then
+      n = n + 1
+      mk[n] = KEYS[k]
+    end
+  end
+  local vals = bulk('MGET', nil, mk, n)
+  for i = 1, nf do
+    if fanUnits[mk[i]] == nil then fanUnits[mk[i]] = tonumber(vals[i]) or 0 end
+  end
+  for i = nf + 1, n do
+    if idemOf[mk[i]] == nil then idemOf[mk[i]] = vals[i] end
+  end
+end
+
+-- replay answers a hold whose idempotency key is taken: the same request gets the hold it made, another one a
+-- conflict. It returns nil when the key is free (or its hold is gone).
+local function replay(K_IDEM, fp)
+  local v = idemOf[K_IDEM]
+  if not v then return nil end
+  local nl = string.find(v, '\n', 1, true)
+  if string.sub(v, nl + 1) ~= fp then return { 'ERR', 'IDEM_REUSED' } end
+  local prevID = string.sub(v, 1, nl - 1)
+  local h = made[prevID]
+  if h then return { 'replay', prevID, 'held', h[1], h[2], nowS, exS } end
+  h = read_hold(P .. 'hold:' .. prevID)
+  if h then return { 'replay', prevID, h.st, h.lines, h.seats, h.ca, h.ex } end
+  return nil
+end
+
+-- made_hold records a new hold: its record for the MSET, its deadline, its idempotency key.
+local function made_hold(K_HOLD, id, K_IDEM, useIdem, fp, ls, ss, al, K_FAN)
+  nrec = nrec + 2
+  recs[nrec - 1], recs[nrec] = K_HOLD, hold_record('held', exS, nowS, ls, ss, al, string.sub(K_FAN, fanAt))
+  nd = nd + 2
+  deadlines[nd - 1], deadlines[nd] = exS, id
+  if useIdem then
+    made[id] = { ls, ss }
+    local v = id .. '\n' .. fp
+    idemOf[K_IDEM] = v
+    redis.call('SET', K_IDEM, v, 'EX', 86400)
+  end
+end
+
 -- hold_one serves the hold whose keys start at KEYS[kb] and arguments at ARGV[ab]; it returns the reply entry.
 -- The hold's sections, in order of first appearance (named seats first), are its S entries of secs.
-local function hold_one(kb, ab, mark)
+local function hold_one(kb, ab, mark, N, M)
   local K_FAN, K_IDEM, K_HOLD = KEYS[kb], KEYS[kb + 1], KEYS[kb + 2]
   local id, useIdem, fp = string.sub(K_HOLD, holdAt), #K_IDEM > idemLen, ARGV[ab]
   local a = ab + 1
-  local N = num(ARGV[a])
   local m = a + 3 * N + 1
-  local M = num(ARGV[m])
+
+  -- The common hold, one item of a general section, takes a short path with the same checks in the same order.
+  if N == 0 and M == 1 then
+    local s = bsec[num(ARGV[m + 1])]
+    if s and not s.seated then
+      if ARGV[m + 3] == '1' then return { 'ERR', 'INVALID adjacent on general section ' .. s.id } end
+      local q = num(ARGV[m + 2])
+      if not now then start_call() end
+      if useIdem then
+        local r = replay(K_IDEM, fp)
+        if r then return r end
+      end
+      local had = fanUnits[K_FAN]
+      if q + had > maxfan then return { 'ERR', 'LIMIT_EXCEEDED' } end
+      if q > s.avail then return { 'ERR', 'SOLD_OUT ' .. s.id } end
+      s.avail, s.held, s.ver = s.avail - q, s.held + q, s.ver + 1
+      if not dirty[s] then dirty[s] = true; dirtyList[#dirtyList + 1] = s end
+      if not fanDirty[K_FAN] then
+        fanDirty[K_FAN] = true
+        fanList[#fanList + 1] = K_FAN
+      end
+      fanUnits[K_FAN] = had + q
+      local l = s.lineOf[q]
+      if not l then
+        local u = str(q)
+        l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|', s.id .. ':' .. u .. ':' .. s.price .. '\n' }
+        s.lineOf[q] = l
+      end
+      made_hold(K_HOLD, id, K_IDEM, useIdem, fp, l[1], '', l[2], K_FAN)
+      return l[3]
+    end
+  end
 
   -- Validate against the definition, before anything changes.
   local S = 0
@@ -202,57 +322,11 @@ local function hold_one(kb, ab, mark)
     units = units + num(ARGV[j + 1])
   end
 
-  -- Lazy expiry, once per call, before the first valid hold: up to 16 per hold of the batch (at most 256, so a large
-  -- batch never blocks the server for long; the sweeper reclaims the rest). Then the fans' units and the
-  -- idempotency keys of the whole batch in one MGET (after the reclaim, which gives units back); the call keeps them
-  -- up to date as it goes and writes the fans' once at the end.
-  if not now then
-    now = now_ms()
-    nowS, ex = str(now), now + ttl
-    exS = str(ex)
-    if reclaim(now, math.min(16 * K, 256)) > 0 then
-      for _, s in ipairs(bsec) do
-        if s then
-          local f = redis.call('HMGET', s.key, 'avail', 'held', 'ver')
-          s.avail, s.held, s.ver = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
-          s.str = nil
-        end
-      end
-    end
-    local mk, nf = {}, 0
-    for k = 4 + 2 * B, 3 + 2 * B + 3 * K, 3 do
-      nf = nf + 1
-      mk[nf] = KEYS[k]
-    end
-    local n = nf
-    for k = 5 + 2 * B, 4 + 2 * B + 3 * K, 3 do
-      if #KEYS[k] > idemLen then
-        n = n + 1
-        mk[n] = KEYS[k]
-      end
-    end
-    local vals = bulk('MGET', nil, mk, n)
-    for i = 1, nf do
-      if fanUnits[mk[i]] == nil then fanUnits[mk[i]] = tonumber(vals[i]) or 0 end
-    end
-    for i = nf + 1, n do
-      if idemOf[mk[i]] == nil then idemOf[mk[i]] = vals[i] end
-    end
-  end
+  if not now then start_call() end
 
   if useIdem then
-    local v = idemOf[K_IDEM]
-    if v then
-      local nl = string.find(v, '\n', 1, true)
-      if string.sub(v, nl + 1) ~= fp then return { 'ERR', 'IDEM_REUSED' } end
-      local prevID = string.sub(v, 1, nl - 1)
-      local h = made[prevID]
-      if h then return { 'replay', prevID, 'held', h[1], h[2], nowS, exS } end
-      h = read_hold(P .. 'hold:' .. prevID)
-      if h then
-        return { 'replay', prevID, h.st, h.lines, h.seats, h.ca, h.ex }
-      end
-    end
+    local r = replay(K_IDEM, fp)
+    if r then return r end
   end
 
   -- The fan's limit is checked before availability.
@@ -262,20 +336,22 @@ local function hold_one(kb, ab, mark)
   -- Availability on the sections' local state, undone if the hold fails: named seats first, then items in order.
   for i = 1, S do
     local s = secs[i]
-    savedAvail[i], savedStr[i] = s.avail, s.str
+    savedAvail[i], savedFF[i] = s.avail, s.ff
   end
+  nlog = 0
   local nseat = 0
   for j = a + 1, a + 3 * N, 3 do
     local s = bsec[num(ARGV[j])]
     local label, n = ARGV[j + 1], num(ARGV[j + 2])
-    local p = s.byrow[label].off + n - 1
-    local str = seatstr(s)
-    if string.sub(str, p + 1, p + 1) ~= '0' then return undo(S, 'SEATS_UNAVAILABLE ' .. s.id .. '-' .. label .. '-' .. n) end
-    take(s, p, 1)
+    local r = s.byrow[label]
+    if string.sub(seatparts(s)[2 * r.i], n, n) ~= '0' then
+      return undo(S, 'SEATS_UNAVAILABLE ' .. s.id .. '-' .. label .. '-' .. n)
+    end
+    take(s, r, n, 1)
     s.avail = s.avail - 1
     s.units = s.units + 1
     if not s.pos then s.pos = {} end
-    s.pos[#s.pos + 1] = p
+    s.pos[#s.pos + 1] = r.off + n - 1
     nseat = nseat + 1
     seatids[nseat] = s.id .. '-' .. label .. '-' .. n
   end
@@ -289,18 +365,19 @@ local function hold_one(kb, ab, mark)
       if not s.pos then s.pos = {} end
       local pos = s.pos
       if run then
-        take(s, got[1], q)
+        take(s, row, got, q)
         for k = 0, q - 1 do
-          pos[#pos + 1] = got[1] + k
+          pos[#pos + 1] = row.off + got - 1 + k
           nseat = nseat + 1
-          seatids[nseat] = s.id .. '-' .. row.label .. '-' .. str(got[1] + k - row.off + 1)
+          seatids[nseat] = s.id .. '-' .. row.label .. '-' .. str(got + k)
         end
       else
-        for _, p in ipairs(got) do
-          take(s, p, 1)
-          pos[#pos + 1] = p
+        for _, g in ipairs(got) do
+          local r, x = g[1], g[2]
+          take(s, r, x, 1)
+          pos[#pos + 1] = r.off + x - 1
           nseat = nseat + 1
-          seatids[nseat] = seat_id(s, p)
+          seatids[nseat] = s.id .. '-' .. r.label .. '-' .. str(x)
         end
       end
     end
@@ -323,7 +400,7 @@ local function hold_one(kb, ab, mark)
     if not dirty[s] then dirty[s] = true; dirtyList[#dirtyList + 1] = s end
     local l = s.lineOf[u]
     if not l then
-      l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|' }
+      l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|', s.id .. ':' .. u .. ':' .. s.price .. '\n' }
       s.lineOf[u] = l
     end
     lines[i] = l[1]
@@ -341,16 +418,7 @@ local function hold_one(kb, ab, mark)
   if nseat > 0 then ss = table.concat(seatids, ' ', 1, nseat) end
   local al = allocs[1]
   if S > 1 then al = table.concat(allocs, ';', 1, S) end
-  nrec = nrec + 2
-  recs[nrec - 1], recs[nrec] = K_HOLD, hold_record('held', exS, nowS, ls, ss, al, string.sub(K_FAN, fanAt))
-  deadlines[#deadlines + 1] = exS
-  deadlines[#deadlines + 1] = id
-  made[id] = { ls, ss }
-  if useIdem then
-    local v = id .. '\n' .. fp
-    idemOf[K_IDEM] = v
-    redis.call('SET', K_IDEM, v, 'EX', 86400)
-  end
+  made_hold(K_HOLD, id, K_IDEM, useIdem, fp, ls, ss, al, K_FAN)
   return ls .. '\n' .. ss
 end
 
@@ -358,20 +426,20 @@ local out, kb, ab = {}, 4 + 2 * B, 3 + B
 for i = 1, K do
   local N = num(ARGV[ab + 1])
   local M = num(ARGV[ab + 2 + 3 * N])
-  out[i] = hold_one(kb, ab, i)
+  out[i] = hold_one(kb, ab, i, N, M)
   kb = kb + 3
   ab = ab + 3 + 3 * N + 3 * M
 end
 -- Each section's counters and seat string are written once per call.
 for _, s in ipairs(dirtyList) do
   redis.call('HSET', s.key, 'avail', s.avail, 'held', s.held, 'ver', s.ver)
-  if s.strDirty then redis.call('SET', s.seatkey, s.str) end
+  if s.strDirty then redis.call('SET', s.seatkey, table.concat(s.parts)) end
 end
 for _, fk in ipairs(fanList) do
   nrec = nrec + 2
   recs[nrec - 1], recs[nrec] = fk, str(fanUnits[fk])
 end
 if nrec > 0 then bulk('MSET', nil, recs, nrec) end
-if #deadlines > 0 then bulk('ZADD', K_DEADLINE, deadlines, #deadlines) end
+if nd > 0 then bulk('ZADD', K_DEADLINE, deadlines, nd) end
 out[K + 1] = { cur, now or 0, ex or 0 }
 return out

@@ -20,8 +20,9 @@ func TestBatchServesHoldsInOrder(t *testing.T) {
 	reqs := []inventory.HoldRequest{
 		{Event: ev.ID, Fan: "f1", Items: []inventory.Item{item("A", 2)}},
 		{Event: other.ID, Fan: "f1", Items: []inventory.Item{item("GA", 5)}},
-		{Event: ev.ID, Fan: "f2", Items: []inventory.Item{item("GA", 2), item("A", 3)}}, // A has 2 left: sold out
-		{Event: ev.ID, Fan: "f3", Items: []inventory.Item{item("GA", 3)}},               // needs f2's GA undone
+		{Event: ev.ID, Fan: "f2", Items: []inventory.Item{item("GA", 2), item("A", 3)}},             // A has 2 left: sold out
+		{Event: ev.ID, Fan: "f3", Items: []inventory.Item{item("GA", 3)}},                           // needs f2's GA undone
+		{Event: ev.ID, Fan: "f6", Seats: []string{"A-1-3"}, Items: []inventory.Item{item("GA", 1)}}, // GA sold out: A-1-3 undone
 		{Event: ev.ID, Fan: "f4", Seats: []string{"A-1-3"}, IdempotencyKey: "k", Fingerprint: "x"},
 		{Event: ev.ID, Fan: "f4", Seats: []string{"A-1-3"}, IdempotencyKey: "k", Fingerprint: "x"},  // replay
 		{Event: ev.ID, Fan: "f4", Seats: []string{"A-1-4"}, IdempotencyKey: "k", Fingerprint: "y"},  // reused
@@ -38,7 +39,7 @@ func TestBatchServesHoldsInOrder(t *testing.T) {
 		calls[i] = c
 	}
 	b.s.batch.exec(context.Background(), calls)
-	want := []error{nil, nil, inventory.ErrSoldOut, nil, nil, nil, inventory.ErrIdempotencyReused,
+	want := []error{nil, nil, inventory.ErrSoldOut, nil, inventory.ErrSoldOut, nil, nil, inventory.ErrIdempotencyReused,
 		inventory.ErrLimitExceeded, inventory.ErrInvalid, inventory.ErrSeatsUnavailable}
 	holds := make([]inventory.Hold, len(calls))
 	for i, c := range calls {
@@ -50,9 +51,9 @@ func TestBatchServesHoldsInOrder(t *testing.T) {
 			t.Fatalf("hold %d: got %v, want %v", i, err, want[i])
 		}
 	}
-	if !slices.Equal(holds[0].Seats, []string{"A-1-1", "A-1-2"}) || holds[4].ID != holds[5].ID ||
-		holds[5].State != inventory.Held || !slices.Equal(holds[5].Seats, []string{"A-1-3"}) ||
-		!holds[5].ExpiresAt.Equal(holds[4].ExpiresAt) || !holds[5].CreatedAt.Equal(holds[4].CreatedAt) {
+	if !slices.Equal(holds[0].Seats, []string{"A-1-1", "A-1-2"}) || holds[5].ID != holds[6].ID ||
+		holds[6].State != inventory.Held || !slices.Equal(holds[6].Seats, []string{"A-1-3"}) ||
+		!holds[6].ExpiresAt.Equal(holds[5].ExpiresAt) || !holds[6].CreatedAt.Equal(holds[5].CreatedAt) {
 		t.Fatalf("holds %+v", holds)
 	}
 	if c := b.counts(t, ev.ID, "GA"); c != [4]int{0, 3, 0, 0} {
