@@ -56,17 +56,24 @@ func alnum(c byte) bool {
 // NewHoldID returns a fresh hold id for an event: the event id, a dot and 20 random lowercase base32 characters
 // (100 bits). The event is part of the id so a Redis adapter can route the hold to its event's hash tag.
 func NewHoldID(event string) string {
+	return string(AppendHoldID(make([]byte, 0, len(event)+1+holdSuffixLen), event))
+}
+
+// AppendHoldID appends a fresh hold id for an event to dst, as NewHoldID makes it (for callers that build a key
+// around it in one buffer).
+func AppendHoldID(dst []byte, event string) []byte {
 	var b [holdSuffixLen]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	var sb strings.Builder
-	sb.Grow(len(event) + 1 + holdSuffixLen)
-	sb.WriteString(event)
-	sb.WriteByte('.')
+	dst = append(dst, event...)
+	dst = append(dst, '.')
 	for _, c := range b {
-		sb.WriteByte(holdAlphabet[c&31])
+		dst = append(dst, holdAlphabet[c&31])
 	}
-	return sb.String()
+	return dst
 }
+
+// HoldIDLen is the length of a hold id of the event.
+func HoldIDLen(event string) int { return len(event) + 1 + holdSuffixLen }
 
 // EventOfHold returns the event of a hold id made by NewHoldID. ok is false when the id is not one: no dot, an
 // invalid event id before the last dot, or a suffix that is not 20 lowercase base32 characters.

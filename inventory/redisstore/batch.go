@@ -29,6 +29,10 @@ type holdCall struct {
 	shared  any       // the reply's last entry: what the call's new holds share
 	err     error
 	done    chan struct{}
+	// Room for a common hold's args, sections and section indexes, so building one allocates less.
+	argBuf    [8]any
+	secBuf    [2]string
+	secArgBuf [2]int
 }
 
 // batcher gathers concurrent holds into batches: one round trip carries up to max holds, and a batch waits at most

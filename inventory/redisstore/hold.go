@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -37,26 +38,14 @@ func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 		return nil, err
 	}
 	c := &holdCall{event: req.Event}
-	c.args = make([]any, 0, 3+3*len(req.Seats)+3*len(req.Items))
+	c.args, c.secs, c.secArgs = c.argBuf[:0], c.secBuf[:0], c.secArgBuf[:0]
 	c.args = append(c.args, req.Fingerprint, len(req.Seats))
-	index := func(sec string) (int, error) {
-		for i, s := range c.secs {
-			if s == sec {
-				return i, nil
-			}
-		}
-		if !inventory.ValidSectionID(sec) {
-			return 0, fmt.Errorf("hold: %w: unknown section %q", inventory.ErrInvalid, sec)
-		}
-		c.secs = append(c.secs, sec)
-		return len(c.secs) - 1, nil
-	}
 	for _, id := range req.Seats {
 		sec, row, n, err := inventory.ParseSeatID(id)
 		if err != nil {
 			return nil, fmt.Errorf("hold: %w", err)
 		}
-		i, err := index(sec)
+		i, err := c.index(sec)
 		if err != nil {
 			return nil, err
 		}
@@ -65,7 +54,7 @@ func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 	}
 	c.args = append(c.args, len(req.Items))
 	for _, it := range req.Items {
-		i, err := index(it.Section)
+		i, err := c.index(it.Section)
 		if err != nil {
 			return nil, err
 		}
@@ -80,14 +69,45 @@ func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 		return nil, fmt.Errorf("hold: event %q: %w", req.Event, inventory.ErrNotFound)
 	}
 
-	p := s.evKey(req.Event)
-	idem := p + "idem:"
-	if req.IdempotencyKey != "" {
-		idem = p + "idem:" + strconv.Itoa(len(req.Fan)) + ":" + req.Fan + ":" + req.IdempotencyKey
+	// The three keys and the hold id are cut from one string: "<p>fan:<fan><p>idem:[<n>:<fan>:<key>]<p>hold:<id>".
+	pn := len(s.prefix) + len(":{ev:}:") + len(req.Event)
+	prefix := func(b []byte) []byte {
+		return append(append(append(append(b, s.prefix...), ":{ev:"...), req.Event...), "}:"...)
 	}
-	c.id = inventory.NewHoldID(req.Event)
-	c.keys = [3]string{p + "fan:" + req.Fan, idem, p + "hold:" + c.id}
+	n := 3*pn + len("fan:idem:hold:") + len(req.Fan) + inventory.HoldIDLen(req.Event)
+	if req.IdempotencyKey != "" {
+		n += 22 + len(req.Fan) + len(req.IdempotencyKey)
+	}
+	b := make([]byte, 0, n)
+	b = append(append(prefix(b), "fan:"...), req.Fan...)
+	fanEnd := len(b)
+	b = append(prefix(b), "idem:"...)
+	if req.IdempotencyKey != "" {
+		b = strconv.AppendInt(b, int64(len(req.Fan)), 10)
+		b = append(append(append(append(b, ':'), req.Fan...), ':'), req.IdempotencyKey...)
+	}
+	idemEnd := len(b)
+	b = append(prefix(b), "hold:"...)
+	idAt := len(b)
+	b = inventory.AppendHoldID(b, req.Event)
+	keys := unsafe.String(unsafe.SliceData(b), len(b))
+	c.keys = [3]string{keys[:fanEnd], keys[fanEnd:idemEnd], keys[idemEnd:]}
+	c.id = keys[idAt:]
 	return c, nil
+}
+
+// index returns the index of sec in the hold's sections, adding it.
+func (c *holdCall) index(sec string) (int, error) {
+	for i, s := range c.secs {
+		if s == sec {
+			return i, nil
+		}
+	}
+	if !inventory.ValidSectionID(sec) {
+		return 0, fmt.Errorf("hold: %w: unknown section %q", inventory.ErrInvalid, sec)
+	}
+	c.secs = append(c.secs, sec)
+	return len(c.secs) - 1, nil
 }
 
 // holdFromReply reads one hold's entry v of the hold script's reply: "<lines>\n<seats>" for a new hold (its id is
