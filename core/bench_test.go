@@ -6,12 +6,17 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
@@ -28,7 +33,8 @@ import (
 //	go test -run '^$' -bench 'HTTP' -benchtime 1x ./core
 //
 // ONSALE_BENCH_DURATION (default 2s) is the length of each of the four alternating phases (bare, target, bare,
-// target); ONSALE_BENCH_CONNS (default 64) the concurrent connections.
+// target); ONSALE_BENCH_CONNS (default 64) the concurrent connections. ONSALE_BENCH_TARGET_PROFILE names a file
+// for CPU profiles of the target phases alone (the bare phases and the setup left out).
 
 func benchDuration() time.Duration {
 	if d, err := time.ParseDuration(os.Getenv("ONSALE_BENCH_DURATION")); err == nil && d > 0 {
@@ -102,8 +108,63 @@ func bareServer(b *testing.B) string {
 	return ln.Addr().String()
 }
 
-// compare alternates bare and target phases and reports throughput, the ratio and p99 latencies.
-func compare(b *testing.B, bare, target string, want int, mk func(i int, req *fasthttp.Request)) {
+// phaseProfile writes a CPU profile of each target phase, when ONSALE_BENCH_TARGET_PROFILE names a file: NAME.1 and
+// NAME.2 (go tool pprof merges them when given both).
+type phaseProfile struct {
+	b    *testing.B
+	name string
+	n    int
+	f    *os.File
+}
+
+func targetProfile(b *testing.B) *phaseProfile {
+	if name := os.Getenv("ONSALE_BENCH_TARGET_PROFILE"); name != "" {
+		return &phaseProfile{b: b, name: name}
+	}
+	return nil
+}
+
+func (p *phaseProfile) start() {
+	if p == nil {
+		return
+	}
+	p.n++
+	f, err := os.Create(fmt.Sprintf("%s.%d", p.name, p.n))
+	if err != nil {
+		p.b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		p.b.Fatal(err)
+	}
+	p.f = f
+}
+
+func (p *phaseProfile) stop() {
+	if p == nil {
+		return
+	}
+	pprof.StopCPUProfile()
+	if err := p.f.Close(); err != nil {
+		p.b.Fatal(err)
+	}
+}
+
+// cpuTime is the process's CPU time so far (user and system, all threads).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// compare alternates bare and target phases and reports throughput, the ratio and p99 latencies, and the process's
+// CPU time per request in each (client and server, not Redis): on a shared machine wall-clock throughput varies
+// with the neighbours' load, the CPU a request costs much less, and its excess over the bare one is the server's
+// own work per request (the client's is nearly the same in both).
+//
+// backendCPU, when given, reads a backend's CPU time so far (Redis's), reported per target request beside.
+func compare(b *testing.B, bare, target string, want int, mk func(i int, req *fasthttp.Request), backendCPU ...func() time.Duration) {
 	d, conns := benchDuration(), benchConns()
 	okReq := func(_ int, req *fasthttp.Request) { req.SetRequestURI("http://" + bare + "/") }
 	var bareN, targetN int64
@@ -111,13 +172,29 @@ func compare(b *testing.B, bare, target string, want int, mk func(i int, req *fa
 	bareH, targetH := hdrhistogram.New(1, 10_000_000, 3), hdrhistogram.New(1, 10_000_000, 3)
 	var ms0, ms1 runtime.MemStats
 	var mallocs uint64
+	var bareCPU, targetCPU, backCPU time.Duration
+	backend := func() time.Duration {
+		var t time.Duration
+		for _, f := range backendCPU {
+			t += f()
+		}
+		return t
+	}
+	prof := targetProfile(b)
 	b.ResetTimer()
 	for range 2 {
+		c0 := cpuTime()
 		r := load(bare, conns, d, 200, okReq)
+		bareCPU += cpuTime() - c0
 		bareN, bareT = bareN+r.n, bareT+r.elapsed
 		bareH.Merge(r.hist)
 		runtime.ReadMemStats(&ms0)
+		prof.start()
+		c0, bc0 := cpuTime(), backend()
 		r = load(target, conns, d, want, mk)
+		targetCPU += cpuTime() - c0
+		backCPU += backend() - bc0
+		prof.stop()
 		runtime.ReadMemStats(&ms1)
 		mallocs += ms1.Mallocs - ms0.Mallocs
 		if r.errors > 0 {
@@ -134,6 +211,11 @@ func compare(b *testing.B, bare, target string, want int, mk func(i int, req *fa
 	b.ReportMetric(float64(targetH.ValueAtQuantile(99))/1000, "p99-ms")
 	b.ReportMetric(float64(bareH.ValueAtQuantile(99))/1000, "bare-p99-ms")
 	b.ReportMetric(float64(mallocs)/float64(targetN), "allocs/req(client+server)")
+	b.ReportMetric(float64(targetCPU.Microseconds())/float64(targetN), "cpu-µs/req")
+	b.ReportMetric(float64(bareCPU.Microseconds())/float64(bareN), "bare-cpu-µs/req")
+	if len(backendCPU) > 0 {
+		b.ReportMetric(float64(backCPU.Microseconds())/float64(targetN), "backend-cpu-µs/req")
+	}
 }
 
 // holdRequest makes worker i's hold request: one general-admission unit with its own fan's access token.
@@ -195,7 +277,47 @@ func BenchmarkHTTPHoldRedis(b *testing.B) {
 	bare := bareServer(b)
 	e := setup(b, func(o *options) { o.cfg.Loops = false; o.inv = st })
 	e.createEvent(benchEvent())
-	compare(b, bare, e.base[len("http://"):], 201, holdRequest(e.base, admitFans(e, benchConns())))
+	compare(b, bare, e.base[len("http://"):], 201, holdRequest(e.base, admitFans(e, benchConns())), redisCPU(b, client))
+	if n, sum := histogramOf(b, prometheus.DefaultGatherer, "onsale_inventory_hold_batch_size"); n > 0 {
+		b.ReportMetric(sum/float64(n), "holds/roundtrip")
+	}
+}
+
+// histogramOf returns a histogram's count and sum from g (zeros when it has none).
+func histogramOf(b *testing.B, g prometheus.Gatherer, name string) (uint64, float64) {
+	mfs, err := g.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			h := mf.GetMetric()[0].GetHistogram()
+			return h.GetSampleCount(), h.GetSampleSum()
+		}
+	}
+	return 0, 0
+}
+
+// redisCPU reads the Redis server's CPU time so far (user and system, from INFO cpu).
+func redisCPU(b *testing.B, c *redis.Client) func() time.Duration {
+	return func() time.Duration {
+		info, err := c.Info(context.Background(), "cpu").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var t float64
+		for line := range strings.Lines(info) {
+			k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+			if k == "used_cpu_sys" || k == "used_cpu_user" {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					b.Fatalf("INFO cpu %s: %v", line, err)
+				}
+				t += f
+			}
+		}
+		return time.Duration(t * float64(time.Second))
+	}
 }
 
 // BenchmarkHTTPQueueStatus: GET /v1/events/{event}/queue (the most frequent request of an on-sale), against the

@@ -14,7 +14,7 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
-	inflight prometheus.Gauge
+	inflight atomic.Int64 // read by the onsale_http_inflight_requests gauge at scrape time
 
 	backendUp *prometheus.GaugeVec
 
@@ -47,8 +47,6 @@ func newMetrics(reg prometheus.Registerer, patterns []*pattern, pool func() Pool
 			Help: "HTTP requests answered, by route pattern, method and status code."}, []string{"route", "method", "code"}),
 		duration: f.NewHistogramVec(prometheus.HistogramOpts{Name: "onsale_http_request_duration_seconds",
 			Help: "Time to answer an HTTP request.", Buckets: durationBuckets}, []string{"route", "method"}),
-		inflight: f.NewGauge(prometheus.GaugeOpts{Name: "onsale_http_inflight_requests",
-			Help: "HTTP requests being answered now."}),
 		backendUp: f.NewGaugeVec(prometheus.GaugeOpts{Name: "onsale_backend_up",
 			Help: "1 when the backend answered its last readiness probe, 0 when not."}, []string{"backend"}),
 		units: f.NewGaugeVec(prometheus.GaugeOpts{Name: "onsale_inventory_units",
@@ -62,6 +60,10 @@ func newMetrics(reg prometheus.Registerer, patterns []*pattern, pool func() Pool
 		holds:  map[string]prometheus.Counter{},
 		others: map[string]*routeMetrics{},
 	}
+	// An integer counted per request and read at scrape, rather than a Gauge's compare-and-swap on a float twice per
+	// request.
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "onsale_http_inflight_requests", Help: "HTTP requests being answered now."},
+		func() float64 { return float64(m.inflight.Load()) })
 	holds := f.NewCounterVec(prometheus.CounterOpts{Name: "onsale_inventory_holds_total",
 		Help: "Hold requests by result."}, []string{"result"})
 	for _, r := range []string{holdCreated, holdSoldOut, holdSeatsUnavailable, holdLimitExceeded, holdInvalid, holdError} {
