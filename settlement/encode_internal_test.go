@@ -2,6 +2,7 @@ package settlement
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -65,6 +66,43 @@ func TestReadPaymentBody(t *testing.T) {
 	}
 	for _, bad := range []string{``, `{`, `{"order_id":"o1"`, `{"order_id":"o1",}`, `[]`, `{"order_id":1}`, `{"order_id":"o1"} x`} {
 		if got, err := readPaymentBody([]byte(bad)); err == nil {
+			t.Errorf("%q read as %+v", bad, got)
+		}
+	}
+}
+
+// TestReadBookingEvent: the fast reader gives what encoding/json gives, for the events bookingMessage writes,
+// for them as jsonb renders them (keys reordered, spaced), and for anything it leaves to encoding/json.
+func TestReadBookingEvent(t *testing.T) {
+	at := time.Date(2026, 11, 26, 6, 30, 0, 123456789, time.UTC)
+	var bodies []string
+	for _, o := range []Order{
+		{ID: "ord_1", HoldID: "h1", Event: "ev", Fan: "fan", Status: Paid, Seats: []string{"A-1", "A-2"},
+			Lines: []inventory.Line{{Section: "A", Quantity: 2, UnitPrice: 4500, Amount: 9000}, {Section: "B"}},
+			Total: 9000, Currency: "EUR", PaymentIntent: "pi_1"},
+		{ID: "ord_2", Fan: "fän \"q\"", Status: Failed, FailureReason: "declined"},
+	} {
+		bodies = append(bodies, string(bookingMessage(o, at).Body))
+	}
+	bodies = append(bodies,
+		`{"at": "2026-11-26T06:30:00.5+01:00", "fan": "f", "type": "booking.confirmed", "event": "e", "items": [{"amount": 4500, "section": "GA", "quantity": 1, "unit_price": 4500}], "seats": [], "total": 4500, "status": "paid", "hold_id": "h", "currency": "EUR", "order_id": "o"}`,
+		`{"order_id": "o", "seats": null, "extra": {"x": [1, 2]}, "total": 1.5e3}`,
+		`{"order_id": "o\u00e9", "total": -3}`,
+		`{}`,
+	)
+	for _, body := range bodies {
+		var want BookingEvent
+		wantErr := json.Unmarshal([]byte(body), &want)
+		got, err := readBookingEvent([]byte(body))
+		if len(got.Seats) == 0 && len(want.Seats) == 0 {
+			got.Seats, want.Seats = nil, nil // `[]` and null are both no seats
+		}
+		if (err == nil) != (wantErr == nil) || !got.At.Equal(want.At) || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s:\n got %+v %v\nwant %+v %v", body, got, err, want, wantErr)
+		}
+	}
+	for _, bad := range []string{``, `{`, `[]`, `{"total": "x"}`, `{"at": "yesterday"}`, `{"seats": [1]}`, `{"order_id": "o"} x`} {
+		if got, err := readBookingEvent([]byte(bad)); err == nil {
 			t.Errorf("%q read as %+v", bad, got)
 		}
 	}

@@ -2,7 +2,6 @@ package settlement
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"sync"
 	"time"
@@ -84,8 +83,8 @@ func (s *Service) consumer(h Handler) Handler {
 }
 
 func (s *Service) handleBooking(ctx context.Context, d Delivery) Outcome {
-	var ev BookingEvent
-	if err := json.Unmarshal(d.Body, &ev); err != nil {
+	ev, err := readBookingEvent(d.Body)
+	if err != nil {
 		return Park
 	}
 	s.opts.OnBooking(ctx, ev)
