@@ -11,8 +11,44 @@
 # not move: a private redis-server (COST_PORT, 7301) under valgrind's callgrind serves COST_HOLDS (2000) holds of
 # the Go store, COST_BATCH (25) per script call; COST_SEATED=1 holds 2 adjacent seats instead of 1 general unit;
 # COST_OUT=<file> keeps the callgrind profile for callgrind_annotate.
+#
+# `scripts/bench-inventory.sh ab OLD NEW` compares two test binaries of inventory/redisstore (`go test -c`, one built
+# from a worktree of the old commit): BenchmarkHoldBatched with AB_HOLDS (100000) holds, alternating old and new
+# AB_ROUNDS (3) times, against a private redis-server (AB_PORT, 7302), with the server's CPU per hold from
+# /proc/<pid>/stat, which the machine's load moves less than holds/s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = ab ]; then
+	[ $# -eq 3 ] || { echo "usage: $0 ab OLD.test NEW.test" >&2; exit 2; }
+	port=${AB_PORT:-7302}
+	dir=$(mktemp -d)
+	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" >"$dir/redis.log" 2>&1 &
+	rs=$!
+	trap 'kill $rs 2>/dev/null; wait $rs 2>/dev/null; rm -rf "$dir"' EXIT
+	for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+	ticks() { awk '{ print $14 + $15 }' "/proc/$rs/stat"; }
+	hz=$(getconf CLK_TCK)
+	printf '%-4s %10s %12s %10s %18s %16s\n' build holds/s holds/trip allocs/op "server µs/hold" "client µs/hold"
+	for _ in $(seq "${AB_ROUNDS:-3}"); do
+		for which in old new; do
+			bin=$2
+			[ "$which" = new ] && bin=$3
+			t0=$(ticks)
+			out=$(ONSALE_TEST_REDIS_URL=redis://127.0.0.1:$port/0 /usr/bin/time -f 'cpu %U %S' "$bin" -test.run '^$' \
+				-test.bench '^BenchmarkHoldBatched$' -test.benchtime "${AB_HOLDS:-100000}x" -test.benchmem 2>&1)
+			t1=$(ticks)
+			echo "$out" | awk -v w="$which" -v st=$((t1 - t0)) -v hz="$hz" '
+				/^BenchmarkHoldBatched/ { n = $2; for (i = 3; i < NF; i++) { if ($(i+1) == "holds/s") h = $i;
+					if ($(i+1) == "holds/roundtrip") r = $i; if ($(i+1) == "allocs/op") a = $i } }
+				/^cpu / { c = $2 + $3 }
+				END { printf "%-4s %10.0f %12.1f %10s %18.1f %16.1f\n", w, h, r, a, st / hz / n * 1e6, c / n * 1e6 }'
+			redis-cli -p "$port" flushall >/dev/null
+		done
+	done
+	printf 'load average: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+	exit 0
+fi
 
 if [ "${1:-}" = cost ]; then
 	for tool in valgrind callgrind_control callgrind_annotate redis-server redis-cli go; do
