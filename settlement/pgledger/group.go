@@ -191,16 +191,16 @@ func (l *Ledger) runGroup(ctx context.Context, batch []*stmt) error {
 const createSQL = `WITH ins AS (
 		INSERT INTO orders (id, hold_id, event_id, fan, status, seats, lines, units, total,
 			currency, payment_method, idempotency_key, deadline, created_at, updated_at)
-		SELECT r.id, r.hold_id, r.event_id, r.fan, r.status, ARRAY(SELECT jsonb_array_elements_text(r.seats)),
+		SELECT r.id, r.hold_id, r.event_id, r.fan, r.status, r.seats::text[],
 			r.lines, r.units, r.total, r.currency, r.payment_method, nullif(r.idem, ''), r.deadline, r.created_at, r.created_at
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[], $8::int[],
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::int[],
 			$9::bigint[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[])
 			AS r(id, hold_id, event_id, fan, status, seats, lines, units, total, currency, payment_method, idem, deadline, created_at)
 		ON CONFLICT DO NOTHING
 		RETURNING id
 	), ob AS (
 		INSERT INTO outbox (message_id, topic, body)
-		SELECT m.id, m.topic, m.body FROM unnest($15::text[], $16::text[], $17::text[], $18::jsonb[]) AS m(order_id, id, topic, body)
+		SELECT m.id, m.topic, m.body FROM unnest($15::text[], $16::text[], $17::text[], $18::text[]) AS m(order_id, id, topic, body)
 		WHERE m.order_id IN (SELECT id FROM ins)
 	)
 	SELECT id FROM ins`
@@ -220,14 +220,6 @@ func queueCreates(pb *pgx.Batch, batch []*stmt) error {
 	for i, s := range batch {
 		c := s.create
 		o := c.o
-		st := o.Seats
-		if st == nil {
-			st = []string{}
-		}
-		sb, err := json.Marshal(st)
-		if err != nil {
-			return err
-		}
 		lb, err := json.Marshal(o.Lines)
 		if err != nil {
 			return err
@@ -240,7 +232,7 @@ func queueCreates(pb *pgx.Batch, batch []*stmt) error {
 			u += ln.Quantity
 		}
 		ids[i], holds[i], events[i], fans[i], statuses[i] = o.ID, o.HoldID, o.Event, o.Fan, string(o.Status)
-		seats[i], lines[i], units[i], totals[i] = string(sb), string(lb), int32(u), o.Total
+		seats[i], lines[i], units[i], totals[i] = arrayLiteral(o.Seats), string(lb), int32(u), o.Total
 		currencies[i], methods[i], keys[i] = o.Currency, o.PaymentMethod, c.key
 		deadlines[i], createdAt[i] = c.deadline, o.CreatedAt
 		for _, m := range c.outbox {
@@ -294,7 +286,7 @@ const transitionSQL = `WITH t AS (
 		RETURNING t.i, ` + qualifiedOrderColumns + `
 	), ob AS (
 		INSERT INTO outbox (message_id, topic, body)
-		SELECT m.id, m.topic, m.body FROM unnest($10::int[], $11::text[], $12::text[], $13::jsonb[]) AS m(i, id, topic, body)
+		SELECT m.id, m.topic, m.body FROM unnest($10::int[], $11::text[], $12::text[], $13::text[]) AS m(i, id, topic, body)
 		WHERE m.i IN (SELECT i FROM upd)
 	)
 	SELECT * FROM upd`
@@ -350,4 +342,26 @@ func queueTransitions(pb *pgx.Batch, batch []*stmt) {
 		}
 		return nil
 	})
+}
+
+// arrayLiteral writes a text array as PostgreSQL reads it ('{"a","b"}'): one string per order, as unnest cannot
+// take an array of arrays of different lengths.
+func arrayLiteral(ss []string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		for j := 0; j < len(s); j++ {
+			if s[j] == '"' || s[j] == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(s[j])
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
 }

@@ -90,7 +90,7 @@ func insertOutbox(ctx context.Context, tx pgx.Tx, msgs []settlement.Message) err
 	}
 	ids, topics, bodies := outboxColumns(msgs)
 	_, err := tx.Exec(ctx, `INSERT INTO outbox (message_id, topic, body)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])`, ids, topics, bodies)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`, ids, topics, bodies)
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
@@ -166,7 +166,9 @@ func (l *Ledger) RelayOutbox(ctx context.Context, limit int, publish func(contex
 	}
 	if l.relays.Add(1)%512 == 0 {
 		// Processed message ids are kept a week, far longer than any redelivery or Stripe's webhook retries
-		// (three days).
+		// (three days). Their block range index covers new pages once summarized, which autovacuum does only where
+		// it runs; unsummarized pages are read whole.
+		_, _ = l.pool.Exec(ctx, `SELECT brin_summarize_new_values('processed_messages_processed_at_brin')`)
 		_, _ = l.pool.Exec(ctx, `DELETE FROM processed_messages WHERE message_id IN (SELECT message_id
 			FROM processed_messages WHERE processed_at < now() - interval '7 days' LIMIT 10000)`)
 	}
@@ -179,7 +181,9 @@ func (l *Ledger) RelayOutbox(ctx context.Context, limit int, publish func(contex
 // keyedPlans makes the statements after it in a transaction plan as key lookups. A connection keeps a statement's
 // generic plan for its life; planned while the table was small (or never analyzed, as without autovacuum) it
 // would scan the whole table every time once the table has grown. These statements touch a few rows by key.
-const keyedPlans = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+const keyedPlans = `SELECT ` + keyedSettings
+
+const keyedSettings = `set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
 	set_config('enable_mergejoin', 'off', true)`
 
 // claimSQL deletes and returns the first unsent rows after a seq that no other relay holds.
@@ -188,13 +192,11 @@ const claimSQL = `DELETE FROM outbox WHERE seq = ANY(ARRAY(SELECT seq FROM outbo
 	RETURNING seq, message_id, topic, body, created_at`
 
 // relayOnce runs one relay transaction in two round trips: BEGIN with the claiming delete, then the rows the
-// broker did not confirm put back, the snapshot bounds the cursor needs, and COMMIT. A connection left in a
-// failed transaction is dropped when released.
+// broker did not confirm put back and COMMIT. The oldest transaction running before the delete and the round's
+// own transaction id tell the cursor which rows the read could not have missed. A connection left in a failed transaction is dropped when released.
 func (l *Ledger) relayOnce(ctx context.Context, limit int, publish func(context.Context, []settlement.Message) ([]string, error)) (n int, pubErr, err error) {
-	from := l.cursor.start()
-	committed := false
-	var top, xmin, xmax int64
-	defer func() { l.cursor.end(from, committed, top, xmin, xmax) }()
+	r := round{from: l.cursor.start()}
+	defer func() { l.cursor.end(r) }()
 	conn, err := l.pool.Acquire(ctx)
 	if err != nil {
 		return 0, nil, err
@@ -207,8 +209,14 @@ func (l *Ledger) relayOnce(ctx context.Context, limit int, publish func(context.
 	)
 	var read pgx.Batch
 	read.Queue(`BEGIN`)
-	read.Queue(keyedPlans)
-	read.Queue(claimSQL, from, limit).Query(func(rows pgx.Rows) error {
+	// Deleting relayed rows need not wait for the disk: were the commit lost, the rows would be published again,
+	// and consumers drop repeats by message id.
+	read.Queue(`SELECT ` + keyedSettings + `, set_config('synchronous_commit', 'off', true)`)
+	// Every transaction id below this snapshot's xmin has ended before the delete reads.
+	read.Queue(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&r.xmin)
+	})
+	read.Queue(claimSQL, r.from, limit).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var m settlement.Message
 			var seq int64
@@ -249,32 +257,37 @@ func (l *Ledger) relayOnce(ctx context.Context, limit int, publish func(context.
 		id, topic, body []string
 		at              []time.Time
 	}
-	top = from // the highest seq up to which every claimed row was confirmed
+	r.top, r.seen = r.from, everything
+	if len(msgs) >= limit {
+		r.seen = seqs[order[len(order)-1]] // rows after the last one taken were not read
+	}
 	for _, j := range order {
+		r.top = max(r.top, seqs[j])
 		if confirmed[msgs[j].ID] {
-			if len(back.seq) == 0 {
-				top = seqs[j]
-			}
 			n++
 			continue
 		}
+		r.seen = min(r.seen, seqs[j]-1)
 		back.seq, back.id, back.topic = append(back.seq, seqs[j]), append(back.id, msgs[j].ID), append(back.topic, msgs[j].Topic)
 		back.body, back.at = append(back.body, string(msgs[j].Body)), append(back.at, created[j])
 	}
 	var done pgx.Batch
 	if len(back.seq) > 0 {
 		done.Queue(`INSERT INTO outbox (seq, message_id, topic, body, created_at)
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[])`,
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])`,
 			back.seq, back.id, back.topic, back.body, back.at)
 	}
-	done.Queue(`SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint FROM pg_current_snapshot() s`).
-		QueryRow(func(row pgx.Row) error { return row.Scan(&xmin, &xmax) })
+	// The round's own id, taken by its delete: every transaction that took a seq it deleted, or a lower one, had
+	// its id before.
+	done.Queue(`SELECT coalesce(pg_current_xact_id_if_assigned()::text::bigint, 0)`).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&r.xid)
+	})
 	done.Queue(`COMMIT`)
 	if err := conn.SendBatch(ctx, &done).Close(); err != nil {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
 		return 0, pubErr, err
 	}
-	committed = true
+	r.committed = true
 	return n, pubErr, nil
 }
 

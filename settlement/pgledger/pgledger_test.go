@@ -59,8 +59,8 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := p.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 4 {
-		t.Fatalf("%d migrations recorded (%v), want 4", n, err)
+	if err := p.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 5 {
+		t.Fatalf("%d migrations recorded (%v), want 5", n, err)
 	}
 }
 
@@ -238,9 +238,14 @@ func TestRelayCursorWaitsForOlderTransactions(t *testing.T) {
 	var mu sync.Mutex
 	var sent []string
 	refuse := map[string]bool{}
+	var during func() // runs between a round's read and its commit
 	relay := func() {
 		t.Helper()
 		_, err := l.RelayOutbox(ctx, 10, func(_ context.Context, ms []settlement.Message) ([]string, error) {
+			if during != nil {
+				during()
+				during = nil
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			var ok []string
@@ -290,9 +295,16 @@ func TestRelayCursorWaitsForOlderTransactions(t *testing.T) {
 	create("o5")
 	relay()
 	create("o6")
+	// The old transaction commits while a round is under way, after that round's read: the next round must still
+	// read from before its row.
+	during = func() {
+		if err := tx.Commit(ctx); err != nil {
+			t.Error(err)
+		}
+	}
 	relay()
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
+	if during != nil {
+		t.Fatal("the round under way published nothing")
 	}
 	relay()
 	relay()
@@ -313,5 +325,33 @@ func TestRelayCursorWaitsForOlderTransactions(t *testing.T) {
 	}
 	if n, err := l.OutboxPending(ctx); err != nil || n != 0 {
 		t.Fatalf("%d pending (%v)", n, err)
+	}
+}
+
+// TestSeatsRoundTrip: seat names reach the row as written, whatever characters they hold.
+func TestSeatsRoundTrip(t *testing.T) {
+	t.Parallel()
+	_, l := ledger(t)
+	ctx := context.Background()
+	seats := []string{"A-1", `we"ird`, `back\slash`, "a,b", "{x}", " sp ", "NULL", "ü", ""}
+	now := time.Now().UTC()
+	o := settlement.Order{ID: "o1", HoldID: "h1", Event: "ev", Fan: "f", Status: settlement.Pending, Seats: seats,
+		Total: 100, Currency: "EUR", PaymentMethod: "pm_card_visa", CreatedAt: now, UpdatedAt: now}
+	if _, _, err := l.CreateOrder(ctx, o, "", now.Add(time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.Order(ctx, "o1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%q", got.Seats) != fmt.Sprintf("%q", seats) {
+		t.Fatalf("seats %q, want %q", got.Seats, seats)
+	}
+	o.ID, o.HoldID, o.Seats = "o2", "h2", nil
+	if _, _, err := l.CreateOrder(ctx, o, "", now.Add(time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := l.Order(ctx, "o2"); err != nil || len(got.Seats) != 0 {
+		t.Fatalf("no seats: %q %v", got.Seats, err)
 	}
 }

@@ -36,7 +36,7 @@ if ! su postgres -c "$pgbin/pg_ctl -D $dir/data status" >/dev/null; then
   su postgres -c "$pgbin/pg_ctl -D $dir/data -l $dir/log start -w" >/dev/null
 fi
 psql() { command psql -h 127.0.0.1 -p "$port" -U postgres -X -Atq "$@"; }
-psql -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'
+psql -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'
 pm=$(head -1 "$dir/data/postmaster.pid")
 hz=$(getconf CLK_TCK)
 
@@ -46,7 +46,7 @@ cluster_ticks() {
   read -ra f <"/proc/$pm/stat"
   t=$((f[13] + f[14] + f[15] + f[16]))
   for p in $(pgrep -P "$pm"); do
-    read -ra f <"/proc/$p/stat" 2>/dev/null || continue
+    read -ra f 2>/dev/null <"/proc/$p/stat" || continue
     t=$((t + f[13] + f[14]))
   done
   echo "$t"
@@ -58,7 +58,7 @@ sample_backends() {
   declare -A last
   while [ ! -f "$dir/stop" ]; do
     for p in $(pgrep -P "$pm" -f 'postgres: postgres onsale_test_'); do
-      read -ra f <"/proc/$p/stat" 2>/dev/null || continue
+      read -ra f 2>/dev/null <"/proc/$p/stat" || continue
       last[$p]=$((f[13] + f[14]))
     done
     sleep 0.1
