@@ -55,7 +55,17 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 	if err := pgledger.Migrate(ctx, pool); err != nil {
 		b.Fatal(err)
 	}
-	bus := dialBus(b, testenv.AMQPURL(b))
+	// ONSALE_BENCH_BATCH sets the saga messages per AMQP message (1: no envelopes), ONSALE_BENCH_LINGER_MS the
+	// relay's linger, to compare them in one build.
+	bus, err := amqpbus.Dial(ctx, testenv.AMQPURL(b), amqpbus.Options{Prefix: testenv.Unique("onsale_test_"),
+		RetryDelay: 50 * time.Millisecond, Batch: envInt("ONSALE_BENCH_BATCH", 0)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = bus.Teardown(context.Background())
+		_ = bus.Close()
+	})
 	r := &benchRig{bus: bus, sql: tr, stock: memstore.New(memstore.Options{}), event: testenv.Unique("bench"), done: make(chan string, 1<<20)}
 	ev := inventory.Event{ID: r.event, Currency: "EUR", HoldTTL: 10 * time.Minute, MaxPerFan: 10,
 		Sections: []inventory.Section{{ID: "GA", Kind: inventory.General, Capacity: 5_000_000, Price: 4500}}}
@@ -69,8 +79,9 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 	r.led = pgledger.New(pool)
 	r.svc = settlement.New(r.led, bus, r.pay, r.stock, settlement.Options{
 		Workers: workers, Prefetch: 64, StallAfter: time.Minute, Registerer: noRegistry{},
-		Logger:    nil,
-		OnBooking: func(_ context.Context, ev settlement.BookingEvent) { r.done <- ev.OrderID },
+		RelayLinger: time.Duration(envInt("ONSALE_BENCH_LINGER_MS", 0)) * time.Millisecond,
+		Logger:      nil,
+		OnBooking:   func(_ context.Context, ev settlement.BookingEvent) { r.done <- ev.OrderID },
 	})
 	runCtx, cancel := context.WithCancel(ctx)
 	stopped := make(chan struct{})
