@@ -91,7 +91,7 @@ type Handler func(ctx context.Context, d Delivery) Outcome
 type Queue struct {
 	Name     string // e.g. "payments"
 	Bind     string // topic pattern: "payment.*", "booking.#"
-	Prefetch int    // unacknowledged deliveries in flight for this consumer
+	Prefetch int    // handler calls in flight for this consumer (on RabbitMQ also unacknowledged AMQP messages, envelopes included)
 }
 
 // Bus carries messages between the outbox relay and the consumers.
