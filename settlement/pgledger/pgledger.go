@@ -193,7 +193,8 @@ const claimSQL = `DELETE FROM outbox WHERE seq = ANY(ARRAY(SELECT seq FROM outbo
 
 // relayOnce runs one relay transaction in two round trips: BEGIN with the claiming delete, then the rows the
 // broker did not confirm put back and COMMIT. The oldest transaction running before the delete and the round's
-// own transaction id tell the cursor which rows the read could not have missed. A connection left in a failed transaction is dropped when released.
+// own transaction id tell the cursor which rows the read could not have missed. A connection left in a failed
+// transaction is dropped when released.
 func (l *Ledger) relayOnce(ctx context.Context, limit int, publish func(context.Context, []settlement.Message) ([]string, error)) (n int, pubErr, err error) {
 	r := round{from: l.cursor.start()}
 	defer func() { l.cursor.end(r) }()
