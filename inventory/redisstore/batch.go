@@ -17,7 +17,7 @@ import (
 // ErrClosed is returned by Hold after Close.
 var ErrClosed = errors.New("redisstore: store closed")
 
-// holdCall is one Hold waiting for its batch.
+// holdCall is one Hold waiting for its batch. Calls are recycled (callPool) once their Hold has read the reply.
 type holdCall struct {
 	event   string
 	keys    [3]string // fan, idempotency key, hold
@@ -28,30 +28,47 @@ type holdCall struct {
 	v       any       // the hold's entry of the reply
 	shared  any       // the reply's last entry: what the call's new holds share
 	err     error
-	done    chan struct{}
+	done    chan struct{} // one send when the reply is in; buffered, so a sender never waits on a caller gone away
 	// Room for a common hold's args, sections and section indexes, so building one allocates less.
 	argBuf    [8]any
 	secBuf    [2]string
 	secArgBuf [2]int
 }
 
+var callPool = sync.Pool{New: func() any { return &holdCall{done: make(chan struct{}, 1)} }}
+
+func newCall(event string) *holdCall {
+	c := callPool.Get().(*holdCall)
+	c.event = event
+	c.args, c.secs, c.secArgs = c.argBuf[:0], c.secBuf[:0], c.secArgBuf[:0]
+	return c
+}
+
+// free recycles c; only once nothing will touch it again (its reply was received, or it never went out).
+func (c *holdCall) free() {
+	done := c.done
+	*c = holdCall{done: done}
+	callPool.Put(c)
+}
+
 // batcher gathers concurrent holds into batches: one round trip carries up to max holds, and a batch waits at most
 // window after its first hold. The holds of one event go in one call of the hold script (it serves them in order,
-// each all or nothing); the calls for several events go in one pipeline. Several batches may be in flight at once (inflight), so a slow round
-// trip does not stop the next batch from forming.
+// each all or nothing); the calls for several events go in one pipeline. Several batches may be in flight at once
+// (inflight senders), so a slow round trip does not stop the next batch from forming.
 type batcher struct {
-	s      *Store
-	max    int
-	window time.Duration
-	in     chan *holdCall
-	mu     sync.RWMutex // held for reading while sending on in; Close takes it to close in safely
-	closed bool
-	slots  chan struct{}
-	busy   atomic.Int32 // batches in flight
-	trips  atomic.Int64 // round trips sent, for the benchmarks' holds per round trip
-	sent   atomic.Int64 // holds sent
-	wg     sync.WaitGroup
-	loopWG sync.WaitGroup
+	s       *Store
+	max     int
+	window  time.Duration
+	in      chan *holdCall
+	mu      sync.RWMutex // held for reading while sending on in; Close takes it to close in safely
+	closed  bool
+	batches chan []*holdCall // to the senders
+	spare   chan []*holdCall // batch slices the senders are done with
+	busy    atomic.Int32     // batches handed to the senders and not yet answered
+	trips   atomic.Int64     // round trips sent, for the benchmarks' holds per round trip
+	sent    atomic.Int64     // holds sent
+	wg      sync.WaitGroup
+	loopWG  sync.WaitGroup
 }
 
 // inflight bounds the batches on the wire at once. Redis runs scripts one at a time, so a few in flight keep it busy;
@@ -59,16 +76,26 @@ type batcher struct {
 // it is (one script call, one clock read, one reclaim, one write of each section's counters).
 const inflight = 4
 
+// connIdle is how long a sender keeps an unused connection: one idle longer goes back to the client's pool, whose
+// health check on the next take finds a connection the server dropped meanwhile (a restart, its idle timeout).
+const connIdle = 500 * time.Millisecond
+
 func newBatcher(s *Store, max int, window time.Duration) *batcher {
-	b := &batcher{s: s, max: max, window: window, in: make(chan *holdCall, 4*max), slots: make(chan struct{}, inflight)}
+	b := &batcher{s: s, max: max, window: window, in: make(chan *holdCall, 4*max),
+		batches: make(chan []*holdCall), spare: make(chan []*holdCall, inflight+1)}
 	if max > 1 {
 		b.loopWG.Add(1)
 		go b.loop()
+		// Long-lived senders keep their grown stacks; a goroutine per batch grew a fresh one inside go-redis each time.
+		b.wg.Add(inflight)
+		for range inflight {
+			go b.sender()
+		}
 	}
 	return b
 }
 
-// do runs one hold, in a batch unless batching is off (max 1).
+// do runs one hold, in a batch unless batching is off (max 1). Once it returns without error, c is the caller's again.
 func (b *batcher) do(ctx context.Context, c *holdCall) (any, error) {
 	if b.max <= 1 {
 		b.mu.RLock()
@@ -77,10 +104,9 @@ func (b *batcher) do(ctx context.Context, c *holdCall) (any, error) {
 		if closed {
 			return nil, ErrClosed
 		}
-		b.exec(ctx, []*holdCall{c})
+		b.exec(ctx, nil, []*holdCall{c})
 		return c.v, c.err
 	}
-	c.done = make(chan struct{})
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -104,6 +130,7 @@ func (b *batcher) do(ctx context.Context, c *holdCall) (any, error) {
 
 func (b *batcher) loop() {
 	defer b.loopWG.Done()
+	defer close(b.batches)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
@@ -111,8 +138,13 @@ func (b *batcher) loop() {
 		if !ok {
 			return
 		}
-		batch := make([]*holdCall, 1, b.max)
-		batch[0] = first
+		var batch []*holdCall
+		select {
+		case batch = <-b.spare:
+		default:
+			batch = make([]*holdCall, 0, b.max)
+		}
+		batch = append(batch, first)
 		open := true
 	drain: // what is queued already goes along
 		for len(batch) < b.max {
@@ -145,18 +177,65 @@ func (b *batcher) loop() {
 			}
 			timer.Stop()
 		}
-		b.slots <- struct{}{}
 		b.busy.Add(1)
-		b.wg.Add(1)
-		go func() {
-			defer b.wg.Done()
-			b.exec(context.Background(), batch)
-			b.busy.Add(-1)
-			<-b.slots
-			for _, c := range batch {
-				close(c.done)
-			}
-		}()
+		b.batches <- batch // waits for a free sender
+	}
+}
+
+// sender is one batch in flight at a time, on a connection of its own when the client allows (a single-node client):
+// a connection taken from the pool for every batch costs a health check and more.
+type sender struct {
+	conn *redis.Conn
+	used time.Time
+}
+
+func (b *batcher) sender() {
+	defer b.wg.Done()
+	var sd sender
+	defer sd.drop()
+	for batch := range b.batches {
+		b.exec(context.Background(), &sd, batch)
+		b.busy.Add(-1)
+		for _, c := range batch {
+			c.done <- struct{}{}
+		}
+		clear(batch)
+		select {
+		case b.spare <- batch[:0]:
+		default:
+		}
+	}
+}
+
+// roundTripper is a client or one of its connections.
+type roundTripper interface {
+	redis.Scripter
+	Pipeline() redis.Pipeliner
+}
+
+// client returns what the sender's next round trip goes on: the store's client for no sender.
+func (sd *sender) client(s *Store, now time.Time) roundTripper {
+	if sd == nil {
+		return s.c
+	}
+	if sd.conn != nil && now.Sub(sd.used) > connIdle {
+		sd.drop()
+	}
+	if sd.conn == nil {
+		c, ok := s.c.(*redis.Client)
+		if !ok {
+			return s.c
+		}
+		sd.conn = c.Conn()
+	}
+	sd.used = now
+	return sd.conn
+}
+
+func (sd *sender) drop() {
+	if sd.conn != nil {
+		_ = sd.conn.Close()
+		sd.conn = nil
 	}
 }
 
@@ -175,7 +254,7 @@ func (b *batcher) close() {
 // exec sends a batch in one round trip: one hold script call per event, pipelined. Calls the server refused with
 // NOSCRIPT (its script cache was flushed) did not run, so they are sent again with EVAL and the script's source,
 // which a flush between a reload and the resend cannot refuse.
-func (b *batcher) exec(ctx context.Context, batch []*holdCall) {
+func (b *batcher) exec(ctx context.Context, sd *sender, batch []*holdCall) {
 	s := b.s
 	s.m.batchSize.Observe(float64(len(batch)))
 	b.trips.Add(1)
@@ -183,6 +262,7 @@ func (b *batcher) exec(ctx context.Context, batch []*holdCall) {
 	groups := groupByEvent(batch)
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
+		rc := sd.client(s, start)
 		cmds := make([]*redis.Cmd, len(groups))
 		run := func(c redis.Scripter, g eventGroup) *redis.Cmd {
 			keys, args := g.script(s)
@@ -192,9 +272,9 @@ func (b *batcher) exec(ctx context.Context, batch []*holdCall) {
 			return c.Eval(ctx, lua.Hold, keys, args...)
 		}
 		if len(groups) == 1 {
-			cmds[0] = run(s.c, groups[0])
+			cmds[0] = run(rc, groups[0])
 		} else {
-			pipe := s.c.Pipeline()
+			pipe := rc.Pipeline()
 			for i, g := range groups {
 				cmds[i] = run(pipe, g)
 			}
@@ -204,6 +284,9 @@ func (b *batcher) exec(ctx context.Context, batch []*holdCall) {
 		var again []eventGroup
 		for i, g := range groups {
 			err := cmds[i].Err()
+			if err != nil && sd != nil && !isReply(err) {
+				sd.drop() // the connection failed: the next round trip takes another from the pool
+			}
 			if isNoScript(err) && attempt == 0 {
 				again = append(again, g)
 				continue
@@ -215,6 +298,12 @@ func (b *batcher) exec(ctx context.Context, batch []*holdCall) {
 		}
 		groups = again
 	}
+}
+
+// isReply reports whether err is the server's error reply, which leaves the connection fit for more.
+func isReply(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
 }
 
 // eventGroup is the holds of one event in a batch, in arrival order.

@@ -4,8 +4,15 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/onsale/onsale/internal/testenv"
 	"github.com/onsale/onsale/inventory"
 )
 
@@ -38,7 +45,9 @@ func TestBatchServesHoldsInOrder(t *testing.T) {
 		}
 		calls[i] = c
 	}
-	b.s.batch.exec(context.Background(), calls)
+	var sd sender // on a connection of its own, as the batcher's senders go
+	b.s.batch.exec(context.Background(), &sd, calls)
+	sd.drop()
 	want := []error{nil, nil, inventory.ErrSoldOut, nil, inventory.ErrSoldOut, nil, nil, inventory.ErrIdempotencyReused,
 		inventory.ErrLimitExceeded, inventory.ErrInvalid, inventory.ErrSeatsUnavailable}
 	holds := make([]inventory.Hold, len(calls))
@@ -95,5 +104,79 @@ func TestCloseFlushes(t *testing.T) {
 	}
 	if _, err := b.s.Hold(b.ctx, inventory.HoldRequest{Event: ev.ID, Fan: "late", Items: []inventory.Item{item("GA", 1)}}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("hold after close: %v", err)
+	}
+}
+
+// TestConnectionsKilled drops the store's connections on the server side: the senders' own connections must not
+// keep failing holds, and one left idle is checked by the pool before its next use.
+func TestConnectionsKilled(t *testing.T) {
+	t.Parallel()
+	u := testenv.RedisURL(t)
+	o, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatalf("parse %s: %v", u, err)
+	}
+	name := testenv.Unique("killed")
+	o.ClientName = name
+	c := redis.NewClient(o)
+	defer c.Close()
+	prefix := testenv.Unique("invt")
+	s, err := New(c, Options{Prefix: prefix, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close(); dropPrefix(t, c, prefix) }()
+	b := &bundle{s: s, c: c, prefix: prefix, ctx: context.Background()}
+	ev := b.create(t, testEvent(gaSection("GA", 1000, 100)))
+	admin := redis.NewClient(&redis.Options{Addr: o.Addr, DB: o.DB, Username: o.Username, Password: o.Password})
+	defer admin.Close()
+	kill := func() {
+		t.Helper()
+		list, err := admin.ClientList(b.ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(list, "\n") {
+			if !strings.Contains(line, " name="+name+" ") {
+				continue
+			}
+			id, _, _ := strings.Cut(strings.TrimPrefix(line, "id="), " ")
+			if err := admin.Do(b.ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fan := 0
+	hold := func() error {
+		fan++
+		_, err := s.Hold(b.ctx, inventory.HoldRequest{Event: ev.ID, Fan: "f" + strconv.Itoa(fan), Items: []inventory.Item{item("GA", 1)}})
+		return err
+	}
+	for range 2 * inflight {
+		if err := hold(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Killed while in use: each sender may lose one round trip, then takes a new connection.
+	kill()
+	failed := 0
+	for range 4 * inflight {
+		if hold() != nil {
+			failed++
+		}
+	}
+	if failed > inflight {
+		t.Fatalf("%d holds failed after the connections were killed", failed)
+	}
+	if err := hold(); err != nil {
+		t.Fatalf("hold after reconnecting: %v", err)
+	}
+	// Killed while idle: no hold fails.
+	kill()
+	time.Sleep(connIdle + 100*time.Millisecond)
+	for range 2 * inflight {
+		if err := hold(); err != nil {
+			t.Fatalf("hold after idle connections were killed: %v", err)
+		}
 	}
 }

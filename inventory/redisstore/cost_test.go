@@ -56,7 +56,7 @@ func TestHoldCost(t *testing.T) {
 				}
 				batch = append(batch, c)
 			}
-			bb.s.batch.exec(bb.ctx, batch)
+			bb.s.batch.exec(bb.ctx, nil, batch)
 			for _, c := range batch {
 				if c.err != nil {
 					t.Fatal(c.err)

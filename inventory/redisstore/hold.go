@@ -22,9 +22,11 @@ func (s *Store) Hold(ctx context.Context, req inventory.HoldRequest) (inventory.
 	}
 	v, err := s.batch.do(ctx, call)
 	if err != nil {
+		// A call given up on may still be answered, so it is not recycled.
 		return inventory.Hold{}, fmt.Errorf("hold %s for %s: %w", req.Event, req.Fan, err)
 	}
 	h, err := holdFromReply(call, req.Fan, v)
+	call.free()
 	if err != nil {
 		return inventory.Hold{}, fmt.Errorf("hold %s for %s: %w", req.Event, req.Fan, err)
 	}
@@ -37,8 +39,7 @@ func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	c := &holdCall{event: req.Event}
-	c.args, c.secs, c.secArgs = c.argBuf[:0], c.secBuf[:0], c.secArgBuf[:0]
+	c := newCall(req.Event)
 	c.args = append(c.args, req.Fingerprint, len(req.Seats))
 	for _, id := range req.Seats {
 		sec, row, n, err := inventory.ParseSeatID(id)
