@@ -207,9 +207,14 @@ func (b *batcher) sender() {
 	}
 }
 
+// processor sends a command: a client, one of its connections or a pipeline.
+type processor interface {
+	Process(ctx context.Context, cmd redis.Cmder) error
+}
+
 // roundTripper is a client or one of its connections.
 type roundTripper interface {
-	redis.Scripter
+	processor
 	Pipeline() redis.Pipeliner
 }
 
@@ -264,12 +269,15 @@ func (b *batcher) exec(ctx context.Context, sd *sender, batch []*holdCall) {
 		start := time.Now()
 		rc := sd.client(s, start)
 		cmds := make([]*redis.Cmd, len(groups))
-		run := func(c redis.Scripter, g eventGroup) *redis.Cmd {
-			keys, args := g.script(s)
-			if attempt == 0 {
-				return c.EvalSha(ctx, s.sc.hold.Hash(), keys, args...)
+		run := func(c processor, g eventGroup) *redis.Cmd {
+			name, payload := "evalsha", s.sc.hold.Hash()
+			if attempt > 0 {
+				name, payload = "eval", lua.Hold
 			}
-			return c.Eval(ctx, lua.Hold, keys, args...)
+			cmd := redis.NewCmd(ctx, g.script(s, name, payload)...)
+			cmd.SetFirstKeyPos(3) // what a cluster client routes by
+			_ = c.Process(ctx, cmd)
+			return cmd
 		}
 		if len(groups) == 1 {
 			cmds[0] = run(rc, groups[0])
@@ -327,10 +335,12 @@ func groupByEvent(batch []*holdCall) []eventGroup {
 	return groups
 }
 
-// script builds the hold script's keys and arguments for the group: the event's keys, the sections of all its holds
-// once each, then each hold's keys and arguments with its sections numbered in that list.
-func (g eventGroup) script(s *Store) ([]string, []any) {
-	var secs []string
+// script builds the hold script's command for the group (name and payload: EVALSHA and the hash, or EVAL and the
+// source): the event's keys, the sections of all its holds once each, then each hold's keys and arguments with its
+// sections numbered in that list. A hold's keys go as pointers into its call, which boxing them would copy.
+func (g eventGroup) script(s *Store, name, payload string) []any {
+	var secBuf [4]string
+	secs := secBuf[:0]
 	na := 2
 	for _, c := range g {
 		na += len(c.args)
@@ -340,23 +350,28 @@ func (g eventGroup) script(s *Store) ([]string, []any) {
 			}
 		}
 	}
-	keys := s.base(g[0].event, 2*len(secs)+3*len(g))
-	p := keys[0]
-	args := make([]any, 0, na+len(secs))
-	args = append(args, len(g), len(secs))
+	nk := 3 + 2*len(secs) + 3*len(g)
+	p := s.evKey(g[0].event)
+	cmd := make([]any, 0, 3+nk+na+len(secs))
+	cmd = append(cmd, name, payload, nk, p, p+"meta", p+"deadline")
 	for _, sec := range secs {
-		keys = append(keys, p+"sec:"+sec, p+"seats:"+sec)
-		args = append(args, sec)
+		cmd = append(cmd, p+"sec:"+sec, p+"seats:"+sec)
 	}
 	for _, c := range g {
-		keys = append(keys, c.keys[:]...)
-		base := len(args)
-		args = append(args, c.args...)
+		cmd = append(cmd, &c.keys[0], &c.keys[1], &c.keys[2])
+	}
+	cmd = append(cmd, len(g), len(secs))
+	for _, sec := range secs {
+		cmd = append(cmd, sec)
+	}
+	for _, c := range g {
+		base := len(cmd)
+		cmd = append(cmd, c.args...)
 		for _, at := range c.secArgs {
-			args[base+at] = slices.Index(secs, c.secs[c.args[at].(int)]) + 1
+			cmd[base+at] = slices.Index(secs, c.secs[c.args[at].(int)]) + 1
 		}
 	}
-	return keys, args
+	return cmd
 }
 
 // deliver hands each hold its entry of the reply and the shared last entry, or the call's error.

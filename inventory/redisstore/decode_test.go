@@ -62,3 +62,21 @@ func TestScriptErrors(t *testing.T) {
 		t.Errorf("a Redis error became %v", err)
 	}
 }
+
+// TestHoldTimes reads a hold's times from numbers (a script's reply) and strings (a stored record); a record without
+// them or with a malformed one is corrupt, not a hold of 1970.
+func TestHoldTimes(t *testing.T) {
+	c := &holdCall{event: "ev", id: "ev.new", shared: []any{"EUR", int64(1795654319568), "1795654919568"}}
+	h, err := holdFromReply(c, "fan", "GA:2:100\n")
+	if err != nil || h.CreatedAt.UnixMilli() != 1795654319568 || h.ExpiresAt.UnixMilli() != 1795654919568 || h.Total != 200 {
+		t.Fatalf("hold %+v, %v", h, err)
+	}
+	for _, rec := range []string{"held", "held\nsoon\n1795654319568\nGA:1:1\n\n\nfan", "held\n1795654919568\n\nGA:1:1\n\n\nfan"} {
+		if _, err := holdFromPairs("ev.h", []any{"cur", "EUR", "h", rec}); !errors.Is(err, errCorrupt) {
+			t.Fatalf("record %q: %v", rec, err)
+		}
+	}
+	if _, err := holdFromPairs("ev.h", []any{"cur", "EUR", "h", "held\n1795654919568\n1795654319568\nGA:1:1\n\n\nfan"}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -59,7 +59,7 @@ func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 		if err != nil {
 			return nil, err
 		}
-		adj := "0"
+		adj := any("0") // boxed constants: no allocation
 		if it.Adjacent {
 			adj = "1"
 		}
@@ -121,8 +121,8 @@ func holdFromReply(c *holdCall, fan string, v any) (inventory.Hold, error) {
 		if !ok || len(shared) < 3 {
 			return inventory.Hold{}, fmt.Errorf("unexpected hold reply %q", s)
 		}
-		f := holdFields{fan: fan, cur: toStr(shared[0]), st: string(inventory.Held), lines: lines, seats: seats,
-			ca: toStr(shared[1]), ex: toStr(shared[2])}
+		f := holdFields{fan: fan, cur: toStr(shared[0]), st: string(inventory.Held), lines: lines, seats: seats}
+		f.ca, f.ex = f.stamp(shared[1]), f.stamp(shared[2])
 		return f.hold(c.id)
 	}
 	vals, ok := v.([]any)
@@ -145,7 +145,8 @@ func holdFromReply(c *holdCall, fan string, v any) (inventory.Hold, error) {
 		return inventory.Hold{}, fmt.Errorf("unexpected hold reply %v", v)
 	}
 	id = toStr(vals[1])
-	f.st, f.lines, f.seats, f.ca, f.ex = toStr(vals[2]), toStr(vals[3]), toStr(vals[4]), toStr(vals[5]), toStr(vals[6])
+	f.st, f.lines, f.seats = toStr(vals[2]), toStr(vals[3]), toStr(vals[4])
+	f.ca, f.ex = f.stamp(vals[5]), f.stamp(vals[6])
 	return f.hold(id)
 }
 
@@ -227,7 +228,28 @@ func (s *Store) holdOp(ctx context.Context, op, holdID string) (inventory.Hold, 
 // holdFields are a hold's stored values: its record (state, deadline, created, lines, seats, alloc and fan, one per
 // line, the fan last) and the event's currency.
 type holdFields struct {
-	fan, st, lines, seats, cur, ca, ex string
+	fan, st, lines, seats, cur string
+	ca, ex                     int64 // created and expires, in Unix milliseconds
+	stamped                    bool  // ca and ex were given
+	err                        error // the first malformed value
+}
+
+// num reads a stored integer.
+func (f *holdFields) num(s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil && f.err == nil {
+		f.err = fmt.Errorf("%w: %q", errCorrupt, s)
+	}
+	return n
+}
+
+// stamp reads a time of a script's reply, which comes as a number (no string to format and parse again) or a string.
+func (f *holdFields) stamp(v any) int64 {
+	f.stamped = true
+	if n, ok := v.(int64); ok {
+		return n
+	}
+	return f.num(toStr(v))
 }
 
 func (f *holdFields) set(k, v string) {
@@ -237,7 +259,8 @@ func (f *holdFields) set(k, v string) {
 	case "h":
 		parts := strings.SplitN(v, "\n", 7)
 		if len(parts) == 7 {
-			f.st, f.ex, f.ca, f.lines, f.seats, f.fan = parts[0], parts[1], parts[2], parts[3], parts[4], parts[6]
+			f.st, f.lines, f.seats, f.fan = parts[0], parts[3], parts[4], parts[6]
+			f.ex, f.ca, f.stamped = f.num(parts[1]), f.num(parts[2]), true
 		}
 	}
 }
@@ -259,23 +282,18 @@ var errCorrupt = errors.New("stored hold is malformed")
 func (f *holdFields) hold(id string) (inventory.Hold, error) {
 	event, _ := inventory.EventOfHold(id)
 	h := inventory.Hold{ID: id, Event: event, Fan: f.fan, State: inventory.State(f.st), Currency: f.cur}
-	var err error
-	num := func(s string) int64 {
-		n, e := strconv.ParseInt(s, 10, 64)
-		if e != nil && err == nil {
-			err = fmt.Errorf("%w: %q", errCorrupt, s)
-		}
-		return n
+	if !f.stamped {
+		return inventory.Hold{}, fmt.Errorf("%w: no times", errCorrupt)
 	}
-	h.CreatedAt = time.UnixMilli(num(f.ca)).UTC()
-	h.ExpiresAt = time.UnixMilli(num(f.ex)).UTC()
+	h.CreatedAt = time.UnixMilli(f.ca).UTC()
+	h.ExpiresAt = time.UnixMilli(f.ex).UTC()
 	for part := range strings.SplitSeq(f.lines, ";") {
 		if part == "" {
 			continue
 		}
 		sec, rest, _ := strings.Cut(part, ":")
 		q, price, _ := strings.Cut(rest, ":")
-		l := inventory.Line{Section: sec, Quantity: int(num(q)), UnitPrice: num(price)}
+		l := inventory.Line{Section: sec, Quantity: int(f.num(q)), UnitPrice: f.num(price)}
 		l.Amount = l.UnitPrice * int64(l.Quantity)
 		h.Lines = append(h.Lines, l)
 		h.Units += l.Quantity
@@ -284,8 +302,8 @@ func (f *holdFields) hold(id string) (inventory.Hold, error) {
 	if f.seats != "" {
 		h.Seats = strings.Split(f.seats, " ")
 	}
-	if err != nil {
-		return inventory.Hold{}, err
+	if f.err != nil {
+		return inventory.Hold{}, f.err
 	}
 	// The read-only expired view: the counters change when the hold is reclaimed, the state reads true at once.
 	if h.State.Live() && !time.Now().Before(h.ExpiresAt) {
