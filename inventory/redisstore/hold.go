@@ -121,7 +121,7 @@ func holdFromReply(c *holdCall, fan string, v any) (inventory.Hold, error) {
 		if !ok || len(shared) < 3 {
 			return inventory.Hold{}, fmt.Errorf("unexpected hold reply %q", s)
 		}
-		f := holdFields{fan: fan, cur: toStr(shared[0]), st: string(inventory.Held), lines: lines, seats: seats}
+		f := holdFields{event: c.event, fan: fan, cur: toStr(shared[0]), st: string(inventory.Held), lines: lines, seats: seats}
 		f.ca, f.ex = f.stamp(shared[1]), f.stamp(shared[2])
 		return f.hold(c.id)
 	}
@@ -228,6 +228,7 @@ func (s *Store) holdOp(ctx context.Context, op, holdID string) (inventory.Hold, 
 // holdFields are a hold's stored values: its record (state, deadline, created, lines, seats, alloc and fan, one per
 // line, the fan last) and the event's currency.
 type holdFields struct {
+	event                      string // the hold's event when known, else read from its id
 	fan, st, lines, seats, cur string
 	ca, ex                     int64 // created and expires, in Unix milliseconds
 	stamped                    bool  // ca and ex were given
@@ -280,7 +281,10 @@ var errCorrupt = errors.New("stored hold is malformed")
 
 // hold turns stored fields into a Hold.
 func (f *holdFields) hold(id string) (inventory.Hold, error) {
-	event, _ := inventory.EventOfHold(id)
+	event := f.event
+	if event == "" {
+		event, _ = inventory.EventOfHold(id)
+	}
 	h := inventory.Hold{ID: id, Event: event, Fan: f.fan, State: inventory.State(f.st), Currency: f.cur}
 	if !f.stamped {
 		return inventory.Hold{}, fmt.Errorf("%w: no times", errCorrupt)
