@@ -140,11 +140,10 @@ func holdFromReply(c *holdCall, fan string, v any) (inventory.Hold, error) {
 		return inventory.Hold{}, fmt.Errorf("unexpected hold reply %v", c.shared)
 	}
 	f := holdFields{fan: fan, cur: toStr(shared[0])}
-	id := c.id
 	if toStr(vals[0]) != "replay" || len(vals) < 7 {
 		return inventory.Hold{}, fmt.Errorf("unexpected hold reply %v", v)
 	}
-	id = toStr(vals[1])
+	id := toStr(vals[1])
 	f.st, f.lines, f.seats = toStr(vals[2]), toStr(vals[3]), toStr(vals[4])
 	f.ca, f.ex = f.stamp(vals[5]), f.stamp(vals[6])
 	return f.hold(id)
