@@ -36,61 +36,21 @@ func paymentMessage(o Order) Message {
 // encoding/json.
 func readPaymentBody(data []byte) (paymentBody, error) {
 	var p paymentBody
-	if flatStrings(data, func(k, v []byte) bool {
+	if objectFields(data, func(k, v []byte) bool {
+		var ok bool
 		switch string(k) {
 		case "order_id":
-			p.OrderID = string(v)
+			p.OrderID, ok = plainValue(v)
 		case "hold_id":
-			p.HoldID = string(v)
-		default:
-			return false
+			p.HoldID, ok = plainValue(v)
 		}
-		return true
+		return ok
 	}) {
 		return p, nil
 	}
 	p = paymentBody{}
 	err := json.Unmarshal(data, &p)
 	return p, err
-}
-
-// flatStrings calls f with each key and value of a JSON object whose values are all strings without escapes,
-// and reports whether data was such an object and f took every pair.
-func flatStrings(data []byte, f func(k, v []byte) bool) bool {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return false
-	}
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
-		return skipSpace(data, i+1) == len(data)
-	}
-	for {
-		k, n, ok := plainString(data, i)
-		if !ok {
-			return false
-		}
-		i = skipSpace(data, n)
-		if i >= len(data) || data[i] != ':' {
-			return false
-		}
-		v, n, ok := plainString(data, skipSpace(data, i+1))
-		if !ok || !f(k, v) {
-			return false
-		}
-		i = skipSpace(data, n)
-		if i >= len(data) {
-			return false
-		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case '}':
-			return skipSpace(data, i+1) == len(data)
-		default:
-			return false
-		}
-	}
 }
 
 func skipSpace(data []byte, i int) int {
