@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onsale/onsale/internal/testenv"
@@ -27,7 +26,7 @@ import (
 // channel whole at every cycle, and a million events would have been most of what it scanned.
 type benchRig struct {
 	bus   *amqpbus.Bus
-	sql   *countingTracer
+	sql   *testenv.SQLCounter
 	led   *pgledger.Ledger
 	pay   *stampedPay
 	svc   *settlement.Service
@@ -43,7 +42,7 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 		b.Fatal(err)
 	}
 	cfg.MaxConns = int32(workers + 40)
-	tr := &countingTracer{}
+	tr := &testenv.SQLCounter{}
 	cfg.ConnConfig.Tracer = tr
 	cfg.ConnConfig.RuntimeParams["application_name"] = "onsale-settle-bench" // to find its backends' CPU time
 	ctx := context.Background()
@@ -89,27 +88,6 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 	b.Cleanup(func() { cancel(); <-stopped })
 	return r
 }
-
-// countingTracer counts the statements the ledger sends to PostgreSQL and the round trips they take (a batch is
-// one): with the machine shared, these are the figures that do not move with the neighbours' load.
-type countingTracer struct {
-	stmts, trips atomic.Int64
-}
-
-func (c *countingTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	c.stmts.Add(1)
-	c.trips.Add(1)
-	return ctx
-}
-func (c *countingTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-func (c *countingTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	c.trips.Add(1)
-	return ctx
-}
-func (c *countingTracer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
-	c.stmts.Add(1)
-}
-func (c *countingTracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // stampedPay remembers when each order's payment was first asked for, to split the lag in two: checkout to
 // payment (outbox, relay, broker, worker) and payment to outcome (inventory, ledger, booking event).
@@ -179,8 +157,8 @@ func BenchmarkSettleThroughput(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "orders/s")
 	b.ReportMetric(float64(b.N)/checkedOut.Seconds(), "checkouts/s")
-	b.ReportMetric(float64(r.sql.stmts.Load())/float64(b.N), "pg-stmts/order")
-	b.ReportMetric(float64(r.sql.trips.Load())/float64(b.N), "pg-trips/order")
+	b.ReportMetric(float64(r.sql.Stmts.Load())/float64(b.N), "pg-stmts/order")
+	b.ReportMetric(float64(r.sql.Trips.Load())/float64(b.N), "pg-trips/order")
 	amqpMsgs, sagaMsgs := r.bus.Published()
 	b.ReportMetric(float64(amqpMsgs)/float64(b.N), "amqp-msgs/order")
 	b.Logf("%d saga messages in %d AMQP messages", sagaMsgs, amqpMsgs)

@@ -38,7 +38,7 @@ func BenchmarkLedgerSaga(b *testing.B) {
 	const app = "pgledger-bench"
 	cfg.MaxConns = 48
 	cfg.ConnConfig.RuntimeParams["application_name"] = app
-	tr := &countingTracer{}
+	tr := &testenv.SQLCounter{}
 	cfg.ConnConfig.Tracer = tr
 	ctx := context.Background()
 	p, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -108,7 +108,7 @@ func BenchmarkLedgerSaga(b *testing.B) {
 	if err := p.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn0); err != nil {
 		b.Fatal(err)
 	}
-	stmts0, trips0 := tr.stmts.Load(), tr.trips.Load()
+	stmts0, trips0 := tr.Stmts.Load(), tr.Trips.Load()
 	b.ResetTimer()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -134,7 +134,7 @@ func BenchmarkLedgerSaga(b *testing.B) {
 	b.StopTimer()
 	close(stop)
 	<-relayDone
-	stmts, trips := tr.stmts.Load()-stmts0, tr.trips.Load()-trips0
+	stmts, trips := tr.Stmts.Load()-stmts0, tr.Trips.Load()-trips0
 	var wal float64
 	if err := p.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)`, lsn0).Scan(&wal); err != nil {
 		b.Fatal(err)
@@ -217,21 +217,3 @@ func backendCPU(ctx context.Context, b *testing.B, p *pgxpool.Pool, app string) 
 	}
 	return sum, len(pids)
 }
-
-// countingTracer counts the statements sent and the round trips they take (a batch is one).
-type countingTracer struct{ stmts, trips atomic.Int64 }
-
-func (c *countingTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	c.stmts.Add(1)
-	c.trips.Add(1)
-	return ctx
-}
-func (c *countingTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-func (c *countingTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	c.trips.Add(1)
-	return ctx
-}
-func (c *countingTracer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
-	c.stmts.Add(1)
-}
-func (c *countingTracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
