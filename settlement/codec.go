@@ -243,52 +243,47 @@ func readBookingEvent(data []byte) (BookingEvent, error) {
 // objectFields calls f with each key and raw value of the JSON object that is all of data, and reports whether
 // data was one and f took every pair. Keys must be plain strings (see plainString).
 func objectFields(data []byte, f func(k, v []byte) bool) bool {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return false
-	}
-	if i = skipSpace(data, i+1); i < len(data) && data[i] == '}' {
-		return skipSpace(data, i+1) == len(data)
-	}
-	for {
+	return members(data, '{', '}', func(i int) int {
 		k, n, ok := plainString(data, i)
 		if !ok {
-			return false
+			return -1
 		}
 		if i = skipSpace(data, n); i >= len(data) || data[i] != ':' {
-			return false
+			return -1
 		}
 		i = skipSpace(data, i+1)
 		end := valueEnd(data, i)
 		if end < 0 || !f(k, data[i:end]) {
-			return false
+			return -1
 		}
-		if i = skipSpace(data, end); i >= len(data) {
-			return false
-		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case '}':
-			return skipSpace(data, i+1) == len(data)
-		default:
-			return false
-		}
-	}
+		return end
+	})
 }
 
 // arrayElems calls f with each raw element of the JSON array that is all of data.
 func arrayElems(data []byte, f func(e []byte) bool) bool {
+	return members(data, '[', ']', func(i int) int {
+		end := valueEnd(data, i)
+		if end < 0 || !f(data[i:end]) {
+			return -1
+		}
+		return end
+	})
+}
+
+// members walks the comma-separated members of the object or array between opening and closing that is all of data:
+// member reads the one at i and returns the index after it, or -1 to refuse.
+func members(data []byte, opening, closing byte, member func(i int) int) bool {
 	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '[' {
+	if i >= len(data) || data[i] != opening {
 		return false
 	}
-	if i = skipSpace(data, i+1); i < len(data) && data[i] == ']' {
+	if i = skipSpace(data, i+1); i < len(data) && data[i] == closing {
 		return skipSpace(data, i+1) == len(data)
 	}
 	for {
-		end := valueEnd(data, i)
-		if end < 0 || !f(data[i:end]) {
+		end := member(i)
+		if end < 0 {
 			return false
 		}
 		if i = skipSpace(data, end); i >= len(data) {
@@ -297,7 +292,7 @@ func arrayElems(data []byte, f func(e []byte) bool) bool {
 		switch data[i] {
 		case ',':
 			i = skipSpace(data, i+1)
-		case ']':
+		case closing:
 			return skipSpace(data, i+1) == len(data)
 		default:
 			return false
