@@ -110,12 +110,12 @@ cli evalsha "$create" 6 "$p" "${p}meta" "${p}deadline" "${p}def" "${p}sec:GA" "$
 	'{"id":"bench"}' 3600000 7200000 900000 1000000000 EUR GA 1 general 10000000 100 0 "" >/dev/null
 
 # One hold of 1 unit for a random fan: KEYS prefix, meta, deadline, the section's counters and seats, then the hold's
-# fan, idempotency (none), hold; ARGV 1 hold, 1 section "GA", then no fingerprint, 0 seats, 1 item (section 1, 1, not
-# adjacent).
+# fan and hold (no idempotency key); ARGV 1 hold, 1 section "GA", then the hold's spec: no idempotency key, 0 seats,
+# 1 item (GA, 1, not adjacent).
 rb() {
 	redis-benchmark -h "$host" -p "$port" -n "$requests" -c 50 -r 100000000 "$@" \
-		evalsha "$hold" 8 "$p" "${p}meta" "${p}deadline" "${p}sec:GA" "${p}seats:GA" \
-		"${p}fan:f__rand_int__" "${p}idem:" "${p}hold:bench.__rand_int__" 1 1 GA "" 0 1 1 1 0 |
+		evalsha "$hold" 7 "$p" "${p}meta" "${p}deadline" "${p}sec:GA" "${p}seats:GA" \
+		"${p}fan:f__rand_int__" "${p}hold:bench.__rand_int__" 1 1 GA "- 0 1 GA 1 0" |
 		tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | cut -d' ' -f1
 }
 echo "== redis-benchmark EVALSHA hold script, $requests requests, 50 clients" >&2

@@ -2,22 +2,25 @@
 -- or nothing on its own and the holds are served in order, exactly as if each had been its own script call, but the
 -- batch shares the call's overhead, the clock, the event's meta and the section reads.
 -- KEYS: 1 prefix, 2 meta, 3 deadline, then for each of the batch's B sections its counters hash and seat string, then
---       per hold: fan, idempotency key (the bare "<prefix>idem:" when the hold has none), new hold. The hold id and
---       the fan are read from their keys.
--- ARGV: 1 K = number of holds, 2 B, B section ids, then per hold: request fingerprint, N = number of named seats,
---       N triples (section, row, seat number), M = number of items, M triples (section, quantity, adjacent "1"/"0"),
---       sections as indexes into the batch's 1..B.
+--       per hold: fan, new hold, and its idempotency key when it has one. The hold id and the fan are read from
+--       their keys.
+-- ARGV: 1 K = number of holds, 2 B, B section ids, then per hold its spec and, when it has an idempotency key, its
+--       request fingerprint. A spec is one string of words separated by spaces: "i" (an idempotency key) or "-",
+--       N = number of named seats, N triples (section id, row, seat number), M = number of items, M triples
+--       (section id, quantity, adjacent "1"/"0"); every section named is one of the batch's.
 -- Returns one entry per hold: "<lines>\n<seats>" for a new one (its id is in its key, its state held), {"replay", id,
 -- state, lines, seats, created, expires} or {"ERR", "<CODE> <detail>"}; then one more, what the call's new holds share:
 -- {currency, created, expires} (0, 0 when the call made none).
 -- The caller has checked what needs no stored state: quantities > 0, at most 100 units, seat ids parse, no seat twice.
 --
--- The per-hold path is kept lean, as it is what a sale's throughput is made of: few arguments per hold, numbers
--- turned into strings once per call and value (Lua formats them with snprintf, and redis.call would too), scratch
--- tables reused, and no redis.call per hold on its common path: the holds of a call share one deadline, written in
--- one ZADD; the fans' units and idempotency keys are read in one MGET; the new holds and the fans' units are written
--- in one MSET (a live hold has no expiry), each section's counters and seat string once. Only an idempotency key
--- (SET with its expiry) and a replay of a hold made before the call (GET) cost a call of their own.
+-- The per-hold path is kept lean, as it is what a sale's throughput is made of: few arguments per hold (each costs
+-- the server a parse, an object and a Lua string), a spec parsed once per call and distinct value (the common holds
+-- of a sale repeat a handful), numbers turned into strings once per call and value (Lua formats them with snprintf,
+-- and redis.call would too), scratch tables reused, and no redis.call per hold on its common path: the holds of a
+-- call share one deadline, written in one ZADD; the fans' units and idempotency keys are read in one MGET; the new
+-- holds and the fans' units are written in one MSET (a live hold has no expiry), each section's counters and seat
+-- string once. Only an idempotency key (SET with its expiry) and a replay of a hold made before the call (GET) cost
+-- a call of their own.
 local K = tonumber(ARGV[1])
 local meta = redis.call('HMGET', K_META, 'ttl', 'maxfan', 'cur')
 if not meta[1] then
@@ -28,16 +31,8 @@ if not meta[1] then
 end
 local ttl, maxfan, cur = tonumber(meta[1]), tonumber(meta[2]), meta[3]
 
--- num and str convert small integers once per call.
-local numOf, strOf = {}, {}
-local function num(s)
-  local n = numOf[s]
-  if not n then
-    n = tonumber(s)
-    numOf[s] = n
-  end
-  return n
-end
+-- str converts small integers once per call.
+local strOf = {}
 local function str(n)
   local s = strOf[n]
   if not s then
@@ -179,7 +174,53 @@ local function undo(S, code)
   return { 'ERR', code }
 end
 
-local fanAt, idemLen, holdAt = #P + 5, #P + 5, #P + 6
+local fanAt, holdAt = #P + 5, #P + 6
+
+-- The batch's section ids by index, for the specs.
+local secOf = {}
+for i = 1, B do secOf[ARGV[2 + i]] = i end
+
+-- spec returns a hold's spec as a table laid out like its words, with the sections as indexes into the batch's
+-- (0 for one not in it) and the numbers as numbers: [1] "i" or "-", [2] N, N triples, M, M triples; .w is the
+-- words. A call parses each distinct spec once.
+local specOf = {}
+local function spec(sp)
+  local t = specOf[sp]
+  if t then return t end
+  local w, n = {}, 0
+  for word in string.gmatch(sp, '[^ ]+') do
+    n = n + 1
+    w[n] = word
+  end
+  t = { w[1], tonumber(w[2]), w = w }
+  local N = t[2] or 0
+  for j = 3, 2 + 3 * N, 3 do
+    t[j], t[j + 1], t[j + 2] = secOf[w[j]] or 0, w[j + 1], tonumber(w[j + 2])
+  end
+  local m = 3 + 3 * N
+  t[m] = tonumber(w[m])
+  for j = m + 1, m + 3 * (t[m] or 0), 3 do
+    t[j], t[j + 1], t[j + 2] = secOf[w[j]] or 0, tonumber(w[j + 1]), w[j + 2]
+  end
+  specOf[sp] = t
+  return t
+end
+
+-- Each hold's first key, spec and fingerprint (nil without an idempotency key, whose key is then not sent).
+local keyAt, specAt, fpAt = {}, {}, {}
+do
+  local kb, ab = 4 + 2 * B, 3 + B
+  for i = 1, K do
+    local t = spec(ARGV[ab])
+    keyAt[i], specAt[i] = kb, t
+    if t[1] == 'i' then
+      fpAt[i] = ARGV[ab + 1]
+      kb, ab = kb + 3, ab + 2
+    else
+      kb, ab = kb + 2, ab + 1
+    end
+  end
+end
 
 -- Lazy expiry, once per call, before the first valid hold: up to 16 per hold of the batch (at most 256, so a large
 -- batch never blocks the server for long; the sweeper reclaims the rest). Then the fans' units and the
@@ -198,16 +239,21 @@ local function start_call()
       end
     end
   end
-  local mk, nf = {}, 0
-  for k = 4 + 2 * B, 3 + 2 * B + 3 * K, 3 do
-    nf = nf + 1
-    mk[nf] = KEYS[k]
+  -- Each fan once: a batch may carry many holds of one fan.
+  local mk, nf, seen = {}, 0, {}
+  for i = 1, K do
+    local fk = KEYS[keyAt[i]]
+    if not seen[fk] then
+      seen[fk] = true
+      nf = nf + 1
+      mk[nf] = fk
+    end
   end
   local n = nf
-  for k = 5 + 2 * B, 4 + 2 * B + 3 * K, 3 do
-    if #KEYS[k] > idemLen then
+  for i = 1, K do
+    if fpAt[i] then
       n = n + 1
-      mk[n] = KEYS[k]
+      mk[n] = KEYS[keyAt[i] + 2]
     end
   end
   local vals = bulk('MGET', nil, mk, n)
@@ -248,20 +294,23 @@ local function made_hold(K_HOLD, id, K_IDEM, useIdem, fp, ls, ss, al, K_FAN)
   end
 end
 
--- hold_one serves the hold whose keys start at KEYS[kb] and arguments at ARGV[ab]; it returns the reply entry.
--- The hold's sections, in order of first appearance (named seats first), are its S entries of secs.
-local function hold_one(kb, ab, mark, N, M)
-  local K_FAN, K_IDEM, K_HOLD = KEYS[kb], KEYS[kb + 1], KEYS[kb + 2]
-  local id, useIdem, fp = string.sub(K_HOLD, holdAt), #K_IDEM > idemLen, ARGV[ab]
-  local a = ab + 1
+-- hold_one serves hold i of the call; it returns the reply entry. Its spec is t (see spec): seats from t[3], items
+-- from t[m + 1]. The hold's sections, in order of first appearance (named seats first), are its S entries of secs.
+local function hold_one(i)
+  local kb, t, fp = keyAt[i], specAt[i], fpAt[i]
+  local K_FAN, K_HOLD, K_IDEM = KEYS[kb], KEYS[kb + 1], KEYS[kb + 2]
+  local id, useIdem = string.sub(K_HOLD, holdAt), fp ~= nil
+  local mark, N = i, t[2]
+  local a = 2
   local m = a + 3 * N + 1
+  local M = t[m]
 
   -- The common hold, one item of a general section, takes a short path with the same checks in the same order.
   if N == 0 and M == 1 then
-    local s = bsec[num(ARGV[m + 1])]
+    local s = bsec[t[m + 1]]
     if s and not s.seated then
-      if ARGV[m + 3] == '1' then return { 'ERR', 'INVALID adjacent on general section ' .. s.id } end
-      local q = num(ARGV[m + 2])
+      if t[m + 3] == '1' then return { 'ERR', 'INVALID adjacent on general section ' .. s.id } end
+      local q = t[m + 2]
       if not now then start_call() end
       if useIdem then
         local r = replay(K_IDEM, fp)
@@ -294,9 +343,8 @@ local function hold_one(kb, ab, mark, N, M)
     local from, to = a + 1, a + 3 * N
     if pass == 2 then from, to = m + 1, m + 3 * M end
     for j = from, to, 3 do
-      local i = num(ARGV[j])
-      local s = bsec[i]
-      if not s then return { 'ERR', 'INVALID unknown section ' .. ARGV[2 + i] } end
+      local s = bsec[t[j]]
+      if not s then return { 'ERR', 'INVALID unknown section ' .. t.w[j] } end
       if s.mark ~= mark then
         s.mark = mark
         S = S + 1
@@ -305,8 +353,8 @@ local function hold_one(kb, ab, mark, N, M)
     end
   end
   for j = a + 1, a + 3 * N, 3 do
-    local s = bsec[num(ARGV[j])]
-    local label, n = ARGV[j + 1], num(ARGV[j + 2])
+    local s = bsec[t[j]]
+    local label, n = t[j + 1], t[j + 2]
     if not s.seated then return { 'ERR', 'INVALID seat in general section ' .. s.id } end
     local r = s.byrow[label]
     if not r or n < 1 or n > r.n then
@@ -315,11 +363,11 @@ local function hold_one(kb, ab, mark, N, M)
   end
   local units = N
   for j = m + 1, m + 3 * M, 3 do
-    local s = bsec[num(ARGV[j])]
-    if ARGV[j + 2] == '1' and not s.seated then
+    local s = bsec[t[j]]
+    if t[j + 2] == '1' and not s.seated then
       return { 'ERR', 'INVALID adjacent on general section ' .. s.id }
     end
-    units = units + num(ARGV[j + 1])
+    units = units + t[j + 1]
   end
 
   if not now then start_call() end
@@ -341,8 +389,8 @@ local function hold_one(kb, ab, mark, N, M)
   nlog = 0
   local nseat = 0
   for j = a + 1, a + 3 * N, 3 do
-    local s = bsec[num(ARGV[j])]
-    local label, n = ARGV[j + 1], num(ARGV[j + 2])
+    local s = bsec[t[j]]
+    local label, n = t[j + 1], t[j + 2]
     local r = s.byrow[label]
     if string.sub(seatparts(s)[2 * r.i], n, n) ~= '0' then
       return undo(S, 'SEATS_UNAVAILABLE ' .. s.id .. '-' .. label .. '-' .. n)
@@ -356,11 +404,11 @@ local function hold_one(kb, ab, mark, N, M)
     seatids[nseat] = s.id .. '-' .. label .. '-' .. n
   end
   for j = m + 1, m + 3 * M, 3 do
-    local s = bsec[num(ARGV[j])]
-    local q = num(ARGV[j + 1])
+    local s = bsec[t[j]]
+    local q = t[j + 1]
     if q > s.avail then return undo(S, 'SOLD_OUT ' .. s.id) end
     if s.seated then
-      local got, run, row = best(s, q, ARGV[j + 2] == '1')
+      local got, run, row = best(s, q, t[j + 2] == '1')
       if not got then return undo(S, 'SOLD_OUT ' .. s.id) end
       if not s.pos then s.pos = {} end
       local pos = s.pos
@@ -422,14 +470,8 @@ local function hold_one(kb, ab, mark, N, M)
   return ls .. '\n' .. ss
 end
 
-local out, kb, ab = {}, 4 + 2 * B, 3 + B
-for i = 1, K do
-  local N = num(ARGV[ab + 1])
-  local M = num(ARGV[ab + 2 + 3 * N])
-  out[i] = hold_one(kb, ab, i, N, M)
-  kb = kb + 3
-  ab = ab + 3 + 3 * N + 3 * M
-end
+local out = {}
+for i = 1, K do out[i] = hold_one(i) end
 -- Each section's counters and seat string are written once per call.
 for _, s in ipairs(dirtyList) do
   redis.call('HSET', s.key, 'avail', s.avail, 'held', s.held, 'ver', s.ver)

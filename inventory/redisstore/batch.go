@@ -19,20 +19,17 @@ var ErrClosed = errors.New("redisstore: store closed")
 
 // holdCall is one Hold waiting for its batch. Calls are recycled (callPool) once their Hold has read the reply.
 type holdCall struct {
-	event   string
-	keys    [3]string // fan, idempotency key, hold
-	secs    []string  // the hold's sections in order of first appearance, named seats first
-	args    []any     // fingerprint, seats and items, each naming its section by its index in secs
-	secArgs []int     // where args hold a section index, which the batch turns into its own
-	id      string    // the new hold's id
-	v       any       // the hold's entry of the reply
-	shared  any       // the reply's last entry: what the call's new holds share
-	err     error
-	done    chan struct{} // one send when the reply is in; buffered, so a sender never waits on a caller gone away
-	// Room for a common hold's args, sections and section indexes, so building one allocates less.
-	argBuf    [8]any
-	secBuf    [2]string
-	secArgBuf [2]int
+	event  string
+	keys   [3]string // fan, hold, idempotency key ("" for none)
+	secs   []string  // the hold's sections in order of first appearance, named seats first
+	spec   string    // the hold script's spec of the hold: idempotency flag, seats and items
+	fp     string    // the request's fingerprint, sent with an idempotency key
+	id     string    // the new hold's id
+	v      any       // the hold's entry of the reply
+	shared any       // the reply's last entry: what the call's new holds share
+	err    error
+	done   chan struct{} // one send when the reply is in; buffered, so a sender never waits on a caller gone away
+	secBuf [2]string     // room for a common hold's sections
 }
 
 var callPool = sync.Pool{New: func() any { return &holdCall{done: make(chan struct{}, 1)} }}
@@ -40,7 +37,7 @@ var callPool = sync.Pool{New: func() any { return &holdCall{done: make(chan stru
 func newCall(event string) *holdCall {
 	c := callPool.Get().(*holdCall)
 	c.event = event
-	c.args, c.secs, c.secArgs = c.argBuf[:0], c.secBuf[:0], c.secArgBuf[:0]
+	c.secs = c.secBuf[:0]
 	return c
 }
 
@@ -336,21 +333,25 @@ func groupByEvent(batch []*holdCall) []eventGroup {
 }
 
 // script builds the hold script's command for the group (name and payload: EVALSHA and the hash, or EVAL and the
-// source): the event's keys, the sections of all its holds once each, then each hold's keys and arguments with its
-// sections numbered in that list. A hold's keys go as pointers into its call, which boxing them would copy.
+// source): the event's keys, the sections of all its holds once each, then each hold's keys (fan, hold and, when it
+// has one, idempotency key) and its spec (and fingerprint). A hold's strings go as pointers into its call, which
+// boxing them would copy.
 func (g eventGroup) script(s *Store, name, payload string) []any {
 	var secBuf [4]string
 	secs := secBuf[:0]
-	na := 2
+	nk, na := 3, 2
 	for _, c := range g {
-		na += len(c.args)
+		nk, na = nk+2, na+1
+		if c.keys[2] != "" {
+			nk, na = nk+1, na+1
+		}
 		for _, sec := range c.secs {
 			if !slices.Contains(secs, sec) {
 				secs = append(secs, sec)
 			}
 		}
 	}
-	nk := 3 + 2*len(secs) + 3*len(g)
+	nk += 2 * len(secs)
 	p := s.evKey(g[0].event)
 	cmd := make([]any, 0, 3+nk+na+len(secs))
 	cmd = append(cmd, name, payload, nk, p, p+"meta", p+"deadline")
@@ -358,17 +359,19 @@ func (g eventGroup) script(s *Store, name, payload string) []any {
 		cmd = append(cmd, p+"sec:"+sec, p+"seats:"+sec)
 	}
 	for _, c := range g {
-		cmd = append(cmd, &c.keys[0], &c.keys[1], &c.keys[2])
+		cmd = append(cmd, &c.keys[0], &c.keys[1])
+		if c.keys[2] != "" {
+			cmd = append(cmd, &c.keys[2])
+		}
 	}
 	cmd = append(cmd, len(g), len(secs))
 	for _, sec := range secs {
 		cmd = append(cmd, sec)
 	}
 	for _, c := range g {
-		base := len(cmd)
-		cmd = append(cmd, c.args...)
-		for _, at := range c.secArgs {
-			cmd[base+at] = slices.Index(secs, c.secs[c.args[at].(int)]) + 1
+		cmd = append(cmd, &c.spec)
+		if c.keys[2] != "" {
+			cmd = append(cmd, &c.fp)
 		}
 	}
 	return cmd

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,81 +35,94 @@ func (s *Store) Hold(ctx context.Context, req inventory.HoldRequest) (inventory.
 }
 
 // holdCall checks what needs no stored state and builds one hold's part of the hold script's keys and arguments
-// (the batch adds the event's keys, its sections and the count of holds, and numbers the sections).
+// (the batch adds the event's keys, its sections and the count of holds).
 func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
 	c := newCall(req.Event)
-	c.args = append(c.args, req.Fingerprint, len(req.Seats))
-	for _, id := range req.Seats {
-		sec, row, n, err := inventory.ParseSeatID(id)
-		if err != nil {
-			return nil, fmt.Errorf("hold: %w", err)
-		}
-		i, err := c.index(sec)
-		if err != nil {
-			return nil, err
-		}
-		c.secArgs = append(c.secArgs, len(c.args))
-		c.args = append(c.args, i, row, n)
-	}
-	c.args = append(c.args, len(req.Items))
-	for _, it := range req.Items {
-		i, err := c.index(it.Section)
-		if err != nil {
-			return nil, err
-		}
-		adj := any("0") // boxed constants: no allocation
-		if it.Adjacent {
-			adj = "1"
-		}
-		c.secArgs = append(c.secArgs, len(c.args))
-		c.args = append(c.args, i, it.Quantity, adj)
-	}
-	if !inventory.ValidEventID(req.Event) {
-		return nil, fmt.Errorf("hold: event %q: %w", req.Event, inventory.ErrNotFound)
-	}
-
-	// The three keys and the hold id are cut from one string: "<p>fan:<fan><p>idem:[<n>:<fan>:<key>]<p>hold:<id>".
+	// The keys, the hold id and the spec are cut from one string:
+	// "<p>fan:<fan><p>hold:<id>[<p>idem:<n>:<fan>:<key>]<spec>", the spec "<i|-> N [sec row n]… M [sec q adj]…".
 	pn := len(s.prefix) + len(":{ev:}:") + len(req.Event)
 	prefix := func(b []byte) []byte {
 		return append(append(append(append(b, s.prefix...), ":{ev:"...), req.Event...), "}:"...)
 	}
-	n := 3*pn + len("fan:idem:hold:") + len(req.Fan) + inventory.HoldIDLen(req.Event)
+	n := 2*pn + len("fan:hold:") + len(req.Fan) + inventory.HoldIDLen(req.Event) + 8
+	for _, id := range req.Seats {
+		n += len(id) + 2
+	}
+	for _, it := range req.Items {
+		n += len(it.Section) + 8
+	}
 	if req.IdempotencyKey != "" {
-		n += 22 + len(req.Fan) + len(req.IdempotencyKey)
+		n += pn + 22 + len(req.Fan) + len(req.IdempotencyKey)
 	}
 	b := make([]byte, 0, n)
 	b = append(append(prefix(b), "fan:"...), req.Fan...)
 	fanEnd := len(b)
-	b = append(prefix(b), "idem:"...)
-	if req.IdempotencyKey != "" {
-		b = strconv.AppendInt(b, int64(len(req.Fan)), 10)
-		b = append(append(append(append(b, ':'), req.Fan...), ':'), req.IdempotencyKey...)
-	}
-	idemEnd := len(b)
 	b = append(prefix(b), "hold:"...)
 	idAt := len(b)
 	b = inventory.AppendHoldID(b, req.Event)
-	keys := unsafe.String(unsafe.SliceData(b), len(b))
-	c.keys = [3]string{keys[:fanEnd], keys[fanEnd:idemEnd], keys[idemEnd:]}
-	c.id = keys[idAt:]
+	holdEnd := len(b)
+	if req.IdempotencyKey != "" {
+		b = append(prefix(b), "idem:"...)
+		b = strconv.AppendInt(b, int64(len(req.Fan)), 10)
+		b = append(append(append(append(b, ':'), req.Fan...), ':'), req.IdempotencyKey...)
+		b = append(b, 'i')
+	} else {
+		b = append(b, '-')
+	}
+	idemEnd := len(b) - 1
+	b = strconv.AppendInt(append(b, ' '), int64(len(req.Seats)), 10)
+	for _, id := range req.Seats {
+		sec, row, num, err := inventory.ParseSeatID(id)
+		if err != nil {
+			c.free()
+			return nil, fmt.Errorf("hold: %w", err)
+		}
+		if err := c.add(sec); err != nil {
+			c.free()
+			return nil, err
+		}
+		b = append(append(append(append(append(b, ' '), sec...), ' '), row...), ' ')
+		b = strconv.AppendInt(b, int64(num), 10)
+	}
+	b = strconv.AppendInt(append(b, ' '), int64(len(req.Items)), 10)
+	for _, it := range req.Items {
+		if err := c.add(it.Section); err != nil {
+			c.free()
+			return nil, err
+		}
+		b = append(append(append(b, ' '), it.Section...), ' ')
+		b = strconv.AppendInt(b, int64(it.Quantity), 10)
+		if it.Adjacent {
+			b = append(b, " 1"...)
+		} else {
+			b = append(b, " 0"...)
+		}
+	}
+	if !inventory.ValidEventID(req.Event) {
+		c.free()
+		return nil, fmt.Errorf("hold: event %q: %w", req.Event, inventory.ErrNotFound)
+	}
+	all := unsafe.String(unsafe.SliceData(b), len(b))
+	c.keys = [3]string{all[:fanEnd], all[fanEnd:holdEnd], all[holdEnd:idemEnd]}
+	c.id = all[idAt:holdEnd]
+	c.spec = all[idemEnd:]
+	c.fp = req.Fingerprint
 	return c, nil
 }
 
-// index returns the index of sec in the hold's sections, adding it.
-func (c *holdCall) index(sec string) (int, error) {
-	for i, s := range c.secs {
-		if s == sec {
-			return i, nil
-		}
+// add adds sec to the hold's sections unless it is there already.
+func (c *holdCall) add(sec string) error {
+	if slices.Contains(c.secs, sec) {
+		return nil
 	}
 	if !inventory.ValidSectionID(sec) {
-		return 0, fmt.Errorf("hold: %w: unknown section %q", inventory.ErrInvalid, sec)
+		return fmt.Errorf("hold: %w: unknown section %q", inventory.ErrInvalid, sec)
 	}
 	c.secs = append(c.secs, sec)
-	return len(c.secs) - 1, nil
+	return nil
 }
 
 // holdFromReply reads one hold's entry v of the hold script's reply: "<lines>\n<seats>" for a new hold (its id is
