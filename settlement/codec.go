@@ -36,13 +36,14 @@ func paymentMessage(o Order) Message {
 // encoding/json.
 func readPaymentBody(data []byte) (paymentBody, error) {
 	var p paymentBody
+	strs := bodyStrings{data: data}
 	if objectFields(data, func(k, v []byte) bool {
 		var ok bool
 		switch string(k) {
 		case "order_id":
-			p.OrderID, ok = plainValue(v)
+			p.OrderID, ok = strs.plainValue(v)
 		case "hold_id":
-			p.HoldID, ok = plainValue(v)
+			p.HoldID, ok = strs.plainValue(v)
 		}
 		return ok
 	}) {
@@ -169,6 +170,8 @@ func bookingMessage(o Order, at time.Time) Message {
 // hands bodies back as jsonb renders them), or else with encoding/json.
 func readBookingEvent(data []byte) (BookingEvent, error) {
 	var ev BookingEvent
+	strs := bodyStrings{data: data}
+	plainValue := strs.plainValue
 	if objectFields(data, func(k, v []byte) bool {
 		var ok bool
 		switch string(k) {
@@ -342,10 +345,31 @@ func valueEnd(data []byte, i int) int {
 	return len(data)
 }
 
-// plainValue is a raw value that is a plain string (see plainString).
-func plainValue(v []byte) (string, bool) {
+// bodyStrings gives the strings read from one message body as parts of one copy of the body: one allocation
+// per message, not one per field.
+type bodyStrings struct {
+	data []byte
+	s    string // data as a string, made at the first field
+}
+
+// plainValue is a raw value that is a plain string (see plainString); v is part of data.
+func (b *bodyStrings) plainValue(v []byte) (string, bool) {
 	s, n, ok := plainString(v, 0)
-	return string(s), ok && n == len(v)
+	if !ok || n != len(v) {
+		return "", false
+	}
+	// v was cut from data by two-index slicing, so its offset in data is the capacity it lost.
+	off := cap(b.data) - cap(s)
+	if off < 0 || off+len(s) > len(b.data) {
+		return string(s), true
+	}
+	if b.s == "" {
+		b.s = string(b.data)
+	}
+	if part := b.s[off : off+len(s)]; part == string(s) {
+		return part, true
+	}
+	return string(s), true // not cut from data after all
 }
 
 // intValue is a raw value that is an integer.

@@ -1,9 +1,11 @@
 package settlement
 
 import (
+	"encoding/base32"
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +107,35 @@ func TestReadBookingEvent(t *testing.T) {
 		if got, err := readBookingEvent([]byte(bad)); err == nil {
 			t.Errorf("%q read as %+v", bad, got)
 		}
+	}
+}
+
+// TestOrderIDs: an order id is "ord_" and base32 of its 16 bytes in lowercase, without padding, as it always was.
+func TestOrderIDs(t *testing.T) {
+	for _, b := range [][16]byte{{}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}} {
+		want := "ord_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+		if got := orderID(b); got != want {
+			t.Errorf("orderID(%x) = %q, want %q", b, got, want)
+		}
+	}
+	if a, b := newOrderID(), newOrderID(); a == b || len(a) != 30 {
+		t.Errorf("order ids %q and %q", a, b)
+	}
+	if m := newMessageID(); len(m) != 32 || strings.Trim(m, "0123456789abcdef") != "" {
+		t.Errorf("message id %q is not 32 hex digits", m)
+	}
+}
+
+// TestBodyStringsOutsideTheBody: a value that is not part of the body read still comes back right.
+func TestBodyStringsOutsideTheBody(t *testing.T) {
+	strs := bodyStrings{data: []byte(`{"order_id":"ord_a"}`)}
+	for _, v := range []string{`"ord_b"`, `"x"`, `""`} {
+		if got, ok := strs.plainValue([]byte(v)); !ok || `"`+got+`"` != v {
+			t.Errorf("plainValue(%s) = %q, %v", v, got, ok)
+		}
+	}
+	if _, ok := strs.plainValue([]byte(`"a\"b"`)); ok {
+		t.Error("an escaped string was taken as plain")
 	}
 }

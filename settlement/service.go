@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -239,11 +238,23 @@ func (s *Service) nudge() {
 func newOrderID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return "ord_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+	return orderID(b)
+}
+
+// orderIDEncoding is base32's standard alphabet in lowercase, so an id is encoded in one step and one allocation.
+var orderIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func orderID(b [16]byte) string {
+	var id [4 + 26]byte
+	copy(id[:], "ord_")
+	orderIDEncoding.Encode(id[4:], b[:])
+	return string(id[:])
 }
 
 func newMessageID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var id [32]byte
+	hex.Encode(id[:], b[:])
+	return string(id[:])
 }
