@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/onsale/onsale/settlement"
@@ -122,23 +123,39 @@ func decodeEnvelope(body []byte) ([]item, error) {
 // scanEnvelope reads an envelope exactly as encodeEnvelope writes it, without reflection or copies; it reports
 // false for anything else. A body's end is found by bracket counting: encodeEnvelope only packs valid JSON, and
 // a handler still parses the body it gets.
+//
+// The ids are copied into one string for the whole envelope, and a topic like the one before it is that one:
+// two allocations per envelope instead of two per message.
 func scanEnvelope(b []byte) ([]item, bool) {
 	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
 		return nil, false
 	}
-	items := make([]item, 0, bytes.Count(b, []byte(`{"id":"`)))
+	n := bytes.Count(b, []byte(`{"id":"`))
+	items := make([]item, 0, n)
+	ends := make([]int, 0, n) // where each id ends in ids
+	var ids strings.Builder
+	ids.Grow(n * 32)
+	var topic []byte
 	i := 1
 	for {
 		var it item
+		var id, t []byte
 		var ok bool
 		if !bytes.HasPrefix(b[i:], []byte(`{"id":`)) {
 			return nil, false
 		}
-		if it.ID, i, ok = plainString(b, i+6); !ok || !bytes.HasPrefix(b[i:], []byte(`,"topic":`)) {
+		if id, i, ok = plainString(b, i+6); !ok || !bytes.HasPrefix(b[i:], []byte(`,"topic":`)) {
 			return nil, false
 		}
-		if it.Topic, i, ok = plainString(b, i+9); !ok || !bytes.HasPrefix(b[i:], []byte(`,"body":`)) {
+		if t, i, ok = plainString(b, i+9); !ok || !bytes.HasPrefix(b[i:], []byte(`,"body":`)) {
 			return nil, false
+		}
+		ids.Write(id)
+		ends = append(ends, ids.Len())
+		if len(items) > 0 && bytes.Equal(t, topic) {
+			it.Topic = items[len(items)-1].Topic
+		} else {
+			it.Topic, topic = string(t), t
 		}
 		i += 8
 		end := skipValue(b, i)
@@ -150,6 +167,10 @@ func scanEnvelope(b []byte) ([]item, bool) {
 		i = end + 1
 		switch {
 		case i == len(b)-1:
+			all, from := ids.String(), 0
+			for k := range items {
+				items[k].ID, from = all[from:ends[k]], ends[k]
+			}
 			return items, true
 		case b[i] == ',':
 			i++
@@ -159,20 +180,21 @@ func scanEnvelope(b []byte) ([]item, bool) {
 	}
 }
 
-// plainString reads a JSON string at b[i] without escapes or control bytes; it returns it and the index after.
-func plainString(b []byte, i int) (string, int, bool) {
+// plainString reads a JSON string at b[i] without escapes or control bytes; it returns its contents and the index
+// after it.
+func plainString(b []byte, i int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
-		return "", 0, false
+		return nil, 0, false
 	}
 	for j := i + 1; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
-			return string(b[i+1 : j]), j + 1, true
+			return b[i+1 : j], j + 1, true
 		case c == '\\' || c < 0x20:
-			return "", 0, false
+			return nil, 0, false
 		}
 	}
-	return "", 0, false
+	return nil, 0, false
 }
 
 // skipValue returns the index after the compact JSON value at b[i] (a string, an object or array, or a literal
