@@ -10,7 +10,8 @@
 # `scripts/bench-inventory.sh cost` instead counts the server's instructions per hold, which the machine's load does
 # not move: a private redis-server (COST_PORT, 7301) under valgrind's callgrind serves COST_HOLDS (2000) holds of
 # the Go store, COST_BATCH (25) per script call; COST_SEATED=1 holds 2 adjacent seats instead of 1 general unit;
-# COST_OUT=<file> keeps the callgrind profile for callgrind_annotate.
+# COST_FANS (4096) fans take turns (1: the HTTP benchmark's single fan); COST_OUT=<file> keeps the callgrind profile
+# for callgrind_annotate.
 #
 # `scripts/bench-inventory.sh ab OLD NEW` compares two test binaries of inventory/redisstore (`go test -c`, one built
 # from a worktree of the old commit): BenchmarkHoldBatched with AB_HOLDS (100000) holds, alternating old and new
@@ -64,7 +65,7 @@ if [ "${1:-}" = cost ]; then
 	vg=$!
 	trap 'kill $vg 2>/dev/null; wait $vg 2>/dev/null; rm -rf "$dir"' EXIT
 	for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.2; done
-	HOLDCOST_N=$holds HOLDCOST_K=$batch HOLDCOST_SEATED=${COST_SEATED:-0} \
+	HOLDCOST_N=$holds HOLDCOST_K=$batch HOLDCOST_SEATED=${COST_SEATED:-0} HOLDCOST_FANS=${COST_FANS:-4096} \
 		HOLDCOST_BEFORE="callgrind_control -z $vg" HOLDCOST_AFTER="callgrind_control -d $vg" \
 		ONSALE_TEST_REDIS_URL=redis://127.0.0.1:$port/0 \
 		"$dir/redisstore.test" -test.run '^TestHoldCost$' -test.count=1 >"$dir/test.log" 2>&1 || { cat "$dir/test.log" >&2; exit 1; }

@@ -202,6 +202,11 @@ local function spec(sp)
   for j = m + 1, m + 3 * (t[m] or 0), 3 do
     t[j], t[j + 1], t[j + 2] = secOf[w[j]] or 0, tonumber(w[j + 1]), w[j + 2]
   end
+  -- The common hold, one unit count of a general section and no idempotency key, is served by serve_common.
+  if N == 0 and t[3] == 1 and w[1] == '-' and w[6] == '0' then
+    local s = bsec[t[4]]
+    if s and not s.seated then t.common = s end
+  end
   specOf[sp] = t
   return t
 end
@@ -470,8 +475,56 @@ local function hold_one(i)
   return ls .. '\n' .. ss
 end
 
+-- serve_common serves hold i, whose spec is a common hold of q units of general section s: the checks of hold_one's
+-- short path in the same order, with the hold's record cut from one prefix per call and line, its fan's name
+-- once per fan.
+local fanName = {}
+local function serve_common(i, s, q)
+  if not now then start_call() end
+  local kb = keyAt[i]
+  local K_FAN = KEYS[kb]
+  local had = fanUnits[K_FAN]
+  if q + had > maxfan then return { 'ERR', 'LIMIT_EXCEEDED' } end
+  local avail = s.avail
+  if q > avail then return { 'ERR', 'SOLD_OUT ' .. s.id } end
+  s.avail, s.held, s.ver = avail - q, s.held + q, s.ver + 1
+  if not dirty[s] then dirty[s] = true; dirtyList[#dirtyList + 1] = s end
+  local fan = fanName[K_FAN]
+  if not fan then
+    fan = string.sub(K_FAN, fanAt)
+    fanName[K_FAN] = fan
+    fanDirty[K_FAN] = true
+    fanList[#fanList + 1] = K_FAN
+  elseif not fanDirty[K_FAN] then
+    fanDirty[K_FAN] = true
+    fanList[#fanList + 1] = K_FAN
+  end
+  fanUnits[K_FAN] = had + q
+  local l = s.lineOf[q]
+  if not l then
+    local u = str(q)
+    l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|', s.id .. ':' .. u .. ':' .. s.price .. '\n' }
+    s.lineOf[q] = l
+  end
+  local rec = l.rec
+  if not rec then
+    rec = hold_record('held', exS, nowS, l[1], '', l[2], '')
+    l.rec = rec
+  end
+  local K_HOLD = KEYS[kb + 1]
+  nrec = nrec + 2
+  recs[nrec - 1], recs[nrec] = K_HOLD, rec .. fan
+  nd = nd + 2
+  deadlines[nd - 1], deadlines[nd] = exS, string.sub(K_HOLD, holdAt)
+  return l[3]
+end
+
 local out = {}
-for i = 1, K do out[i] = hold_one(i) end
+for i = 1, K do
+  local t = specAt[i]
+  local s = t.common
+  if s then out[i] = serve_common(i, s, t[5]) else out[i] = hold_one(i) end
+end
 -- Each section's counters and seat string are written once per call.
 for _, s in ipairs(dirtyList) do
   redis.call('HSET', s.key, 'avail', s.avail, 'held', s.held, 'ver', s.ver)

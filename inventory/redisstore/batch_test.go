@@ -180,3 +180,61 @@ func TestConnectionsKilled(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchCommonHolds runs a batch of common holds (one general item, no idempotency key) of a few fans: the fan's
+// limit counts its earlier holds of the batch, the section's units run out in order, and each hold made reads back
+// with its own fan and line.
+func TestBatchCommonHolds(t *testing.T) {
+	b := setup(t, Options{})
+	ev := testEvent(gaSection("GA", 6, 100), gaSection("GB", 10, 50))
+	ev.MaxPerFan = 3
+	ev = b.create(t, ev)
+	reqs := []inventory.HoldRequest{
+		{Event: ev.ID, Fan: "f1", Items: []inventory.Item{item("GA", 2)}},
+		{Event: ev.ID, Fan: "f1", Items: []inventory.Item{item("GA", 2)}}, // f1: 2+2 > 3
+		{Event: ev.ID, Fan: "f1", Items: []inventory.Item{item("GB", 1)}},
+		{Event: ev.ID, Fan: "f2", Items: []inventory.Item{item("GA", 3)}},
+		{Event: ev.ID, Fan: "f3", Items: []inventory.Item{item("GA", 2)}}, // 1 left: sold out
+		{Event: ev.ID, Fan: "f3", Items: []inventory.Item{item("GA", 1)}},
+		{Event: ev.ID, Fan: "f1", Items: []inventory.Item{item("GB", 1)}}, // f1: 3+1 > 3
+	}
+	calls := make([]*holdCall, len(reqs))
+	for i, r := range reqs {
+		c, err := b.s.holdCall(r)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		calls[i] = c
+	}
+	b.s.batch.exec(context.Background(), nil, calls)
+	want := []error{nil, inventory.ErrLimitExceeded, nil, nil, inventory.ErrSoldOut, nil, inventory.ErrLimitExceeded}
+	for i, c := range calls {
+		err := c.err
+		var h inventory.Hold
+		if err == nil {
+			h, err = holdFromReply(c, reqs[i].Fan, c.v)
+		}
+		if !errors.Is(err, want[i]) || (want[i] == nil && err != nil) {
+			t.Fatalf("hold %d: got %v, want %v", i, err, want[i])
+		}
+		if err != nil {
+			continue
+		}
+		got, err := b.s.Get(context.Background(), h.ID)
+		if err != nil {
+			t.Fatalf("hold %d: %v", i, err)
+		}
+		it := reqs[i].Items[0]
+		if got.Fan != reqs[i].Fan || got.State != inventory.Held || len(got.Lines) != 1 ||
+			got.Lines[0].Section != it.Section || got.Lines[0].Quantity != it.Quantity || !got.ExpiresAt.Equal(h.ExpiresAt) {
+			t.Fatalf("hold %d reads back as %+v, made as %+v", i, got, h)
+		}
+	}
+	if c := b.counts(t, ev.ID, "GA"); c != [4]int{0, 6, 0, 0} {
+		t.Fatalf("GA %v", c)
+	}
+	if c := b.counts(t, ev.ID, "GB"); c != [4]int{9, 1, 0, 0} {
+		t.Fatalf("GB %v", c)
+	}
+	b.auditClean(t, ev.ID)
+}

@@ -14,7 +14,7 @@ import (
 // TestHoldCost drives the hold script for measuring the server's cost per hold (`scripts/bench-inventory.sh cost` runs
 // it against a private redis-server under callgrind): HOLDCOST_N holds after a warm-up of N/10, HOLDCOST_K per script
 // call (default 25), 1 unit of a general section or, with HOLDCOST_SEATED=1, 2 adjacent seats of a 100×100 seated
-// one; the commands HOLDCOST_BEFORE and HOLDCOST_AFTER run around the measured holds. Skipped without HOLDCOST_N.
+// one; HOLDCOST_FANS fans take turns (default 4096; 1 is the HTTP benchmark's single fan); the commands HOLDCOST_BEFORE and HOLDCOST_AFTER run around the measured holds. Skipped without HOLDCOST_N.
 func TestHoldCost(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("HOLDCOST_N"))
 	if n == 0 {
@@ -23,6 +23,10 @@ func TestHoldCost(t *testing.T) {
 	k, _ := strconv.Atoi(os.Getenv("HOLDCOST_K"))
 	if k == 0 {
 		k = 25
+	}
+	fans, _ := strconv.Atoi(os.Getenv("HOLDCOST_FANS"))
+	if fans <= 0 {
+		fans = 4096
 	}
 	seated := os.Getenv("HOLDCOST_SEATED") == "1"
 	bb := newBundle(t, Options{MaxBatch: 1})
@@ -45,7 +49,7 @@ func TestHoldCost(t *testing.T) {
 			batch := make([]*holdCall, 0, k)
 			for j := 0; j < k && sent+j < total; j++ {
 				i++
-				req := inventory.HoldRequest{Event: ev.ID, Fan: "f" + strconv.Itoa(i%4096),
+				req := inventory.HoldRequest{Event: ev.ID, Fan: "f" + strconv.Itoa(i%fans),
 					Items: []inventory.Item{{Section: "GA", Quantity: 1}}}
 				if seated {
 					req.Items = []inventory.Item{{Section: "S", Quantity: 2, Adjacent: true}}
