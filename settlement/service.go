@@ -28,7 +28,7 @@ type Options struct {
 	StallAfter   time.Duration // an order in pending or paying this long is re-driven [30s]
 	CheckoutTTL  time.Duration // checkout deadline given to holds restored by Reconcile [15m]
 	RelayBatch   int           // outbox rows per publish [256]
-	Relays       int           // outbox relays running at once (they share the outbox with SKIP LOCKED) [2]
+	Relays       int           // outbox relays running at once (they share the outbox with SKIP LOCKED) [1]
 	RelayIdle    time.Duration // outbox poll interval when nothing wakes the relay [200ms]
 	RelayLinger  time.Duration // a woken relay waits this long for more rows to publish together [20ms]
 	Now          func() time.Time
@@ -68,7 +68,9 @@ func New(ledger Ledger, bus Bus, pay Payments, stock Stock, opts Options) *Servi
 		opts.RelayBatch = 256
 	}
 	if opts.Relays <= 0 {
-		opts.Relays = 2
+		// One: every relay round publishes an envelope per topic, and the broker's cost is per envelope, so two
+		// relays taking turns sent a third more of them for the same rows (and the ledger ran more rounds).
+		opts.Relays = 1
 	}
 	if opts.RelayIdle <= 0 {
 		opts.RelayIdle = 200 * time.Millisecond
