@@ -432,16 +432,12 @@ func (b *Bus) consume(ctx context.Context, conn *amqp.Connection, q settlement.Q
 	if err != nil {
 		return err
 	}
-	// Messages are handled concurrently by Prefetch long-lived workers: the saga's steps wait on the network, so
-	// concurrency, not CPU, is what a consumer's throughput needs, and a worker's stack, grown once, stays grown
+	// Messages are handled concurrently by up to Prefetch long-lived workers: the saga's steps wait on the network,
+	// so concurrency, not CPU, is what a consumer's throughput needs, and a worker's stack, grown once, stays grown
 	// (a goroutine per message paid for growing it every time).
-	c := &consumer{b: b, ch: ch, q: q, h: h, work: make(chan job), quit: make(chan struct{}), failed: make(chan error, 1)}
-	var wg sync.WaitGroup
-	for range q.Prefetch {
-		wg.Add(1)
-		go func() { defer wg.Done(); c.worker(ctx) }()
-	}
-	defer wg.Wait() // before the deferred close: in-flight handlers still ack on this channel
+	c := &consumer{b: b, ch: ch, q: q, h: h, quit: make(chan struct{}), freed: make(chan struct{}, 1),
+		failed: make(chan error, 1)}
+	defer c.workers.Wait() // before the deferred close: in-flight handlers still ack on this channel
 	defer close(c.quit)
 	for {
 		select {
@@ -461,14 +457,24 @@ func (b *Bus) consume(ctx context.Context, conn *amqp.Connection, q settlement.Q
 }
 
 // consumer is one consume loop: its channel and its workers.
+//
+// Workers start when a message finds none idle, up to Prefetch, and a message goes to the worker that went idle
+// last. Handed out in turn, every message went to the worker idle longest, so all Prefetch workers took turns:
+// the garbage collector shrank each idle one's stack and the next message grew it again, and it scanned them all
+// at every cycle. Last idle, first used, the workers a load needs stay busy and grown, and the rest are not made.
 type consumer struct {
-	b      *Bus
-	ch     *amqp.Channel
-	q      settlement.Queue
-	h      settlement.Handler
-	work   chan job
-	quit   chan struct{} // closed when the loop ends: queued messages are left to the broker's redelivery
-	failed chan error
+	b       *Bus
+	ch      *amqp.Channel
+	q       settlement.Queue
+	h       settlement.Handler
+	quit    chan struct{} // closed when the loop ends: queued messages are left to the broker's redelivery
+	failed  chan error
+	workers sync.WaitGroup
+
+	mu      sync.Mutex
+	idle    []chan job    // idle workers' inboxes, the last to go idle at the end
+	started int           // workers started
+	freed   chan struct{} // a worker went idle (for a dispatch waiting for one)
 }
 
 // batch is one AMQP delivery, a plain message or an envelope, and what its handler calls decided.
@@ -506,40 +512,80 @@ func (c *consumer) dispatch(ctx context.Context, d amqp.Delivery) error {
 	bt.outs = make([]settlement.Outcome, len(bt.items))
 	bt.left.Store(int32(len(bt.items)))
 	for i := range bt.items {
-		select {
-		case c.work <- job{bt, i}:
-		case <-ctx.Done():
-			return nil
-		case err := <-c.failed:
+		inbox, err := c.idleWorker(ctx)
+		if inbox == nil {
 			return err
 		}
+		inbox <- job{bt, i} // an idle worker's inbox is empty
 	}
 	return nil
 }
 
-func (c *consumer) worker(ctx context.Context) {
+// idleWorker returns the inbox of the worker that went idle last, starting a worker if none is idle and fewer than
+// Prefetch run, or waiting for one. It returns nil when the loop is to end (with the error, if one failed).
+func (c *consumer) idleWorker(ctx context.Context) (chan job, error) {
+	for {
+		c.mu.Lock()
+		if n := len(c.idle); n > 0 {
+			inbox := c.idle[n-1]
+			c.idle = c.idle[:n-1]
+			c.mu.Unlock()
+			return inbox, nil
+		}
+		if c.started < c.q.Prefetch {
+			c.started++
+			c.mu.Unlock()
+			inbox := make(chan job, 1)
+			c.workers.Add(1)
+			go func() { defer c.workers.Done(); c.worker(ctx, inbox) }()
+			return inbox, nil
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.freed:
+		case <-ctx.Done():
+			return nil, nil
+		case err := <-c.failed:
+			return nil, err
+		}
+	}
+}
+
+func (c *consumer) worker(ctx context.Context, inbox chan job) {
 	for {
 		var j job
 		select {
 		case <-c.quit:
 			return
-		case j = <-c.work:
+		case j = <-inbox:
 		}
-		it := j.b.items[j.i]
-		out := c.h(ctx, settlement.Delivery{Message: settlement.Message{ID: it.ID, Topic: it.Topic, Body: it.Body},
-			Attempt: j.b.attempt})
-		if ctx.Err() != nil {
-			continue // shutting down: leave it unacknowledged; the broker redelivers it
+		c.handle(ctx, j)
+		c.mu.Lock()
+		c.idle = append(c.idle, inbox)
+		c.mu.Unlock()
+		select {
+		case c.freed <- struct{}{}:
+		default:
 		}
-		j.b.outs[j.i] = out
-		if j.b.left.Add(-1) > 0 {
-			continue
-		}
-		if err := c.settle(ctx, j.b); err != nil {
-			select {
-			case c.failed <- err:
-			default:
-			}
+	}
+}
+
+// handle runs the handler on one message and settles its delivery once all of the delivery's messages are decided.
+func (c *consumer) handle(ctx context.Context, j job) {
+	it := j.b.items[j.i]
+	out := c.h(ctx, settlement.Delivery{Message: settlement.Message{ID: it.ID, Topic: it.Topic, Body: it.Body},
+		Attempt: j.b.attempt})
+	if ctx.Err() != nil {
+		return // shutting down: leave it unacknowledged; the broker redelivers it
+	}
+	j.b.outs[j.i] = out
+	if j.b.left.Add(-1) > 0 {
+		return
+	}
+	if err := c.settle(ctx, j.b); err != nil {
+		select {
+		case c.failed <- err:
+		default:
 		}
 	}
 }

@@ -286,3 +286,46 @@ func TestUnreadableEnvelopeParked(t *testing.T) {
 		t.Fatalf("handler called %d times", calls.Load())
 	}
 }
+
+// TestEnvelopeHandlersBoundedByPrefetch: an envelope larger than Prefetch is handled Prefetch messages at a time,
+// never more, and a worker that finishes takes the next message.
+func TestEnvelopeHandlersBoundedByPrefetch(t *testing.T) {
+	t.Parallel()
+	b, ctx := newTestBus(t)
+	q := settlement.Queue{Name: "work", Bind: "job.*", Prefetch: 3}
+	publishEnvelope(t, ctx, b, q, 10)
+	var running, most, done atomic.Int32
+	release := make(chan struct{})
+	cctx, stop := context.WithCancel(ctx)
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		_ = b.Consume(cctx, q, func(ctx context.Context, _ settlement.Delivery) settlement.Outcome {
+			n := running.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			running.Add(-1)
+			done.Add(1)
+			return settlement.Ack
+		})
+	}()
+	waitFor(t, "Prefetch handlers running", func() bool { return running.Load() == 3 })
+	time.Sleep(50 * time.Millisecond) // room for a fourth, were it allowed
+	if n := running.Load(); n != 3 {
+		t.Fatalf("%d handlers running, want 3", n)
+	}
+	close(release)
+	waitFor(t, "every message handled", func() bool { return done.Load() == 10 })
+	stop()
+	<-consumed
+	if m := most.Load(); m != 3 {
+		t.Errorf("at most %d handlers at once, want 3", m)
+	}
+	if n := b.depth(t, ctx, "work"); n != 0 {
+		t.Errorf("%d left in work", n)
+	}
+}
