@@ -15,7 +15,7 @@ import (
 	"github.com/onsale/onsale/settlement"
 )
 
-// maxGroup is the most saga writes one group commit carries.
+// maxGroup is the most saga writes one group commit carries; a split group carries up to twice as many.
 const maxGroup = 256
 
 // stmt is one saga write waiting for a group: an order to create or a transition to apply, each atomic by itself,
@@ -31,6 +31,7 @@ type stmt struct {
 	err     error
 	done    chan struct{}
 	lead    chan struct{} // told to lead the next group
+	half    uint32        // which half of a split group it goes in: the same for every write about its order
 }
 
 type createRow struct {
@@ -51,22 +52,28 @@ type transRow struct {
 // group is re-run write by write, so one bad write cannot fail the others. No goroutine of its own: the caller
 // that finds no commit under way leads one group (its own write and whatever queued), then hands the lead to the
 // oldest waiter, so no caller flushes more than one group.
+//
+// One group commits at a time: each commit has a fixed cost (its statements' start, the WAL flush, the round trip)
+// and two at once contend for the same last pages and WAL locks, so fewer, larger groups cost PostgreSQL less per
+// write. A group too large for one backend to commit quickly (splitGroup) is committed as two transactions at once,
+// on two connections, so PostgreSQL can use both cores of a small machine under load: writes about one order (or
+// one hold) always go in the same half, so the halves do not wait on each other's rows.
 type group struct {
 	mu      sync.Mutex
 	queue   []*stmt
 	leading bool
 }
 
-// groupShards is how many groups commit at once. Writes about one order (or one hold) always share a shard,
-// so concurrent groups do not wait on each other's rows; two let PostgreSQL use both cores of a small machine.
-const groupShards = 2
+// splitGroup is the fewest writes a group commits as two halves at once.
+const splitGroup = 128
 
 func (l *Ledger) exec(ctx context.Context, key string, s *stmt) error {
 	s.done = make(chan struct{})
 	s.lead = make(chan struct{}, 1)
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(key))
-	g := &l.group[h.Sum32()%groupShards]
+	s.half = h.Sum32() % 2
+	g := &l.group
 	g.mu.Lock()
 	g.queue = append(g.queue, s)
 	if g.leading {
@@ -83,15 +90,35 @@ func (l *Ledger) exec(ctx context.Context, key string, s *stmt) error {
 		g.mu.Lock()
 	}
 	g.leading = true
-	n := min(len(g.queue), maxGroup)
+	n := min(len(g.queue), 2*maxGroup)
 	batch := g.queue[:n:n]
 	g.queue = g.queue[n:]
 	g.mu.Unlock()
 	// Others' writes ride on this flush: it must not end with the leader's context.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	l.flush(fctx, batch)
+	if n < splitGroup {
+		l.flush(fctx, batch)
+		l.groups.Add(1)
+	} else {
+		halves := [2][]*stmt{make([]*stmt, 0, n), make([]*stmt, 0, n)}
+		for _, b := range batch {
+			halves[b.half] = append(halves[b.half], b)
+		}
+		var wg sync.WaitGroup
+		for _, part := range halves {
+			if len(part) == 0 {
+				continue
+			}
+			l.groups.Add(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				l.flush(fctx, part)
+			}()
+		}
+		wg.Wait()
+	}
 	cancel()
-	l.groups.Add(1)
 	l.grouped.Add(int64(len(batch)))
 	for _, b := range batch {
 		close(b.done)

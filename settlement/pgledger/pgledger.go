@@ -26,7 +26,7 @@ type Ledger struct {
 	pool           *pgxpool.Pool
 	relays         atomic.Int64
 	cursor         relayCursor
-	group          [groupShards]group
+	group          group
 	groupFallbacks atomic.Int64
 	groups         atomic.Int64
 	grouped        atomic.Int64
