@@ -122,9 +122,10 @@ local function free_hold(id, newstate, h)
   return true
 end
 
--- reclaim expires up to limit holds whose deadline has passed; the deadline zset is the truth.
+-- reclaim expires up to limit holds whose deadline has passed; the deadline zset is the truth. now and limit may
+-- come as strings, which redis.call passes on without formatting a number.
 local function reclaim(now, limit)
-  local ids = redis.call('ZRANGEBYSCORE', K_DEADLINE, '-inf', now, 'LIMIT', 0, limit)
+  local ids = redis.call('ZRANGEBYSCORE', K_DEADLINE, '-inf', now, 'LIMIT', '0', limit)
   local n = 0
   for _, id in ipairs(ids) do
     if free_hold(id, 'expired') then n = n + 1 end

@@ -81,8 +81,8 @@ local function seatparts(s)
   return s.parts
 end
 
--- The rows the current hold rewrote (section, part index, old string), for undo.
-local logS, logK, logV, nlog = {}, {}, {}, 0
+-- The rows the current hold rewrote (section, part index, old string), for undo; made with the scratch below.
+local logS, logK, logV, nlog = nil, nil, nil, 0
 
 -- take marks len seats of row r held, from seat x (1-based in the row).
 local function take(s, r, x, len)
@@ -161,7 +161,8 @@ local dirty, dirtyList, deadlines = {}, {}, {}
 -- value, …) and the new holds' lines and seats by id (a later hold of the call may replay one).
 local fanUnits, idemOf, fanDirty, fanList, recs, nrec, made, nd = {}, {}, {}, {}, {}, 0, {}, 0
 -- Scratch, reused by every hold: the hold's sections, their state before it (for undo), its seat ids and lines.
-local secs, savedAvail, savedFF, seatids, lines, allocs = {}, {}, {}, {}, {}, {}
+-- Made by the first hold that needs it: a call of common holds only does not.
+local secs, savedAvail, savedFF, seatids, lines, allocs
 
 -- undo puts the hold's S sections back as they were before it and returns its error entry.
 local function undo(S, code)
@@ -235,7 +236,7 @@ local function start_call()
   now = now_ms()
   nowS, ex = str(now), now + ttl
   exS = str(ex)
-  if reclaim(now, math.min(16 * K, 256)) > 0 then
+  if reclaim(nowS, str(math.min(16 * K, 256))) > 0 then
     for _, s in ipairs(bsec) do
       if s then
         local f = redis.call('HMGET', s.key, 'avail', 'held', 'ver')
@@ -340,6 +341,11 @@ local function hold_one(i)
       made_hold(K_HOLD, id, K_IDEM, useIdem, fp, l[1], '', l[2], K_FAN)
       return l[3]
     end
+  end
+
+  if not secs then
+    secs, savedAvail, savedFF, seatids, lines, allocs = {}, {}, {}, {}, {}, {}
+    logS, logK, logV = {}, {}, {}
   end
 
   -- Validate against the definition, before anything changes.
