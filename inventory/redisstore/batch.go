@@ -104,22 +104,33 @@ func (b *batcher) do(ctx context.Context, c *holdCall) (any, error) {
 		b.exec(ctx, nil, []*holdCall{c})
 		return c.v, c.err
 	}
+	// A context that cannot end (the server's holds) waits on plain channel operations, which cost the runtime
+	// less than a select.
+	cancel := ctx.Done()
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
 		return nil, ErrClosed
 	}
-	select {
-	case b.in <- c:
-	case <-ctx.Done():
-		b.mu.RUnlock()
-		return nil, ctx.Err()
+	if cancel == nil {
+		b.in <- c
+	} else {
+		select {
+		case b.in <- c:
+		case <-cancel:
+			b.mu.RUnlock()
+			return nil, ctx.Err()
+		}
 	}
 	b.mu.RUnlock()
+	if cancel == nil {
+		<-c.done
+		return c.v, c.err
+	}
 	select {
 	case <-c.done:
 		return c.v, c.err
-	case <-ctx.Done():
+	case <-cancel:
 		// The hold may still be made; a caller that must know repeats the request with its idempotency key.
 		return nil, ctx.Err()
 	}
