@@ -68,10 +68,10 @@ type batcher struct {
 	loopWG  sync.WaitGroup
 }
 
-// inflight bounds the batches on the wire at once. Redis runs scripts one at a time, so a few in flight keep it busy;
-// more would only split the waiting holds into smaller batches, and a batch costs the server less per hold the larger
-// it is (one script call, one clock read, one reclaim, one write of each section's counters).
-const inflight = 4
+// inflight bounds the batches on the wire at once. Redis runs scripts one at a time, so two keep it busy (one runs
+// while the next waits); more would only split the waiting holds into smaller batches, and a script call's own cost
+// (about 300k server instructions: its closures and tables, clock, reclaim, reads and writes) is some 13 holds' worth.
+const inflight = 2
 
 // connIdle is how long a sender keeps an unused connection: one idle longer goes back to the client's pool, whose
 // health check on the next take finds a connection the server dropped meanwhile (a restart, its idle timeout).
