@@ -1,6 +1,7 @@
 package settlement
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -169,6 +170,9 @@ func bookingMessage(o Order, at time.Time) Message {
 // readBookingEvent reads a booking event as bookingMessage writes it, in any key order and spacing (the ledger
 // hands bodies back as jsonb renders them), or else with encoding/json.
 func readBookingEvent(data []byte) (BookingEvent, error) {
+	if ev, ok := scanBookingEvent(data); ok {
+		return ev, nil
+	}
 	var ev BookingEvent
 	strs := bodyStrings{data: data}
 	plainValue := strs.plainValue
@@ -376,4 +380,134 @@ func (b *bodyStrings) plainValue(v []byte) (string, bool) {
 func intValue(v []byte) (int64, bool) {
 	n, err := strconv.ParseInt(string(v), 10, 64)
 	return n, err == nil
+}
+
+// scanBookingEvent reads a booking event exactly as bookingMessage writes it (its keys, their order, no spaces,
+// plain strings), in one pass; it reports false for anything else, which the walker in readBookingEvent reads.
+// The relay carries bodies byte for byte, so every event takes this path: the walker scanned each value twice and
+// called a closure per key.
+func scanBookingEvent(data []byte) (BookingEvent, bool) {
+	var ev BookingEvent
+	r := eventScanner{b: data, strs: bodyStrings{data: data}, ok: true}
+	r.lit(`{"type":`)
+	ev.Type = r.str()
+	r.lit(`,"order_id":`)
+	ev.OrderID = r.str()
+	r.lit(`,"hold_id":`)
+	ev.HoldID = r.str()
+	r.lit(`,"event":`)
+	ev.Event = r.str()
+	r.lit(`,"fan":`)
+	ev.Fan = r.str()
+	r.lit(`,"status":`)
+	ev.Status = Status(r.str())
+	if r.opt(`,"seats":[`) {
+		for r.ok {
+			ev.Seats = append(ev.Seats, r.str())
+			if !r.opt(",") {
+				r.lit("]")
+				break
+			}
+		}
+	}
+	if r.opt(`,"items":[`) {
+		for r.ok {
+			var l inventory.Line
+			r.lit(`{"section":`)
+			l.Section = r.str()
+			r.lit(`,"quantity":`)
+			q := r.int()
+			l.Quantity = int(q)
+			r.ok = r.ok && int64(l.Quantity) == q
+			r.lit(`,"unit_price":`)
+			l.UnitPrice = r.int()
+			r.lit(`,"amount":`)
+			l.Amount = r.int()
+			r.lit("}")
+			ev.Lines = append(ev.Lines, l)
+			if !r.opt(",") {
+				r.lit("]")
+				break
+			}
+		}
+	}
+	r.lit(`,"total":`)
+	ev.Total = r.int()
+	r.lit(`,"currency":`)
+	ev.Currency = r.str()
+	if r.opt(`,"payment_intent":`) {
+		ev.PaymentIntent = r.str()
+	}
+	if r.opt(`,"reason":`) {
+		ev.Reason = r.str()
+	}
+	r.lit(`,"at":`)
+	if at := r.str(); r.ok {
+		var err error
+		ev.At, err = time.Parse(time.RFC3339, at)
+		r.ok = err == nil
+	}
+	r.lit("}")
+	if !r.ok || r.i != len(data) {
+		return BookingEvent{}, false
+	}
+	return ev, true
+}
+
+// eventScanner reads compact JSON token by token; once a read fails, ok is false and every later read is a no-op.
+type eventScanner struct {
+	b    []byte
+	i    int
+	strs bodyStrings
+	ok   bool
+}
+
+// lit reads l, which must come next.
+func (r *eventScanner) lit(l string) {
+	r.ok = r.opt(l)
+}
+
+// opt reads l if it comes next.
+func (r *eventScanner) opt(l string) bool {
+	if r.ok && bytes.HasPrefix(r.b[r.i:], []byte(l)) {
+		r.i += len(l)
+		return true
+	}
+	return false
+}
+
+// str reads a plain string (see plainString).
+func (r *eventScanner) str() string {
+	if !r.ok {
+		return ""
+	}
+	_, end, ok := plainString(r.b, r.i)
+	if !ok {
+		r.ok = false
+		return ""
+	}
+	s, _ := r.strs.plainValue(r.b[r.i:end])
+	r.i = end
+	return s
+}
+
+// int reads an integer.
+func (r *eventScanner) int() int64 {
+	if !r.ok {
+		return 0
+	}
+	j := r.i
+	if j < len(r.b) && r.b[j] == '-' {
+		j++
+	}
+	for j < len(r.b) && r.b[j] >= '0' && r.b[j] <= '9' {
+		j++
+	}
+	n, err := strconv.ParseInt(string(r.b[r.i:j]), 10, 64)
+	if err != nil {
+		r.ok = false
+		return 0
+	}
+	r.i = j
+	return n
 }

@@ -139,3 +139,49 @@ func TestBodyStringsOutsideTheBody(t *testing.T) {
 		t.Error("an escaped string was taken as plain")
 	}
 }
+
+// TestScanBookingEvent: every event bookingMessage writes with plain strings takes the one-pass reader and reads
+// as the walker reads it; anything else is left to the walker.
+func TestScanBookingEvent(t *testing.T) {
+	at := time.Date(2026, 11, 26, 6, 30, 0, 123456789, time.UTC)
+	for _, o := range []Order{
+		{ID: "ord_1", HoldID: "h1", Event: "ev", Fan: "fan", Status: Paid, Seats: []string{"A-1", "A-2"},
+			Lines: []inventory.Line{{Section: "A", Quantity: 2, UnitPrice: 4500, Amount: 9000}, {Section: "B", Amount: -1}},
+			Total: 9000, Currency: "EUR", PaymentIntent: "pi_1"},
+		{ID: "ord_2", HoldID: "h2", Event: "ev", Fan: "f", Status: Failed, FailureReason: "card declined"},
+		{ID: "ord_3", Status: Refunded, Seats: []string{"x"}, PaymentIntent: "pi_3", FailureReason: "hold expired"},
+		{},
+	} {
+		body := bookingMessage(o, at).Body
+		fast, ok := scanBookingEvent(body)
+		if !ok {
+			t.Fatalf("%s not read in one pass", body)
+		}
+		var slow BookingEvent
+		if !objectFieldsEvent(body, &slow) {
+			t.Fatalf("%s not read by the walker", body)
+		}
+		if !fast.At.Equal(slow.At) || fmt.Sprint(fast) != fmt.Sprint(slow) {
+			t.Errorf("%s:\none pass %+v\nwalker   %+v", body, fast, slow)
+		}
+	}
+	for _, other := range []string{
+		string(bookingMessage(Order{Fan: "fän \"q\""}, at).Body),
+		`{"type": "booking.confirmed"}`,
+		`{"order_id":"o","type":"t"}`,
+		strings.TrimSuffix(string(bookingMessage(Order{ID: "o"}, at).Body), "}") + `,"x":1}`,
+		string(bookingMessage(Order{ID: "o"}, at).Body) + " ",
+		strings.Replace(string(bookingMessage(Order{ID: "o", Lines: []inventory.Line{{Quantity: 1}}}, at).Body), `"quantity":1`, `"quantity":1.5`, 1),
+	} {
+		if ev, ok := scanBookingEvent([]byte(other)); ok {
+			t.Errorf("%s read in one pass as %+v", other, ev)
+		}
+	}
+}
+
+// objectFieldsEvent reads body with readBookingEvent's walker alone.
+func objectFieldsEvent(body []byte, ev *BookingEvent) bool {
+	got, err := readBookingEvent(append([]byte(" "), body...)) // a leading space keeps it off the one-pass reader
+	*ev = got
+	return err == nil
+}
