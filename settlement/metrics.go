@@ -14,13 +14,26 @@ type metrics struct {
 	deadLetters prometheus.Counter
 	payments    *prometheus.CounterVec
 	refunds     prometheus.Counter
+
+	// The series every order moves, looked up once: a vector's lookup hashes the label under a lock each time.
+	byStatus                                     map[Status]prometheus.Counter
+	paymentsSucceeded, paymentsFailed, payErrors prometheus.Counter
+}
+
+// ordersIn counts an order moved into status st.
+func (m *metrics) ordersIn(st Status) {
+	if c, ok := m.byStatus[st]; ok {
+		c.Inc()
+		return
+	}
+	m.orders.WithLabelValues(string(st)).Inc()
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg == nil {
 		reg = prometheus.DefaultRegisterer
 	}
-	return &metrics{
+	m := &metrics{
 		orders: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "onsale_settlement_orders_total", Help: "Orders moved into each status.",
 		}, []string{"status"})),
@@ -42,6 +55,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "onsale_settlement_refunds_total", Help: "Payments given back because the hold had ended.",
 		})),
 	}
+	m.byStatus = map[Status]prometheus.Counter{}
+	for _, st := range []Status{Pending, Paying, Paid, Failed, Refunded} {
+		m.byStatus[st] = m.orders.WithLabelValues(string(st))
+	}
+	m.paymentsSucceeded = m.payments.WithLabelValues("succeeded")
+	m.paymentsFailed = m.payments.WithLabelValues("failed")
+	m.payErrors = m.payments.WithLabelValues("error")
+	return m
 }
 
 // register registers c, or returns the collector already registered under the same name, so that several

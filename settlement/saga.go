@@ -109,7 +109,7 @@ func (s *Service) charge(ctx context.Context, o Order, messageID string) error {
 		OrderID: o.ID, IdempotencyKey: key, Amount: o.Total, Currency: o.Currency, PaymentMethod: o.PaymentMethod,
 	})
 	if err != nil {
-		s.m.payments.WithLabelValues("error").Inc()
+		s.m.payErrors.Inc()
 		return fmt.Errorf("order %s: pay: %w", o.ID, err)
 	}
 	return s.settle(ctx, o, p, messageID)
@@ -173,12 +173,12 @@ func (s *Service) finish(ctx context.Context, o Order, t Transition) error {
 	}
 	switch done.Status {
 	case Paid:
-		s.m.payments.WithLabelValues("succeeded").Inc()
+		s.m.paymentsSucceeded.Inc()
 	case Refunded:
-		s.m.payments.WithLabelValues("succeeded").Inc()
+		s.m.paymentsSucceeded.Inc()
 		s.m.refunds.Inc()
 	case Failed:
-		s.m.payments.WithLabelValues("failed").Inc()
+		s.m.paymentsFailed.Inc()
 	}
 	s.m.lag.Observe(s.opts.Now().Sub(done.CreatedAt).Seconds())
 	if s.log.Enabled(ctx, slog.LevelDebug) { // the arguments cost allocations even when the record is dropped
@@ -193,7 +193,7 @@ func (s *Service) transition(ctx context.Context, t Transition) (Order, error) {
 		return o, fmt.Errorf("order %s: %s → %s: %w", t.OrderID, t.From, t.To, err)
 	}
 	if t.To != Paying || len(t.From) == 0 || t.From[0] != Paying {
-		s.m.orders.WithLabelValues(string(t.To)).Inc()
+		s.m.ordersIn(t.To)
 	}
 	if len(t.Outbox) > 0 {
 		s.nudge()

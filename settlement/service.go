@@ -156,7 +156,7 @@ func (s *Service) Checkout(ctx context.Context, req CheckoutRequest) (Order, err
 	if !created {
 		return sameCheckout(got, req)
 	}
-	s.m.orders.WithLabelValues(string(Pending)).Inc()
+	s.m.ordersIn(Pending)
 	s.nudge()
 	return got, nil
 }
