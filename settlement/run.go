@@ -118,6 +118,7 @@ func (s *Service) relay(ctx context.Context) {
 		if err == nil && n >= s.opts.RelayBatch {
 			continue // more waiting
 		}
+		linger := s.lingerAfter(n)
 		if backoff > 0 {
 			select {
 			case <-ctx.Done():
@@ -130,18 +131,28 @@ func (s *Service) relay(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
-			// Every saga write wakes the relay: lingering a moment lets the rows of several group commits go out
-			// in one publish and one outbox round, instead of a database round per handful of rows, and on
-			// RabbitMQ in one envelope per topic, the broker's unit of cost.
+			// Every saga write wakes the relay: lingering lets the rows of several group commits go out in one
+			// publish and one outbox round, instead of a database round per handful of rows, and on RabbitMQ in
+			// one envelope per topic, the broker's unit of cost.
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(s.opts.RelayLinger):
+			case <-time.After(linger):
 			}
 		case <-idle.C:
 		}
 	}
 }
+
+// lingerAfter is how long a woken relay waits after a round that published n rows: in proportion to n, up to
+// RelayLinger at RelayBatch rows. The broker's CPU follows envelopes per second, so a busy outbox waits to fill
+// them, while a quiet one, whose rounds find a few rows, goes out promptly and adds little lag.
+func (s *Service) lingerAfter(n int) time.Duration {
+	return min(s.opts.RelayLinger, max(minRelayLinger, s.opts.RelayLinger*time.Duration(n)/time.Duration(s.opts.RelayBatch)))
+}
+
+// minRelayLinger keeps a trickle of rows from costing a round (and an envelope per topic) per row.
+const minRelayLinger = 2 * time.Millisecond
 
 // poll re-drives orders stalled in pending or paying past their deadline: it re-publishes their payment
 // request, and the worker resumes from the persisted state (re-reading the PaymentIntent by its stored key).

@@ -30,7 +30,7 @@ type Options struct {
 	RelayBatch   int           // outbox rows per publish [256]
 	Relays       int           // outbox relays running at once (they share the outbox with SKIP LOCKED) [1]
 	RelayIdle    time.Duration // outbox poll interval when nothing wakes the relay [200ms]
-	RelayLinger  time.Duration // a woken relay waits this long for more rows to publish together [20ms]
+	RelayLinger  time.Duration // longest a woken relay waits for more rows to publish together [100ms]
 	Now          func() time.Time
 	DisableRelay bool // for tests that need a service whose outbox is never published
 }
@@ -76,7 +76,8 @@ func New(ledger Ledger, bus Bus, pay Payments, stock Stock, opts Options) *Servi
 		opts.RelayIdle = 200 * time.Millisecond
 	}
 	if opts.RelayLinger <= 0 {
-		opts.RelayLinger = 20 * time.Millisecond
+		// The longest wait, reached only by rounds of RelayBatch rows (see lingerAfter).
+		opts.RelayLinger = 100 * time.Millisecond
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -1,0 +1,32 @@
+package settlement
+
+import (
+	"testing"
+	"time"
+)
+
+// TestRelayLingerFollowsTheBacklog: a round that found few rows lingers briefly, one that found many lingers up
+// to RelayLinger, and a RelayLinger below the floor is kept.
+func TestRelayLingerFollowsTheBacklog(t *testing.T) {
+	s := New(nil, nil, nil, nil, Options{RelayBatch: 256, RelayLinger: 100 * time.Millisecond})
+	for _, c := range []struct {
+		rows int
+		want time.Duration
+	}{
+		{0, minRelayLinger},
+		{1, minRelayLinger},
+		{64, 25 * time.Millisecond},
+		{128, 50 * time.Millisecond},
+		{255, 100 * time.Millisecond * 255 / 256},
+		{256, 100 * time.Millisecond},
+		{1000, 100 * time.Millisecond},
+	} {
+		if got := s.lingerAfter(c.rows); got != c.want {
+			t.Errorf("lingerAfter(%d) = %s, want %s", c.rows, got, c.want)
+		}
+	}
+	short := New(nil, nil, nil, nil, Options{RelayBatch: 256, RelayLinger: time.Millisecond})
+	if got := short.lingerAfter(0); got != time.Millisecond {
+		t.Errorf("lingerAfter(0) with RelayLinger 1ms = %s, want 1ms", got)
+	}
+}
