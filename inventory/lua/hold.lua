@@ -63,82 +63,6 @@ for i = 1, B do
   end
   bsec[i] = s
 end
--- seatparts reads a seated section's seat string once per call, cut into one string per row, so a hold rewrites
--- a row rather than the whole string; row i is parts[2 * i], the (normally empty) pieces around rows the odd ones.
--- s.ff is the first row that may have a free seat: the rows before it are full within this call.
-local function seatparts(s)
-  if not s.parts then
-    local str = redis.call('GET', s.seatkey) or ''
-    local parts, at = {}, 0
-    for i, r in ipairs(s.rows) do
-      parts[2 * i - 1] = string.sub(str, at + 1, r.off)
-      parts[2 * i] = string.sub(str, r.off + 1, r.off + r.n)
-      at = r.off + r.n
-    end
-    parts[2 * #s.rows + 1] = string.sub(str, at + 1)
-    s.parts, s.ff = parts, 1
-  end
-  return s.parts
-end
-
--- The rows the current hold rewrote (section, part index, old string), for undo; made with the scratch below.
-local logS, logK, logV, nlog = nil, nil, nil, 0
-
--- take marks len seats of row r held, from seat x (1-based in the row).
-local function take(s, r, x, len)
-  local parts, k = s.parts, 2 * r.i
-  local old = parts[k]
-  nlog = nlog + 1
-  logS[nlog], logK[nlog], logV[nlog] = s, k, old
-  parts[k] = string.sub(old, 1, x - 1) .. string.rep('h', len) .. string.sub(old, x + len)
-end
-
--- best returns q seats of section s as "best available" says, or nil: the first clean placement (a free run of
--- length L >= q with L == q or L - q >= 2) in row order then run order, else the first placement at all, as its
--- first seat (1-based in its row), true and the row; else (not adjacent) the first q free seats in row and seat
--- order, as {row, seat} pairs, and false. Rows found full are skipped by later holds of the call.
-local function best(s, q, adj)
-  local parts, rows = seatparts(s), s.rows
-  local first, firstRow
-  local ff = s.ff
-  for i = ff, #rows do
-    local r, str = rows[i], parts[2 * i]
-    local init = string.find(str, '0', 1, true)
-    if not init then
-      if i == ff then ff = i + 1 end
-    elseif r.n >= q then
-      while true do
-        local x, y = string.find(str, '0+', init)
-        if not x then break end
-        local L = y - x + 1
-        if L >= q then
-          if L == q or L - q >= 2 then
-            s.ff = ff
-            return x, true, r
-          end
-          if not first then first, firstRow = x, r end
-        end
-        init = y + 1
-      end
-    end
-  end
-  s.ff = ff
-  if first then return first, true, firstRow end
-  if adj then return nil end
-  local out = {}
-  for i = ff, #rows do
-    local str, init = parts[2 * i], 1
-    while true do
-      local x = string.find(str, '0', init, true)
-      if not x then break end
-      out[#out + 1] = { rows[i], x }
-      if #out == q then return out, false end
-      init = x + 1
-    end
-  end
-  return nil
-end
-
 -- bulk runs cmd [key] on the first n values of list, in chunks that fit Lua's stack (pairs stay together), and
 -- returns what the chunks return, concatenated (for MGET).
 local function bulk(cmd, key, list, n)
@@ -160,20 +84,6 @@ local dirty, dirtyList, deadlines = {}, {}, {}
 -- What the call read or wrote by key: fans' units, idempotency entries; fans to write; new hold records (key,
 -- value, …) and the new holds' lines and seats by id (a later hold of the call may replay one).
 local fanUnits, idemOf, fanDirty, fanList, recs, nrec, made, nd = {}, {}, {}, {}, {}, 0, {}, 0
--- Scratch, reused by every hold: the hold's sections, their state before it (for undo), its seat ids and lines.
--- Made by the first hold that needs it: a call of common holds only does not.
-local secs, savedAvail, savedFF, seatids, lines, allocs
-
--- undo puts the hold's S sections back as they were before it and returns its error entry.
-local function undo(S, code)
-  for k = nlog, 1, -1 do logS[k].parts[logK[k]] = logV[k] end
-  nlog = 0
-  for i = 1, S do
-    local s = secs[i]
-    s.avail, s.ff, s.units, s.pos = savedAvail[i], savedFF[i], 0, nil
-  end
-  return { 'ERR', code }
-end
 
 local fanAt, holdAt = #P + 5, #P + 6
 
@@ -271,215 +181,307 @@ local function start_call()
   end
 end
 
--- replay answers a hold whose idempotency key is taken: the same request gets the hold it made, another one a
--- conflict. It returns nil when the key is free (or its hold is gone).
-local function replay(K_IDEM, fp)
-  local v = idemOf[K_IDEM]
-  if not v then return nil end
-  local nl = string.find(v, '\n', 1, true)
-  if string.sub(v, nl + 1) ~= fp then return { 'ERR', 'IDEM_REUSED' } end
-  local prevID = string.sub(v, 1, nl - 1)
-  local h = made[prevID]
-  if h then return { 'replay', prevID, 'held', h[1], h[2], nowS, exS } end
-  h = read_hold(P .. 'hold:' .. prevID)
-  if h then return { 'replay', prevID, h.st, h.lines, h.seats, h.ca, h.ex } end
-  return nil
-end
-
--- made_hold records a new hold: its record for the MSET, its deadline, its idempotency key.
-local function made_hold(K_HOLD, id, K_IDEM, useIdem, fp, ls, ss, al, K_FAN)
-  nrec = nrec + 2
-  recs[nrec - 1], recs[nrec] = K_HOLD, hold_record('held', exS, nowS, ls, ss, al, string.sub(K_FAN, fanAt))
-  nd = nd + 2
-  deadlines[nd - 1], deadlines[nd] = exS, id
-  if useIdem then
-    made[id] = { ls, ss }
-    local v = id .. '\n' .. fp
-    idemOf[K_IDEM] = v
-    redis.call('SET', K_IDEM, v, 'EX', 86400)
+-- general makes the path of holds other than the common one (named seats, seated sections, several items,
+-- idempotency keys) and returns its hold_one. A call of common holds only never makes it: each function a call
+-- defines costs the server an allocation, its upvalues and garbage.
+local function general()
+  -- seatparts reads a seated section's seat string once per call, cut into one string per row, so a hold rewrites
+  -- a row rather than the whole string; row i is parts[2 * i], the (normally empty) pieces around rows the odd ones.
+  -- s.ff is the first row that may have a free seat: the rows before it are full within this call.
+  local function seatparts(s)
+    if not s.parts then
+      local str = redis.call('GET', s.seatkey) or ''
+      local parts, at = {}, 0
+      for i, r in ipairs(s.rows) do
+        parts[2 * i - 1] = string.sub(str, at + 1, r.off)
+        parts[2 * i] = string.sub(str, r.off + 1, r.off + r.n)
+        at = r.off + r.n
+      end
+      parts[2 * #s.rows + 1] = string.sub(str, at + 1)
+      s.parts, s.ff = parts, 1
+    end
+    return s.parts
   end
-end
 
--- hold_one serves hold i of the call; it returns the reply entry. Its spec is t (see spec): seats from t[3], items
--- from t[m + 1]. The hold's sections, in order of first appearance (named seats first), are its S entries of secs.
-local function hold_one(i)
-  local kb, t, fp = keyAt[i], specAt[i], fpAt[i]
-  local K_FAN, K_HOLD, K_IDEM = KEYS[kb], KEYS[kb + 1], KEYS[kb + 2]
-  local id, useIdem = string.sub(K_HOLD, holdAt), fp ~= nil
-  local mark, N = i, t[2]
-  local a = 2
-  local m = a + 3 * N + 1
-  local M = t[m]
+  -- The rows the current hold rewrote (section, part index, old string), for undo.
+  local logS, logK, logV, nlog = {}, {}, {}, 0
 
-  -- The common hold, one item of a general section, takes a short path with the same checks in the same order.
-  if N == 0 and M == 1 then
-    local s = bsec[t[m + 1]]
-    if s and not s.seated then
-      if t[m + 3] == '1' then return { 'ERR', 'INVALID adjacent on general section ' .. s.id } end
-      local q = t[m + 2]
-      if not now then start_call() end
-      if useIdem then
-        local r = replay(K_IDEM, fp)
-        if r then return r end
+  -- take marks len seats of row r held, from seat x (1-based in the row).
+  local function take(s, r, x, len)
+    local parts, k = s.parts, 2 * r.i
+    local old = parts[k]
+    nlog = nlog + 1
+    logS[nlog], logK[nlog], logV[nlog] = s, k, old
+    parts[k] = string.sub(old, 1, x - 1) .. string.rep('h', len) .. string.sub(old, x + len)
+  end
+
+  -- best returns q seats of section s as "best available" says, or nil: the first clean placement (a free run of
+  -- length L >= q with L == q or L - q >= 2) in row order then run order, else the first placement at all, as its
+  -- first seat (1-based in its row), true and the row; else (not adjacent) the first q free seats in row and seat
+  -- order, as {row, seat} pairs, and false. Rows found full are skipped by later holds of the call.
+  local function best(s, q, adj)
+    local parts, rows = seatparts(s), s.rows
+    local first, firstRow
+    local ff = s.ff
+    for i = ff, #rows do
+      local r, str = rows[i], parts[2 * i]
+      local init = string.find(str, '0', 1, true)
+      if not init then
+        if i == ff then ff = i + 1 end
+      elseif r.n >= q then
+        while true do
+          local x, y = string.find(str, '0+', init)
+          if not x then break end
+          local L = y - x + 1
+          if L >= q then
+            if L == q or L - q >= 2 then
+              s.ff = ff
+              return x, true, r
+            end
+            if not first then first, firstRow = x, r end
+          end
+          init = y + 1
+        end
       end
-      local had = fanUnits[K_FAN]
-      if q + had > maxfan then return { 'ERR', 'LIMIT_EXCEEDED' } end
-      if q > s.avail then return { 'ERR', 'SOLD_OUT ' .. s.id } end
-      s.avail, s.held, s.ver = s.avail - q, s.held + q, s.ver + 1
-      if not dirty[s] then dirty[s] = true; dirtyList[#dirtyList + 1] = s end
-      if not fanDirty[K_FAN] then
-        fanDirty[K_FAN] = true
-        fanList[#fanList + 1] = K_FAN
+    end
+    s.ff = ff
+    if first then return first, true, firstRow end
+    if adj then return nil end
+    local out = {}
+    for i = ff, #rows do
+      local str, init = parts[2 * i], 1
+      while true do
+        local x = string.find(str, '0', init, true)
+        if not x then break end
+        out[#out + 1] = { rows[i], x }
+        if #out == q then return out, false end
+        init = x + 1
       end
-      fanUnits[K_FAN] = had + q
-      local l = s.lineOf[q]
-      if not l then
-        local u = str(q)
-        l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|', s.id .. ':' .. u .. ':' .. s.price .. '\n' }
-        s.lineOf[q] = l
-      end
-      made_hold(K_HOLD, id, K_IDEM, useIdem, fp, l[1], '', l[2], K_FAN)
-      return l[3]
+    end
+    return nil
+  end
+
+  -- Scratch, reused by every hold: the hold's sections, their state before it (for undo), its seat ids and lines.
+  local secs, savedAvail, savedFF, seatids, lines, allocs = {}, {}, {}, {}, {}, {}
+
+  -- undo puts the hold's S sections back as they were before it and returns its error entry.
+  local function undo(S, code)
+    for k = nlog, 1, -1 do logS[k].parts[logK[k]] = logV[k] end
+    nlog = 0
+    for i = 1, S do
+      local s = secs[i]
+      s.avail, s.ff, s.units, s.pos = savedAvail[i], savedFF[i], 0, nil
+    end
+    return { 'ERR', code }
+  end
+
+  -- replay answers a hold whose idempotency key is taken: the same request gets the hold it made, another one a
+  -- conflict. It returns nil when the key is free (or its hold is gone).
+  local function replay(K_IDEM, fp)
+    local v = idemOf[K_IDEM]
+    if not v then return nil end
+    local nl = string.find(v, '\n', 1, true)
+    if string.sub(v, nl + 1) ~= fp then return { 'ERR', 'IDEM_REUSED' } end
+    local prevID = string.sub(v, 1, nl - 1)
+    local h = made[prevID]
+    if h then return { 'replay', prevID, 'held', h[1], h[2], nowS, exS } end
+    h = read_hold(P .. 'hold:' .. prevID)
+    if h then return { 'replay', prevID, h.st, h.lines, h.seats, h.ca, h.ex } end
+    return nil
+  end
+
+  -- made_hold records a new hold: its record for the MSET, its deadline, its idempotency key.
+  local function made_hold(K_HOLD, id, K_IDEM, useIdem, fp, ls, ss, al, K_FAN)
+    nrec = nrec + 2
+    recs[nrec - 1], recs[nrec] = K_HOLD, hold_record('held', exS, nowS, ls, ss, al, string.sub(K_FAN, fanAt))
+    nd = nd + 2
+    deadlines[nd - 1], deadlines[nd] = exS, id
+    if useIdem then
+      made[id] = { ls, ss }
+      local v = id .. '\n' .. fp
+      idemOf[K_IDEM] = v
+      redis.call('SET', K_IDEM, v, 'EX', 86400)
     end
   end
 
-  if not secs then
-    secs, savedAvail, savedFF, seatids, lines, allocs = {}, {}, {}, {}, {}, {}
-    logS, logK, logV = {}, {}, {}
-  end
+  -- hold_one serves hold i of the call; it returns the reply entry. Its spec is t (see spec): seats from t[3], items
+  -- from t[m + 1]. The hold's sections, in order of first appearance (named seats first), are its S entries of secs.
+  local function hold_one(i)
+    local kb, t, fp = keyAt[i], specAt[i], fpAt[i]
+    local K_FAN, K_HOLD, K_IDEM = KEYS[kb], KEYS[kb + 1], KEYS[kb + 2]
+    local id, useIdem = string.sub(K_HOLD, holdAt), fp ~= nil
+    local mark, N = i, t[2]
+    local a = 2
+    local m = a + 3 * N + 1
+    local M = t[m]
 
-  -- Validate against the definition, before anything changes.
-  local S = 0
-  for pass = 1, 2 do
-    local from, to = a + 1, a + 3 * N
-    if pass == 2 then from, to = m + 1, m + 3 * M end
-    for j = from, to, 3 do
+    -- The common hold, one item of a general section, takes a short path with the same checks in the same order.
+    if N == 0 and M == 1 then
+      local s = bsec[t[m + 1]]
+      if s and not s.seated then
+        if t[m + 3] == '1' then return { 'ERR', 'INVALID adjacent on general section ' .. s.id } end
+        local q = t[m + 2]
+        if not now then start_call() end
+        if useIdem then
+          local r = replay(K_IDEM, fp)
+          if r then return r end
+        end
+        local had = fanUnits[K_FAN]
+        if q + had > maxfan then return { 'ERR', 'LIMIT_EXCEEDED' } end
+        if q > s.avail then return { 'ERR', 'SOLD_OUT ' .. s.id } end
+        s.avail, s.held, s.ver = s.avail - q, s.held + q, s.ver + 1
+        if not dirty[s] then dirty[s] = true; dirtyList[#dirtyList + 1] = s end
+        if not fanDirty[K_FAN] then
+          fanDirty[K_FAN] = true
+          fanList[#fanList + 1] = K_FAN
+        end
+        fanUnits[K_FAN] = had + q
+        local l = s.lineOf[q]
+        if not l then
+          local u = str(q)
+          l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|', s.id .. ':' .. u .. ':' .. s.price .. '\n' }
+          s.lineOf[q] = l
+        end
+        made_hold(K_HOLD, id, K_IDEM, useIdem, fp, l[1], '', l[2], K_FAN)
+        return l[3]
+      end
+    end
+
+    -- Validate against the definition, before anything changes.
+    local S = 0
+    for pass = 1, 2 do
+      local from, to = a + 1, a + 3 * N
+      if pass == 2 then from, to = m + 1, m + 3 * M end
+      for j = from, to, 3 do
+        local s = bsec[t[j]]
+        if not s then return { 'ERR', 'INVALID unknown section ' .. t.w[j] } end
+        if s.mark ~= mark then
+          s.mark = mark
+          S = S + 1
+          secs[S] = s
+        end
+      end
+    end
+    for j = a + 1, a + 3 * N, 3 do
       local s = bsec[t[j]]
-      if not s then return { 'ERR', 'INVALID unknown section ' .. t.w[j] } end
-      if s.mark ~= mark then
-        s.mark = mark
-        S = S + 1
-        secs[S] = s
+      local label, n = t[j + 1], t[j + 2]
+      if not s.seated then return { 'ERR', 'INVALID seat in general section ' .. s.id } end
+      local r = s.byrow[label]
+      if not r or n < 1 or n > r.n then
+        return { 'ERR', 'INVALID unknown seat ' .. s.id .. '-' .. label .. '-' .. n }
       end
     end
-  end
-  for j = a + 1, a + 3 * N, 3 do
-    local s = bsec[t[j]]
-    local label, n = t[j + 1], t[j + 2]
-    if not s.seated then return { 'ERR', 'INVALID seat in general section ' .. s.id } end
-    local r = s.byrow[label]
-    if not r or n < 1 or n > r.n then
-      return { 'ERR', 'INVALID unknown seat ' .. s.id .. '-' .. label .. '-' .. n }
+    local units = N
+    for j = m + 1, m + 3 * M, 3 do
+      local s = bsec[t[j]]
+      if t[j + 2] == '1' and not s.seated then
+        return { 'ERR', 'INVALID adjacent on general section ' .. s.id }
+      end
+      units = units + t[j + 1]
     end
-  end
-  local units = N
-  for j = m + 1, m + 3 * M, 3 do
-    local s = bsec[t[j]]
-    if t[j + 2] == '1' and not s.seated then
-      return { 'ERR', 'INVALID adjacent on general section ' .. s.id }
+
+    if not now then start_call() end
+
+    if useIdem then
+      local r = replay(K_IDEM, fp)
+      if r then return r end
     end
-    units = units + t[j + 1]
-  end
 
-  if not now then start_call() end
+    -- The fan's limit is checked before availability.
+    local had = fanUnits[K_FAN]
+    if units + had > maxfan then return { 'ERR', 'LIMIT_EXCEEDED' } end
 
-  if useIdem then
-    local r = replay(K_IDEM, fp)
-    if r then return r end
-  end
-
-  -- The fan's limit is checked before availability.
-  local had = fanUnits[K_FAN]
-  if units + had > maxfan then return { 'ERR', 'LIMIT_EXCEEDED' } end
-
-  -- Availability on the sections' local state, undone if the hold fails: named seats first, then items in order.
-  for i = 1, S do
-    local s = secs[i]
-    savedAvail[i], savedFF[i] = s.avail, s.ff
-  end
-  nlog = 0
-  local nseat = 0
-  for j = a + 1, a + 3 * N, 3 do
-    local s = bsec[t[j]]
-    local label, n = t[j + 1], t[j + 2]
-    local r = s.byrow[label]
-    if string.sub(seatparts(s)[2 * r.i], n, n) ~= '0' then
-      return undo(S, 'SEATS_UNAVAILABLE ' .. s.id .. '-' .. label .. '-' .. n)
+    -- Availability on the sections' local state, undone if the hold fails: named seats first, then items in order.
+    for i = 1, S do
+      local s = secs[i]
+      savedAvail[i], savedFF[i] = s.avail, s.ff
     end
-    take(s, r, n, 1)
-    s.avail = s.avail - 1
-    s.units = s.units + 1
-    if not s.pos then s.pos = {} end
-    s.pos[#s.pos + 1] = r.off + n - 1
-    nseat = nseat + 1
-    seatids[nseat] = s.id .. '-' .. label .. '-' .. n
-  end
-  for j = m + 1, m + 3 * M, 3 do
-    local s = bsec[t[j]]
-    local q = t[j + 1]
-    if q > s.avail then return undo(S, 'SOLD_OUT ' .. s.id) end
-    if s.seated then
-      local got, run, row = best(s, q, t[j + 2] == '1')
-      if not got then return undo(S, 'SOLD_OUT ' .. s.id) end
+    nlog = 0
+    local nseat = 0
+    for j = a + 1, a + 3 * N, 3 do
+      local s = bsec[t[j]]
+      local label, n = t[j + 1], t[j + 2]
+      local r = s.byrow[label]
+      if string.sub(seatparts(s)[2 * r.i], n, n) ~= '0' then
+        return undo(S, 'SEATS_UNAVAILABLE ' .. s.id .. '-' .. label .. '-' .. n)
+      end
+      take(s, r, n, 1)
+      s.avail = s.avail - 1
+      s.units = s.units + 1
       if not s.pos then s.pos = {} end
-      local pos = s.pos
-      if run then
-        take(s, row, got, q)
-        for k = 0, q - 1 do
-          pos[#pos + 1] = row.off + got - 1 + k
-          nseat = nseat + 1
-          seatids[nseat] = s.id .. '-' .. row.label .. '-' .. str(got + k)
-        end
-      else
-        for _, g in ipairs(got) do
-          local r, x = g[1], g[2]
-          take(s, r, x, 1)
-          pos[#pos + 1] = r.off + x - 1
-          nseat = nseat + 1
-          seatids[nseat] = s.id .. '-' .. r.label .. '-' .. str(x)
+      s.pos[#s.pos + 1] = r.off + n - 1
+      nseat = nseat + 1
+      seatids[nseat] = s.id .. '-' .. label .. '-' .. n
+    end
+    for j = m + 1, m + 3 * M, 3 do
+      local s = bsec[t[j]]
+      local q = t[j + 1]
+      if q > s.avail then return undo(S, 'SOLD_OUT ' .. s.id) end
+      if s.seated then
+        local got, run, row = best(s, q, t[j + 2] == '1')
+        if not got then return undo(S, 'SOLD_OUT ' .. s.id) end
+        if not s.pos then s.pos = {} end
+        local pos = s.pos
+        if run then
+          take(s, row, got, q)
+          for k = 0, q - 1 do
+            pos[#pos + 1] = row.off + got - 1 + k
+            nseat = nseat + 1
+            seatids[nseat] = s.id .. '-' .. row.label .. '-' .. str(got + k)
+          end
+        else
+          for _, g in ipairs(got) do
+            local r, x = g[1], g[2]
+            take(s, r, x, 1)
+            pos[#pos + 1] = r.off + x - 1
+            nseat = nseat + 1
+            seatids[nseat] = s.id .. '-' .. r.label .. '-' .. str(x)
+          end
         end
       end
+      s.avail = s.avail - q
+      s.units = s.units + q
     end
-    s.avail = s.avail - q
-    s.units = s.units + q
-  end
 
-  if not fanDirty[K_FAN] then
-    fanDirty[K_FAN] = true
-    fanList[#fanList + 1] = K_FAN
-  end
-  fanUnits[K_FAN] = had + units
+    if not fanDirty[K_FAN] then
+      fanDirty[K_FAN] = true
+      fanList[#fanList + 1] = K_FAN
+    end
+    fanUnits[K_FAN] = had + units
 
-  -- Every check passed: write. Lines follow the sections' order.
-  for i = 1, S do
-    local s = secs[i]
-    local u = str(s.units)
-    s.held = s.held + s.units
-    s.ver = s.ver + 1
-    if not dirty[s] then dirty[s] = true; dirtyList[#dirtyList + 1] = s end
-    local l = s.lineOf[u]
-    if not l then
-      l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|', s.id .. ':' .. u .. ':' .. s.price .. '\n' }
-      s.lineOf[u] = l
+    -- Every check passed: write. Lines follow the sections' order.
+    for i = 1, S do
+      local s = secs[i]
+      local u = str(s.units)
+      s.held = s.held + s.units
+      s.ver = s.ver + 1
+      if not dirty[s] then dirty[s] = true; dirtyList[#dirtyList + 1] = s end
+      local l = s.lineOf[u]
+      if not l then
+        l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|', s.id .. ':' .. u .. ':' .. s.price .. '\n' }
+        s.lineOf[u] = l
+      end
+      lines[i] = l[1]
+      if s.pos then
+        table.sort(s.pos)
+        allocs[i] = l[2] .. table.concat(s.pos, ',')
+        s.strDirty = true
+      else
+        allocs[i] = l[2]
+      end
+      s.units, s.pos = 0, nil
     end
-    lines[i] = l[1]
-    if s.pos then
-      table.sort(s.pos)
-      allocs[i] = l[2] .. table.concat(s.pos, ',')
-      s.strDirty = true
-    else
-      allocs[i] = l[2]
-    end
-    s.units, s.pos = 0, nil
+    local ls, ss = lines[1], ''
+    if S > 1 then ls = table.concat(lines, ';', 1, S) end
+    if nseat > 0 then ss = table.concat(seatids, ' ', 1, nseat) end
+    local al = allocs[1]
+    if S > 1 then al = table.concat(allocs, ';', 1, S) end
+    made_hold(K_HOLD, id, K_IDEM, useIdem, fp, ls, ss, al, K_FAN)
+    return ls .. '\n' .. ss
   end
-  local ls, ss = lines[1], ''
-  if S > 1 then ls = table.concat(lines, ';', 1, S) end
-  if nseat > 0 then ss = table.concat(seatids, ' ', 1, nseat) end
-  local al = allocs[1]
-  if S > 1 then al = table.concat(allocs, ';', 1, S) end
-  made_hold(K_HOLD, id, K_IDEM, useIdem, fp, ls, ss, al, K_FAN)
-  return ls .. '\n' .. ss
+  return hold_one
 end
+
 
 -- serve_common serves hold i, whose spec is a common hold of q units of general section s: the checks of hold_one's
 -- short path in the same order, with the hold's record cut from one prefix per call and line, its fan's name
@@ -525,11 +527,16 @@ local function serve_common(i, s, q)
   return l[3]
 end
 
-local out = {}
+local out, hold_one = {}, nil
 for i = 1, K do
   local t = specAt[i]
   local s = t.common
-  if s then out[i] = serve_common(i, s, t[5]) else out[i] = hold_one(i) end
+  if s then
+    out[i] = serve_common(i, s, t[5])
+  else
+    if not hold_one then hold_one = general() end
+    out[i] = hold_one(i)
+  end
 end
 -- Each section's counters and seat string are written once per call.
 for _, s in ipairs(dirtyList) do
