@@ -55,7 +55,8 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 		b.Fatal(err)
 	}
 	// ONSALE_BENCH_BATCH sets the saga messages per AMQP message (1: no envelopes), ONSALE_BENCH_LINGER_MS the
-	// relay's linger and ONSALE_BENCH_RELAYS the relays, to compare them in one build.
+	// relay's linger, ONSALE_BENCH_RELAYS the relays and ONSALE_BENCH_PREFETCH each consumer's prefetch, to
+	// compare them in one build.
 	bus, err := amqpbus.Dial(ctx, testenv.AMQPURL(b), amqpbus.Options{Prefix: testenv.Unique("onsale_test_"),
 		RetryDelay: 50 * time.Millisecond, Batch: envInt("ONSALE_BENCH_BATCH", 0)})
 	if err != nil {
@@ -77,7 +78,7 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 	r.pay = &stampedPay{Payments: testpay.New()}
 	r.led = pgledger.New(pool)
 	r.svc = settlement.New(r.led, bus, r.pay, r.stock, settlement.Options{
-		Workers: workers, Prefetch: 64, StallAfter: time.Minute, Registerer: noRegistry{},
+		Workers: workers, Prefetch: envInt("ONSALE_BENCH_PREFETCH", 64), StallAfter: time.Minute, Registerer: noRegistry{},
 		RelayLinger: time.Duration(envInt("ONSALE_BENCH_LINGER_MS", 0)) * time.Millisecond,
 		Relays:      envInt("ONSALE_BENCH_RELAYS", 0),
 		Logger:      nil,
