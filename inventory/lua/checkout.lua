@@ -13,6 +13,9 @@ if h.st == 'held' then
   h.st, h.ex = 'checkout', ex
   write_hold(KEYS[4], h)
   redis.call('ZADD', K_DEADLINE, ex, id)
+  -- The meta's due stays at most the earliest deadline (see common.lua).
+  local due = tonumber(redis.call('HGET', K_META, 'due'))
+  if due and ex < due then redis.call('HSET', K_META, 'due', ex) end
 elseif h.st ~= 'checkout' then
   return fail('HOLD_EXPIRED', h.st)
 end

@@ -6,6 +6,10 @@
 -- their sections, seats and fans) are named here from KEYS[1]. They carry the same hash tag as every other key of the
 -- event, so on Redis Cluster they are in the slot the script runs on: the accepted compromise to "every key in KEYS".
 --
+-- The meta's field due, when set, is at most the earliest deadline in the deadline zset, so that hold.lua can skip its
+-- lazy reclaim while due is in the future: a script that adds a deadline earlier than due lowers it (ZREM only
+-- raises the earliest deadline, so removing needs nothing).
+--
 -- Seat state: one string per seated section, one byte per seat in row order, '0' free, 'h' held, 's' sold,
 -- 'w' withheld. A byte rather than two bits lets string.find look for free runs in C.
 local P = KEYS[1]

@@ -13,4 +13,7 @@ local ex = math.min(now + tonumber(meta[1]), h.ca + tonumber(meta[2]))
 h.ex = ex
 write_hold(KEYS[4], h)
 redis.call('ZADD', K_DEADLINE, ex, id)
+-- The meta's due stays at most the earliest deadline (see common.lua).
+local due = tonumber(redis.call('HGET', K_META, 'due'))
+if due and ex < due then redis.call('HSET', K_META, 'due', ex) end
 return hold_reply(h, meta[3])

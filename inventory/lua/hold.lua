@@ -21,14 +21,16 @@
 -- string once. Only an idempotency key (SET with its expiry) and a replay of a hold made before the call (GET) cost
 -- a call of their own.
 local K = tonumber(ARGV[1])
-local meta = redis.call('HMGET', K_META, 'ttl', 'maxfan', 'cur')
+local meta = redis.call('HMGET', K_META, 'ttl', 'maxfan', 'cur', 'due')
 if not meta[1] then
   local out = {}
   for i = 1, K do out[i] = { 'ERR', 'NOT_FOUND event' } end
   out[K + 1] = { '', 0, 0 }
   return out
 end
-local ttl, maxfan, cur = tonumber(meta[1]), tonumber(meta[2]), meta[3]
+local ttl, maxfan, cur, dueRead = tonumber(meta[1]), tonumber(meta[2]), meta[3], tonumber(meta[4])
+-- due is the meta's due as the call leaves it (see common.lua); nil when unknown (the reclaim hit its limit).
+local due
 
 -- Integers become strings with string.format's integer path: tostring, and redis.call given a number, format it as
 -- a double, which costs the server twice to three times as much. str converts small integers once per call.
@@ -140,19 +142,30 @@ do
 end
 
 -- Lazy expiry, once per call, before the first valid hold: up to 16 per hold of the batch (at most 256, so a large
--- batch never blocks the server for long; the sweeper reclaims the rest). Then the fans' units and the
+-- batch never blocks the server for long; the sweeper reclaims the rest), unless the meta's due says that no deadline
+-- has passed yet; after a reclaim that found them all, due becomes the earliest deadline left. Then the fans' units and the
 -- idempotency keys of the whole batch in one MGET (after the reclaim, which gives units back); the call keeps them
 -- up to date as it goes and writes the fans' once at the end.
 local function start_call()
   now = now_ms()
   nowS, ex = fmt('%d', now), now + ttl
   exS = fmt('%d', ex)
-  if reclaim(nowS, str(math.min(16 * K, 256))) > 0 then
-    for _, s in ipairs(bsec) do
-      if s then
-        local f = redis.call('HMGET', s.key, 'avail', 'held', 'ver')
-        s.avail, s.held, s.ver = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
-        s.parts, s.ff = nil, 1
+  if dueRead and dueRead > now then
+    due = dueRead
+  else
+    local limit = math.min(16 * K, 256)
+    local n = reclaim(nowS, str(limit))
+    if n < limit then
+      local first = redis.call('ZRANGE', K_DEADLINE, 0, 0, 'WITHSCORES')
+      due = tonumber(first[2]) or false
+    end
+    if n > 0 then
+      for _, s in ipairs(bsec) do
+        if s then
+          local f = redis.call('HMGET', s.key, 'avail', 'held', 'ver')
+          s.avail, s.held, s.ver = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
+          s.parts, s.ff = nil, 1
+        end
       end
     end
   end
@@ -550,5 +563,10 @@ for _, fk in ipairs(fanList) do
 end
 if nrec > 0 then bulk('MSET', nil, recs, nrec) end
 if nd > 0 then bulk('ZADD', K_DEADLINE, deadlines, nd) end
+-- due false: the deadline zset was empty after the reclaim.
+if due ~= nil then
+  if nd > 0 and (not due or ex < due) then due = ex end
+  if due and due ~= dueRead then redis.call('HSET', K_META, 'due', fmt('%d', due)) end
+end
 out[K + 1] = { cur, now or 0, ex or 0 }
 return out

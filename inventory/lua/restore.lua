@@ -58,6 +58,9 @@ for _, h in ipairs(todo) do
     redis.call('SADD', KEYS[4], h.id)
   else
     redis.call('ZADD', K_DEADLINE, h.ex, h.id)
+    -- The meta's due stays at most the earliest deadline (see common.lua).
+    local due = tonumber(redis.call('HGET', K_META, 'due'))
+    if due and tonumber(h.ex) < due then redis.call('HSET', K_META, 'due', h.ex) end
   end
 end
 return #todo
