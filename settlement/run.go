@@ -145,10 +145,12 @@ func (s *Service) relay(ctx context.Context) {
 }
 
 // lingerAfter is how long a woken relay waits after a round that published n rows: in proportion to n, up to
-// RelayLinger at RelayBatch rows. The broker's CPU follows envelopes per second, so a busy outbox waits to fill
-// them, while a quiet one, whose rounds find a few rows, goes out promptly and adds little lag.
+// RelayLinger at half a RelayBatch. The broker's CPU follows envelopes per second, so a busy outbox waits to fill
+// them, while a quiet one, whose rounds find a few rows, goes out promptly and adds little lag. (Reaching the
+// longest wait at a full RelayBatch instead left rounds at about 1,000 orders/s a third smaller.)
 func (s *Service) lingerAfter(n int) time.Duration {
-	return min(s.opts.RelayLinger, max(minRelayLinger, s.opts.RelayLinger*time.Duration(n)/time.Duration(s.opts.RelayBatch)))
+	full := time.Duration(max(1, s.opts.RelayBatch/2))
+	return min(s.opts.RelayLinger, max(minRelayLinger, s.opts.RelayLinger*time.Duration(n)/full))
 }
 
 // minRelayLinger keeps a trickle of rows from costing a round (and an envelope per topic) per row.

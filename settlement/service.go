@@ -76,7 +76,7 @@ func New(ledger Ledger, bus Bus, pay Payments, stock Stock, opts Options) *Servi
 		opts.RelayIdle = 200 * time.Millisecond
 	}
 	if opts.RelayLinger <= 0 {
-		// The longest wait, reached only by rounds of RelayBatch rows (see lingerAfter).
+		// The longest wait, after rounds of half a RelayBatch or more (see lingerAfter).
 		opts.RelayLinger = 100 * time.Millisecond
 	}
 	if opts.Now == nil {
