@@ -101,6 +101,17 @@ local specOf = {}
 local function spec(sp)
   local t = specOf[sp]
   if t then return t end
+  -- The common hold's spec as the store writes it is matched whole, without cutting it into words.
+  local sec, q = string.match(sp, '^%- 0 1 ([^ ]+) (%d+) 0$')
+  if sec then
+    local i = secOf[sec]
+    local s = i and bsec[i]
+    if s and not s.seated then
+      t = { '-', 0, 1, i, tonumber(q), '0', common = s }
+      specOf[sp] = t
+      return t
+    end
+  end
   local w, n = {}, 0
   for word in string.gmatch(sp, '[^ ]+') do
     n = n + 1
