@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -154,7 +155,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // Serve answers requests on ln until Shutdown; it also starts the background loops (once).
 func (s *Server) Serve(ln net.Listener) error {
 	s.loopOnce.Do(s.startLoops)
-	return s.srv.Serve(ln)
+	return s.srv.Serve(lazyDeadlineListener{ln})
 }
 
 // Handler returns the server's request handler (for in-memory tests and benchmarks).
@@ -218,4 +219,72 @@ type fasthttpLogger struct{ log *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
 	l.log.Debug(fmt.Sprintf(format, args...), slog.String("component", "fasthttp"))
+}
+
+// lazyDeadlineListener hands out connections whose read deadline is moved in the runtime only when it must come
+// earlier. fasthttp sets two read deadlines per request (the idle time, then the read timeout at the first byte),
+// each a timer update in the network poller; a deadline left earlier than asked for may fire first, and Read then
+// moves it to the one asked for and reads on, so a timeout still ends a read exactly when it was asked to.
+type lazyDeadlineListener struct{ net.Listener }
+
+func (l lazyDeadlineListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &lazyDeadlineConn{Conn: c}, nil
+}
+
+type lazyDeadlineConn struct {
+	net.Conn
+	mu    sync.Mutex // fasthttp's loop and Shutdown may both set deadlines
+	want  time.Time  // the read deadline asked for; zero for none
+	armed time.Time  // the read deadline set on the connection; zero for none
+}
+
+func (c *lazyDeadlineConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.want = t
+	if !t.IsZero() && !c.armed.IsZero() && !c.armed.After(t) {
+		return nil // it fires no later than asked; Read extends it if it fires first
+	}
+	if err := c.Conn.SetReadDeadline(t); err != nil {
+		return err
+	}
+	c.armed = t
+	return nil
+}
+
+func (c *lazyDeadlineConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.Conn.SetDeadline(t); err != nil {
+		return err
+	}
+	c.want, c.armed = t, t
+	return nil
+}
+
+func (c *lazyDeadlineConn) Read(p []byte) (int, error) {
+	for {
+		n, err := c.Conn.Read(p)
+		if n > 0 || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || !c.extend() {
+			return n, err
+		}
+	}
+}
+
+// extend moves a deadline that fired before the one asked for to that one; false when the one asked for has passed.
+func (c *lazyDeadlineConn) extend() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.armed.Equal(c.want) || (!c.want.IsZero() && !time.Now().Before(c.want)) {
+		return false
+	}
+	if err := c.Conn.SetReadDeadline(c.want); err != nil {
+		return false
+	}
+	c.armed = c.want
+	return true
 }
