@@ -13,13 +13,13 @@
 -- {currency, created, expires} (0, 0 when the call made none).
 -- The caller has checked what needs no stored state: quantities > 0, at most 100 units, seat ids parse, no seat twice.
 --
--- The per-hold path is kept lean, as it is what a sale's throughput is made of: few arguments per hold (each costs
--- the server a parse, an object and a Lua string), a spec parsed once per call and distinct value (the common holds
--- of a sale repeat a handful), numbers turned into strings once per call and value (see str), scratch tables reused, and no redis.call per hold on its common path: the holds of a
--- call share one deadline, written in one ZADD; the fans' units and idempotency keys are read in one MGET; the new
--- holds and the fans' units are written in one MSET (a live hold has no expiry), each section's counters and seat
--- string once. Only an idempotency key (SET with its expiry) and a replay of a hold made before the call (GET) cost
--- a call of their own.
+-- The per-hold path is kept lean, as it is what a sale's throughput is made of: few arguments per hold (each costs the
+-- server a parse, an object and a Lua string), a spec parsed once per call and distinct value (the common holds of a
+-- sale repeat a handful), numbers turned into strings once per call and value (see str), scratch tables reused, and no
+-- redis.call per hold on its common path: the holds of a call share one deadline, written in one ZADD; the fans' units
+-- and idempotency keys are read in one MGET; the new holds and the fans' units are written in one MSET (a live hold has
+-- no expiry), each section's counters and seat string once. Only an idempotency key (SET with its expiry) and a replay
+-- of a hold made before the call (GET) cost a call of their own.
 local K = tonumber(ARGV[1])
 local meta = redis.call('HMGET', K_META, 'ttl', 'maxfan', 'cur', 'due')
 if not meta[1] then
@@ -54,7 +54,7 @@ for i = 1, B do
   local s = false
   if f[1] then
     s = { id = ARGV[2 + i], key = sk, seatkey = KEYS[3 + 2 * i], seated = f[1] == 'seated', avail = tonumber(f[2]),
-      held = tonumber(f[3]), ver = tonumber(f[4]), price = f[5], units = 0, mark = 0, lineOf = {} }
+      held = tonumber(f[3]), ver = tonumber(f[4]), price = f[5], units = 0, mark = 0, lineOf = {}, dirty = false }
     if s.seated then
       s.rows, s.byrow, s.ff = {}, {}, 1
       for label, off, n in string.gmatch(f[6], '([^:,]+):(%d+):(%d+)') do
@@ -69,24 +69,26 @@ end
 -- bulk runs cmd [key] on the first n values of list, in chunks that fit Lua's stack (pairs stay together), and
 -- returns what the chunks return, concatenated (for MGET).
 local function bulk(cmd, key, list, n)
-  local out = {}
+  local out
   for from = 1, n, 4000 do
     local to = math.min(from + 3999, n)
     local r
     if key then r = redis.call(cmd, key, unpack(list, from, to)) else r = redis.call(cmd, unpack(list, from, to)) end
     if type(r) == 'table' then
       if from == 1 and to == n then return r end
+      out = out or {}
       for _, v in ipairs(r) do out[#out + 1] = v end
     end
   end
-  return out
+  return out or {}
 end
 
 local now, nowS, ex, exS
-local dirty, dirtyList, deadlines = {}, {}, {}
+-- The sections to write (each marked dirty) and the new holds' deadlines.
+local dirtyList, deadlines = {}, {}
 -- What the call read or wrote by key: fans' units, idempotency entries; fans to write; new hold records (key,
--- value, …) and the new holds' lines and seats by id (a later hold of the call may replay one).
-local fanUnits, idemOf, fanDirty, fanList, recs, nrec, made, nd = {}, {}, {}, {}, {}, 0, {}, 0
+-- value, …).
+local fanUnits, idemOf, fanDirty, fanList, recs, nrec, nd = {}, {}, {}, {}, {}, 0, 0
 
 local fanAt, holdAt = #P + 5, #P + 6
 
@@ -154,8 +156,8 @@ end
 
 -- Lazy expiry, once per call, before the first valid hold: up to 16 per hold of the batch (at most 256, so a large
 -- batch never blocks the server for long; the sweeper reclaims the rest), unless the meta's due says that no deadline
--- has passed yet; after a reclaim that found them all, due becomes the earliest deadline left. Then the fans' units and the
--- idempotency keys of the whole batch in one MGET (after the reclaim, which gives units back); the call keeps them
+-- has passed yet; after a reclaim that found them all, due becomes the earliest deadline left. Then the fans' units and
+-- the idempotency keys of the whole batch in one MGET (after the reclaim, which gives units back); the call keeps them
 -- up to date as it goes and writes the fans' once at the end.
 local function start_call()
   now = now_ms()
@@ -300,6 +302,9 @@ local function general()
     return { 'ERR', code }
   end
 
+  -- The new holds' lines and seats by id, made with an idempotency key: a later hold of the call may replay one.
+  local made = {}
+
   -- replay answers a hold whose idempotency key is taken: the same request gets the hold it made, another one a
   -- conflict. It returns nil when the key is free (or its hold is gone).
   local function replay(K_IDEM, fp)
@@ -355,7 +360,7 @@ local function general()
         if q + had > maxfan then return { 'ERR', 'LIMIT_EXCEEDED' } end
         if q > s.avail then return { 'ERR', 'SOLD_OUT ' .. s.id } end
         s.avail, s.held, s.ver = s.avail - q, s.held + q, s.ver + 1
-        if not dirty[s] then dirty[s] = true; dirtyList[#dirtyList + 1] = s end
+        if not s.dirty then s.dirty = true; dirtyList[#dirtyList + 1] = s end
         if not fanDirty[K_FAN] then
           fanDirty[K_FAN] = true
           fanList[#fanList + 1] = K_FAN
@@ -364,7 +369,8 @@ local function general()
         local l = s.lineOf[q]
         if not l then
           local u = str(q)
-          l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|', s.id .. ':' .. u .. ':' .. s.price .. '\n' }
+          l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|',
+            s.id .. ':' .. u .. ':' .. s.price .. '\n' }
           s.lineOf[q] = l
         end
         made_hold(K_HOLD, id, K_IDEM, useIdem, fp, l[1], '', l[2], K_FAN)
@@ -480,7 +486,7 @@ local function general()
       local u = str(s.units)
       s.held = s.held + s.units
       s.ver = s.ver + 1
-      if not dirty[s] then dirty[s] = true; dirtyList[#dirtyList + 1] = s end
+      if not s.dirty then s.dirty = true; dirtyList[#dirtyList + 1] = s end
       local l = s.lineOf[u]
       if not l then
         l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|', s.id .. ':' .. u .. ':' .. s.price .. '\n' }
@@ -521,7 +527,7 @@ local function serve_common(i, s, q)
   local avail = s.avail
   if q > avail then return { 'ERR', 'SOLD_OUT ' .. s.id } end
   s.avail, s.held, s.ver = avail - q, s.held + q, s.ver + 1
-  if not dirty[s] then dirty[s] = true; dirtyList[#dirtyList + 1] = s end
+  if not s.dirty then s.dirty = true; dirtyList[#dirtyList + 1] = s end
   local fan = fanName[K_FAN]
   if not fan then
     fan = string.sub(K_FAN, fanAt)
