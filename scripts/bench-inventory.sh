@@ -105,7 +105,7 @@ cleanup() {
 	cli --scan --pattern "$prefix:*" | xargs -r -n 500 redis-cli -h "$host" -p "$port" unlink >/dev/null
 }
 trap cleanup EXIT
-create=$(cat inventory/lua/common.lua inventory/lua/create.lua | cli -x script load)
+create=$(cat inventory/lua/common.lua inventory/lua/single.lua inventory/lua/create.lua | cli -x script load)
 hold=$(cat inventory/lua/common.lua inventory/lua/hold.lua | cli -x script load)
 cli evalsha "$create" 6 "$p" "${p}meta" "${p}deadline" "${p}def" "${p}sec:GA" "${p}seats:GA" \
 	'{"id":"bench"}' 3600000 7200000 900000 1000000000 EUR GA 1 general 10000000 100 0 "" >/dev/null

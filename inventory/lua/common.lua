@@ -22,11 +22,6 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function fail(code, msg)
-  if msg then return redis.error_reply(code .. ' ' .. msg) end
-  return redis.error_reply(code)
-end
-
 local function split(s, sep)
   local out = {}
   if s == nil or s == false or s == '' then return out end
@@ -90,16 +85,6 @@ local function write_hold(hk, h)
   redis.call('SET', hk, h.raw)
 end
 
--- line_sums returns the units and the total price of a lines string "sec:units:price;…".
-local function line_sums(lines)
-  local units, total = 0, 0
-  for q, price in string.gmatch(lines, '[^:;]+:(%d+):(%d+)') do
-    units = units + tonumber(q)
-    total = total + tonumber(q) * tonumber(price)
-  end
-  return units, total
-end
-
 -- free_hold gives a live hold's units back to sale and leaves it in state newstate (released or expired). h is the
 -- hold as read_hold read it, when the caller has it.
 local function free_hold(id, newstate, h)
@@ -135,18 +120,4 @@ local function reclaim(now, limit)
     if free_hold(id, 'expired') then n = n + 1 end
   end
   return n
-end
-
--- hold_reply returns a hold as the store reads it: a field/value list of its record and the event's currency.
-local function hold_reply(h, cur)
-  return { 'h', h.raw, 'cur', cur }
-end
-
--- target_hold reads the hold a call is about (as read_hold) and, when its deadline has passed, expires it first as a
--- sweep would. It returns nil when there is no such hold.
-local function target_hold(id, now)
-  local h = read_hold(P .. 'hold:' .. id)
-  if not h then return nil end
-  if (h.st == 'held' or h.st == 'checkout') and h.ex <= now then free_hold(id, 'expired', h) end
-  return h
 end

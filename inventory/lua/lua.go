@@ -1,11 +1,17 @@
-// Package lua holds the inventory's Redis scripts. Each exported source is common.lua (key layout, clock, reclaim)
-// followed by one script, so every script is self-contained on the server and its SHA is that of the whole text.
+// Package lua holds the inventory's Redis scripts. Each exported source is common.lua (key layout, clock, reclaim),
+// then single.lua (helpers of the scripts that serve one request) except for the batched hold script, then the script
+// itself, so every script is self-contained on the server and its SHA is that of the whole text. Every function a
+// script defines is made again at each call, so the hold script, called most, carries none it does not use.
 package lua
 
 import _ "embed"
 
-//go:embed common.lua
-var common string
+var (
+	//go:embed common.lua
+	common string
+	//go:embed single.lua
+	single string
+)
 
 var (
 	//go:embed create.lua
@@ -34,15 +40,15 @@ var (
 
 // The scripts' full sources.
 var (
-	Create   = common + create
+	Create   = common + single + create
 	Hold     = common + hold
-	Extend   = common + extend
-	Release  = common + release
-	Checkout = common + checkout
-	Confirm  = common + confirm
-	Wave     = common + wave
-	Sweep    = common + sweep
-	Stats    = common + stats
-	Audit    = common + audit
-	Restore  = common + restore
+	Extend   = common + single + extend
+	Release  = common + single + release
+	Checkout = common + single + checkout
+	Confirm  = common + single + confirm
+	Wave     = common + single + wave
+	Sweep    = common + single + sweep
+	Stats    = common + single + stats
+	Audit    = common + single + audit
+	Restore  = common + single + restore
 )
