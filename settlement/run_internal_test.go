@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// TestRelayLingerFollowsTheBacklog: a round that found few rows lingers briefly, one that found half a
+// TestRelayLingerFollowsTheBacklog: a round that found few rows lingers briefly, one that found a quarter of a
 // RelayBatch or more lingers RelayLinger, and a RelayLinger below the floor is kept.
 func TestRelayLingerFollowsTheBacklog(t *testing.T) {
-	s := New(nil, nil, nil, nil, Options{RelayBatch: 256, RelayLinger: 100 * time.Millisecond})
+	s := New(nil, nil, nil, nil, Options{RelayBatch: 512, RelayLinger: 100 * time.Millisecond})
 	for _, c := range []struct {
 		rows int
 		want time.Duration

@@ -27,7 +27,7 @@ type Options struct {
 	MaxAttempts  int           // deliveries of a message before it is parked [5]
 	StallAfter   time.Duration // an order in pending or paying this long is re-driven [30s]
 	CheckoutTTL  time.Duration // checkout deadline given to holds restored by Reconcile [15m]
-	RelayBatch   int           // outbox rows per publish [256]
+	RelayBatch   int           // outbox rows per publish [512]
 	Relays       int           // outbox relays running at once (they share the outbox with SKIP LOCKED) [1]
 	RelayIdle    time.Duration // outbox poll interval when nothing wakes the relay [200ms]
 	RelayLinger  time.Duration // longest a woken relay waits for more rows to publish together [100ms]
@@ -65,7 +65,9 @@ func New(ledger Ledger, bus Bus, pay Payments, stock Stock, opts Options) *Servi
 		opts.CheckoutTTL = 15 * time.Minute
 	}
 	if opts.RelayBatch <= 0 {
-		opts.RelayBatch = 256
+		// Two envelopes of 256 (payment requests, booking events) when the outbox is busy: the broker's cost is
+		// per envelope.
+		opts.RelayBatch = 512
 	}
 	if opts.Relays <= 0 {
 		// One: every relay round publishes an envelope per topic, and the broker's cost is per envelope, so two
@@ -76,7 +78,7 @@ func New(ledger Ledger, bus Bus, pay Payments, stock Stock, opts Options) *Servi
 		opts.RelayIdle = 200 * time.Millisecond
 	}
 	if opts.RelayLinger <= 0 {
-		// The longest wait, after rounds of half a RelayBatch or more (see lingerAfter).
+		// The longest wait, after rounds of a quarter of a RelayBatch or more (see lingerAfter).
 		opts.RelayLinger = 100 * time.Millisecond
 	}
 	if opts.Now == nil {

@@ -41,7 +41,7 @@ type Options struct {
 	Prefix         string        // exchange and queue names start with it [onsale]
 	RetryDelay     time.Duration // how long a retried delivery waits in the retry queue [1s]
 	PublishTimeout time.Duration // longest wait for the broker's confirms [10s]
-	Batch          int           // saga messages of one topic per AMQP message (an envelope) [128]; 1 sends each alone
+	Batch          int           // saga messages of one topic per AMQP message (an envelope) [256]; 1 sends each alone
 	Logger         *slog.Logger  // [slog.Default()]
 }
 
@@ -83,8 +83,8 @@ func Dial(ctx context.Context, url string, opts Options) (*Bus, error) {
 		opts.PublishTimeout = 10 * time.Second
 	}
 	if opts.Batch <= 0 {
-		// Half a relay round of 256 rows: its two topics (payment requests, booking events) in one envelope each.
-		opts.Batch = 128
+		// Half a relay round of 512 rows: its two topics (payment requests, booking events) in one envelope each.
+		opts.Batch = 256
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

@@ -22,7 +22,7 @@ import (
 //
 //	go test -run '^$' -bench BusRoundTrip -benchtime 20000x ./settlement/amqpbus/
 func BenchmarkBusRoundTrip(b *testing.B) {
-	for _, batch := range []int{1, 16, 64, 128} {
+	for _, batch := range []int{1, 16, 64, 256} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
