@@ -86,9 +86,9 @@ end
 local now, nowS, ex, exS
 -- The sections to write (each marked dirty) and the new holds' deadlines.
 local dirtyList, deadlines = {}, {}
--- What the call read or wrote by key: fans' units, idempotency entries; fans to write; new hold records (key,
--- value, …).
-local fanUnits, idemOf, fanDirty, fanList, recs, nrec, nd = {}, {}, {}, {}, {}, 0, 0
+-- What the call read or wrote by key: fans' units, idempotency entries; the names of the fans to write and their
+-- keys in order; new hold records (key, value, …).
+local fanUnits, idemOf, fanName, fanList, recs, nrec, nd = {}, {}, {}, {}, {}, 0, 0
 
 local fanAt, holdAt = #P + 5, #P + 6
 
@@ -138,14 +138,16 @@ local function spec(sp)
   return t
 end
 
--- Each hold's first key, spec and fingerprint (nil without an idempotency key, whose key is then not sent).
-local keyAt, specAt, fpAt = {}, {}, {}
+-- Each hold's first key, spec and fingerprint (nil without an idempotency key, whose key is then not sent; fpAt
+-- is made by the first that has one).
+local keyAt, specAt, fpAt = {}, {}, nil
 do
   local kb, ab = 4 + 2 * B, 3 + B
   for i = 1, K do
     local t = spec(ARGV[ab])
     keyAt[i], specAt[i] = kb, t
     if t[1] == 'i' then
+      fpAt = fpAt or {}
       fpAt[i] = ARGV[ab + 1]
       kb, ab = kb + 3, ab + 2
     else
@@ -183,26 +185,26 @@ local function start_call()
     end
   end
   -- Each fan once: a batch may carry many holds of one fan.
-  local mk, nf, seen = {}, 0, {}
+  local mk, nf = {}, 0
   for i = 1, K do
     local fk = KEYS[keyAt[i]]
-    if not seen[fk] then
-      seen[fk] = true
+    if fanUnits[fk] == nil then
+      fanUnits[fk] = false
       nf = nf + 1
       mk[nf] = fk
     end
   end
   local n = nf
-  for i = 1, K do
-    if fpAt[i] then
-      n = n + 1
-      mk[n] = KEYS[keyAt[i] + 2]
+  if fpAt then
+    for i = 1, K do
+      if fpAt[i] then
+        n = n + 1
+        mk[n] = KEYS[keyAt[i] + 2]
+      end
     end
   end
   local vals = bulk('MGET', nil, mk, n)
-  for i = 1, nf do
-    if fanUnits[mk[i]] == nil then fanUnits[mk[i]] = tonumber(vals[i]) or 0 end
-  end
+  for i = 1, nf do fanUnits[mk[i]] = tonumber(vals[i]) or 0 end
   for i = nf + 1, n do
     if idemOf[mk[i]] == nil then idemOf[mk[i]] = vals[i] end
   end
@@ -337,7 +339,7 @@ local function general()
   -- hold_one serves hold i of the call; it returns the reply entry. Its spec is t (see spec): seats from t[3], items
   -- from t[m + 1]. The hold's sections, in order of first appearance (named seats first), are its S entries of secs.
   local function hold_one(i)
-    local kb, t, fp = keyAt[i], specAt[i], fpAt[i]
+    local kb, t, fp = keyAt[i], specAt[i], fpAt and fpAt[i]
     local K_FAN, K_HOLD, K_IDEM = KEYS[kb], KEYS[kb + 1], KEYS[kb + 2]
     local id, useIdem = string.sub(K_HOLD, holdAt), fp ~= nil
     local mark, N = i, t[2]
@@ -361,8 +363,8 @@ local function general()
         if q > s.avail then return { 'ERR', 'SOLD_OUT ' .. s.id } end
         s.avail, s.held, s.ver = s.avail - q, s.held + q, s.ver + 1
         if not s.dirty then s.dirty = true; dirtyList[#dirtyList + 1] = s end
-        if not fanDirty[K_FAN] then
-          fanDirty[K_FAN] = true
+        if not fanName[K_FAN] then
+          fanName[K_FAN] = string.sub(K_FAN, fanAt)
           fanList[#fanList + 1] = K_FAN
         end
         fanUnits[K_FAN] = had + q
@@ -474,8 +476,8 @@ local function general()
       s.units = s.units + q
     end
 
-    if not fanDirty[K_FAN] then
-      fanDirty[K_FAN] = true
+    if not fanName[K_FAN] then
+      fanName[K_FAN] = string.sub(K_FAN, fanAt)
       fanList[#fanList + 1] = K_FAN
     end
     fanUnits[K_FAN] = had + units
@@ -517,7 +519,6 @@ end
 -- serve_common serves hold i, whose spec is a common hold of q units of general section s: the checks of hold_one's
 -- short path in the same order, with the hold's record cut from one prefix per call and line, its fan's name
 -- once per fan.
-local fanName = {}
 local function serve_common(i, s, q)
   if not now then start_call() end
   local kb = keyAt[i]
@@ -532,10 +533,6 @@ local function serve_common(i, s, q)
   if not fan then
     fan = string.sub(K_FAN, fanAt)
     fanName[K_FAN] = fan
-    fanDirty[K_FAN] = true
-    fanList[#fanList + 1] = K_FAN
-  elseif not fanDirty[K_FAN] then
-    fanDirty[K_FAN] = true
     fanList[#fanList + 1] = K_FAN
   end
   fanUnits[K_FAN] = had + q
