@@ -16,7 +16,8 @@
 # The hold endpoint of `onsale serve` processes (default: bin/onsale, built from this tree) on Redis, loaded by wrk
 # in turns with a bare fasthttp server: for each, req/s, p99, and the CPU per request of the server process (from
 # /proc) and of Redis (INFO cpu). Several binaries (an old and a new build) alternate within each round, so an A/B
-# pair is measured back to back. Environment: ROUNDS (3), DURATION (wrk seconds, 5), CONNECTIONS (64),
+# pair is measured back to back, in alternating order; the medians over the rounds close the table. Environment:
+# ROUNDS (3), DURATION (wrk seconds, 5), CONNECTIONS (64),
 # REDIS_URL (redis://127.0.0.1:6379/9; a private Redis keeps other users' load out of the Redis figure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -142,12 +143,31 @@ printf '%-5s %-28s %9s %8s %14s %13s %7s %9s\n' round server req/s p99-ms server
 for r in $(seq 1 "$rounds"); do
   read -r brps bp99 bcpu _ < <(bare_run)
   printf '%-5s %-28s %9s %8s %14s %13s %7s %9s\n' "$r" bare "$brps" "$bp99" "$bcpu" - 1.00 1.00
-  for b in "${bins[@]}"; do
+  # The build that runs first in a round tends to do better (the machine's speed drifts), so even rounds run the
+  # builds in reverse order.
+  order=("${bins[@]}")
+  if ((r % 2 == 0)); then
+    order=()
+    for ((i = ${#bins[@]} - 1; i >= 0; i--)); do order+=("${bins[i]}"); done
+  fi
+  for b in "${order[@]}"; do
     read -r rps p99 cpu rcpu < <(hold_run "$b")
+    ratio=$(awk -v a="$rps" -v b="$brps" 'BEGIN {printf "%.2f", a / b}')
     # cpu-ratio: the bare server's CPU per request over the hold's (server and Redis): the throughput ratio a
     # CPU-bound machine would give if the load generator cost nothing.
     printf '%-5s %-28s %9s %8s %14s %13s %7s %9s\n' "$r" "hold $(basename "$b")" "$rps" "$p99" "$cpu" "$rcpu" \
-      "$(awk -v a="$rps" -v b="$brps" 'BEGIN {printf "%.2f", a / b}')" \
-      "$(awk -v a="$bcpu" -v b="$cpu" -v c="$rcpu" 'BEGIN {printf "%.2f", a / (b + c)}')"
+      "$ratio" "$(awk -v a="$bcpu" -v b="$cpu" -v c="$rcpu" 'BEGIN {printf "%.2f", a / (b + c)}')"
+    printf '%s %s %s %s\n' "$b" "$ratio" "$cpu" "$rcpu" >>"$work/summary"
   done
+done
+# Medians over the rounds: one round's figures swing with the machine, the middle of several much less.
+printf '\n%-28s %7s %14s %13s  (medians of %s rounds)\n' server ratio server-µs/req redis-µs/req "$rounds"
+for b in "${bins[@]}"; do
+  awk -v b="$b" '$1 == b {print $2, $3, $4}' "$work/summary" | awk -v name="hold $(basename "$b")" '
+    { r[NR] = $1; s[NR] = $2; d[NR] = $3 }
+    function median(a, n,   i, j, t) {
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+      return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+    }
+    END { printf "%-28s %7.2f %14.2f %13.2f\n", name, median(r, NR), median(s, NR), median(d, NR) }'
 done
