@@ -214,6 +214,25 @@ end
 -- idempotency keys) and returns its hold_one. A call of common holds only never makes it: each function a call
 -- defines costs the server an allocation, its upvalues and garbage.
 local function general()
+  -- new_line makes, once per call, section s's line for n units: {line, alloc prefix, the new hold's reply}, kept in
+  -- s.lineOf by the number; callers read s.lineOf[n] first and call this only on a miss
+  -- (serve_common builds its own inline: it is the common holds' path).
+  local function new_line(s, n)
+    local u = str(n)
+    local l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|', s.id .. ':' .. u .. ':' .. s.price .. '\n' }
+    s.lineOf[n] = l
+    return l
+  end
+
+  -- new_fan adds a fan's key to the fans the call writes and returns its name (callers read fanName first;
+  -- serve_common does this inline).
+  local function new_fan(K_FAN)
+    local fan = string.sub(K_FAN, fanAt)
+    fanName[K_FAN] = fan
+    fanList[#fanList + 1] = K_FAN
+    return fan
+  end
+
   -- seatparts reads a seated section's seat string once per call, cut into one string per row, so a hold rewrites
   -- a row rather than the whole string; row i is parts[2 * i], the (normally empty) pieces around rows the odd ones.
   -- s.ff is the first row that may have a free seat: the rows before it are full within this call.
@@ -322,10 +341,11 @@ local function general()
     return nil
   end
 
-  -- made_hold records a new hold: its record for the MSET, its deadline, its idempotency key.
+  -- made_hold records a new hold: its record for the MSET, its deadline, its idempotency key. Its fan is one of
+  -- the call's fans to write (new_fan has named it).
   local function made_hold(K_HOLD, id, K_IDEM, useIdem, fp, ls, ss, al, K_FAN)
     nrec = nrec + 2
-    recs[nrec - 1], recs[nrec] = K_HOLD, hold_record('held', exS, nowS, ls, ss, al, string.sub(K_FAN, fanAt))
+    recs[nrec - 1], recs[nrec] = K_HOLD, hold_record('held', exS, nowS, ls, ss, al, fanName[K_FAN])
     nd = nd + 2
     deadlines[nd - 1], deadlines[nd] = exS, id
     if useIdem then
@@ -363,18 +383,9 @@ local function general()
         if q > s.avail then return { 'ERR', 'SOLD_OUT ' .. s.id } end
         s.avail, s.held, s.ver = s.avail - q, s.held + q, s.ver + 1
         if not s.dirty then s.dirty = true; dirtyList[#dirtyList + 1] = s end
-        if not fanName[K_FAN] then
-          fanName[K_FAN] = string.sub(K_FAN, fanAt)
-          fanList[#fanList + 1] = K_FAN
-        end
+        if not fanName[K_FAN] then new_fan(K_FAN) end
         fanUnits[K_FAN] = had + q
-        local l = s.lineOf[q]
-        if not l then
-          local u = str(q)
-          l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|',
-            s.id .. ':' .. u .. ':' .. s.price .. '\n' }
-          s.lineOf[q] = l
-        end
+        local l = s.lineOf[q] or new_line(s, q)
         made_hold(K_HOLD, id, K_IDEM, useIdem, fp, l[1], '', l[2], K_FAN)
         return l[3]
       end
@@ -476,24 +487,16 @@ local function general()
       s.units = s.units + q
     end
 
-    if not fanName[K_FAN] then
-      fanName[K_FAN] = string.sub(K_FAN, fanAt)
-      fanList[#fanList + 1] = K_FAN
-    end
+    if not fanName[K_FAN] then new_fan(K_FAN) end
     fanUnits[K_FAN] = had + units
 
     -- Every check passed: write. Lines follow the sections' order.
     for i = 1, S do
       local s = secs[i]
-      local u = str(s.units)
       s.held = s.held + s.units
       s.ver = s.ver + 1
       if not s.dirty then s.dirty = true; dirtyList[#dirtyList + 1] = s end
-      local l = s.lineOf[u]
-      if not l then
-        l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|', s.id .. ':' .. u .. ':' .. s.price .. '\n' }
-        s.lineOf[u] = l
-      end
+      local l = s.lineOf[s.units] or new_line(s, s.units)
       lines[i] = l[1]
       if s.pos then
         table.sort(s.pos)
