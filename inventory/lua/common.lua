@@ -17,47 +17,12 @@ local K_META = KEYS[2]
 local K_DEADLINE = KEYS[3]
 local HOLD_KEEP_MS = 90000000 -- released and expired holds stay readable for 25 h (idempotency keys live 24 h)
 
+-- now_ms lets arithmetic turn TIME's strings into numbers: tonumber converts its argument twice (checking, then
+-- converting), and math.floor is one more call.
 local function now_ms()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
-local function split(s, sep)
-  local out = {}
-  if s == nil or s == false or s == '' then return out end
-  local i = 1
-  while true do
-    local j = string.find(s, sep, i, true)
-    if not j then
-      out[#out + 1] = string.sub(s, i)
-      return out
-    end
-    out[#out + 1] = string.sub(s, i, j - 1)
-    i = j + #sep
-  end
-end
-
--- alloc is "sec|units|p1,p2,...;sec|units|" (positions 0-based in the section's seat string).
-local function parse_alloc(alloc)
-  local out = {}
-  for _, part in ipairs(split(alloc, ';')) do
-    local f = split(part, '|')
-    local pos = {}
-    for _, p in ipairs(split(f[3], ',')) do pos[#pos + 1] = tonumber(p) end
-    out[#out + 1] = { sec = f[1], n = tonumber(f[2]), pos = pos }
-  end
-  return out
-end
-
--- set_seats writes byte c at the sorted positions, one SETRANGE per contiguous run.
-local function set_seats(key, pos, c)
-  local i = 1
-  while i <= #pos do
-    local j = i
-    while j < #pos and pos[j + 1] == pos[j] + 1 do j = j + 1 end
-    redis.call('SETRANGE', key, pos[i], string.rep(c, j - i + 1))
-    i = j + 1
-  end
+  local us = t[2] + 0
+  return t[1] * 1000 + (us - us % 1000) / 1000
 end
 
 -- A hold is one string, "<state>\n<deadline ms>\n<created ms>\n<lines>\n<seats>\n<alloc>\n<fan>", with lines
@@ -67,57 +32,102 @@ local function hold_record(st, ex, ca, lines, seats, alloc, fan)
   return st .. '\n' .. ex .. '\n' .. ca .. '\n' .. lines .. '\n' .. seats .. '\n' .. alloc .. '\n' .. fan
 end
 
--- read_hold returns a hold's fields {st, ex (number), ca (number), lines, seats, alloc, fan, raw}, or nil.
--- A malformed record reads as a hold in no state, which nothing treats as live.
-local function read_hold(hk)
-  local raw = redis.call('GET', hk)
-  if not raw then return nil end
-  local st, ex, ca, lines, seats, alloc, fan =
-    string.match(raw, '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(.*)$')
-  if not st then return { st = '', ex = 0, ca = 0, lines = '', seats = '', alloc = '', fan = '', raw = raw } end
-  return { st = st, ex = tonumber(ex) or 0, ca = tonumber(ca) or 0, lines = lines, seats = seats, alloc = alloc,
-    fan = fan, raw = raw }
-end
+-- holds_kit makes the helpers that read, free and reclaim stored holds, as a table. single.lua makes them for every
+-- script but the batched hold, which needs them only when a deadline has passed or for a replay and so makes them
+-- then: each function a script defines is made again at each call, with its upvalues.
+local function holds_kit()
+  local function split(s, sep)
+    local out = {}
+    if s == nil or s == false or s == '' then return out end
+    local i = 1
+    while true do
+      local j = string.find(s, sep, i, true)
+      if not j then
+        out[#out + 1] = string.sub(s, i)
+        return out
+      end
+      out[#out + 1] = string.sub(s, i, j - 1)
+      i = j + #sep
+    end
+  end
 
--- write_hold stores h as it now stands (its state or deadline changed). SET drops any expiry the key had.
-local function write_hold(hk, h)
-  h.raw = hold_record(h.st, h.ex, h.ca, h.lines, h.seats, h.alloc, h.fan)
-  redis.call('SET', hk, h.raw)
-end
+  -- alloc is "sec|units|p1,p2,...;sec|units|" (positions 0-based in the section's seat string).
+  local function parse_alloc(alloc)
+    local out = {}
+    for _, part in ipairs(split(alloc, ';')) do
+      local f = split(part, '|')
+      local pos = {}
+      for _, p in ipairs(split(f[3], ',')) do pos[#pos + 1] = tonumber(p) end
+      out[#out + 1] = { sec = f[1], n = tonumber(f[2]), pos = pos }
+    end
+    return out
+  end
 
--- free_hold gives a live hold's units back to sale and leaves it in state newstate (released or expired). h is the
--- hold as read_hold read it, when the caller has it.
-local function free_hold(id, newstate, h)
-  local hk = P .. 'hold:' .. id
-  h = h or read_hold(hk)
-  if not h or (h.st ~= 'held' and h.st ~= 'checkout') then
+  -- set_seats writes byte c at the sorted positions, one SETRANGE per contiguous run.
+  local function set_seats(key, pos, c)
+    local i = 1
+    while i <= #pos do
+      local j = i
+      while j < #pos and pos[j + 1] == pos[j] + 1 do j = j + 1 end
+      redis.call('SETRANGE', key, pos[i], string.rep(c, j - i + 1))
+      i = j + 1
+    end
+  end
+
+  -- read_hold returns a hold's fields {st, ex (number), ca (number), lines, seats, alloc, fan, raw}, or nil.
+  -- A malformed record reads as a hold in no state, which nothing treats as live.
+  local function read_hold(hk)
+    local raw = redis.call('GET', hk)
+    if not raw then return nil end
+    local st, ex, ca, lines, seats, alloc, fan =
+      string.match(raw, '^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(.*)$')
+    if not st then return { st = '', ex = 0, ca = 0, lines = '', seats = '', alloc = '', fan = '', raw = raw } end
+    return { st = st, ex = tonumber(ex) or 0, ca = tonumber(ca) or 0, lines = lines, seats = seats, alloc = alloc,
+      fan = fan, raw = raw }
+  end
+
+  -- write_hold stores h as it now stands (its state or deadline changed). SET drops any expiry the key had.
+  local function write_hold(hk, h)
+    h.raw = hold_record(h.st, h.ex, h.ca, h.lines, h.seats, h.alloc, h.fan)
+    redis.call('SET', hk, h.raw)
+  end
+
+  -- free_hold gives a live hold's units back to sale and leaves it in state newstate (released or expired). h is the
+  -- hold as read_hold read it, when the caller has it.
+  local function free_hold(id, newstate, h)
+    local hk = P .. 'hold:' .. id
+    h = h or read_hold(hk)
+    if not h or (h.st ~= 'held' and h.st ~= 'checkout') then
+      redis.call('ZREM', K_DEADLINE, id)
+      return false
+    end
+    local units = 0
+    for _, a in ipairs(parse_alloc(h.alloc)) do
+      local sk = P .. 'sec:' .. a.sec
+      redis.call('HINCRBY', sk, 'held', -a.n)
+      redis.call('HINCRBY', sk, 'avail', a.n)
+      redis.call('HINCRBY', sk, 'ver', 1)
+      if #a.pos > 0 then set_seats(P .. 'seats:' .. a.sec, a.pos, '0') end
+      units = units + a.n
+    end
+    redis.call('DECRBY', P .. 'fan:' .. h.fan, units)
+    h.st = newstate
+    write_hold(hk, h)
+    redis.call('PEXPIRE', hk, HOLD_KEEP_MS)
     redis.call('ZREM', K_DEADLINE, id)
-    return false
+    return true
   end
-  local units = 0
-  for _, a in ipairs(parse_alloc(h.alloc)) do
-    local sk = P .. 'sec:' .. a.sec
-    redis.call('HINCRBY', sk, 'held', -a.n)
-    redis.call('HINCRBY', sk, 'avail', a.n)
-    redis.call('HINCRBY', sk, 'ver', 1)
-    if #a.pos > 0 then set_seats(P .. 'seats:' .. a.sec, a.pos, '0') end
-    units = units + a.n
-  end
-  redis.call('DECRBY', P .. 'fan:' .. h.fan, units)
-  h.st = newstate
-  write_hold(hk, h)
-  redis.call('PEXPIRE', hk, HOLD_KEEP_MS)
-  redis.call('ZREM', K_DEADLINE, id)
-  return true
-end
 
--- reclaim expires up to limit holds whose deadline has passed; the deadline zset is the truth. now and limit may
--- come as strings, which redis.call passes on without formatting a number.
-local function reclaim(now, limit)
-  local ids = redis.call('ZRANGEBYSCORE', K_DEADLINE, '-inf', now, 'LIMIT', '0', limit)
-  local n = 0
-  for _, id in ipairs(ids) do
-    if free_hold(id, 'expired') then n = n + 1 end
+  -- reclaim expires up to limit holds whose deadline has passed; the deadline zset is the truth. now and limit may
+  -- come as strings, which redis.call passes on without formatting a number.
+  local function reclaim(now, limit)
+    local ids = redis.call('ZRANGEBYSCORE', K_DEADLINE, '-inf', now, 'LIMIT', '0', limit)
+    local n = 0
+    for _, id in ipairs(ids) do
+      if free_hold(id, 'expired') then n = n + 1 end
+    end
+    return n
   end
-  return n
+  return { split = split, parse_alloc = parse_alloc, set_seats = set_seats, read_hold = read_hold,
+    write_hold = write_hold, free_hold = free_hold, reclaim = reclaim }
 end

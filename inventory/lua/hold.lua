@@ -169,7 +169,7 @@ local function start_call()
     due = dueRead
   else
     local limit = math.min(16 * K, 256)
-    local n = reclaim(nowS, str(limit))
+    local n = holds_kit().reclaim(nowS, str(limit))
     if n < limit then
       local first = redis.call('ZRANGE', K_DEADLINE, 0, 0, 'WITHSCORES')
       due = tonumber(first[2]) or false
@@ -336,7 +336,7 @@ local function general()
     local prevID = string.sub(v, 1, nl - 1)
     local h = made[prevID]
     if h then return { 'replay', prevID, 'held', h[1], h[2], nowS, exS } end
-    h = read_hold(P .. 'hold:' .. prevID)
+    h = holds_kit().read_hold(P .. 'hold:' .. prevID)
     if h then return { 'replay', prevID, h.st, h.lines, h.seats, h.ca, h.ex } end
     return nil
   end
