@@ -20,7 +20,9 @@
 -- and idempotency keys are read in one MGET; the new holds and the fans' units are written in one MSET (a live hold has
 -- no expiry), each section's counters and seat string once. Only an idempotency key (SET with its expiry) and a replay
 -- of a hold made before the call (GET) cost a call of their own.
-local K = tonumber(ARGV[1])
+-- Numbers the call knows to be there are converted by arithmetic: tonumber converts its argument twice (checking,
+-- then converting) and is a call of its own.
+local K = ARGV[1] + 0
 local meta = redis.call('HMGET', K_META, 'ttl', 'maxfan', 'cur', 'due')
 if not meta[1] then
   local out = {}
@@ -28,33 +30,24 @@ if not meta[1] then
   out[K + 1] = { '', 0, 0 }
   return out
 end
-local ttl, maxfan, cur, dueRead = tonumber(meta[1]), tonumber(meta[2]), meta[3], tonumber(meta[4])
+local ttl, maxfan, cur, dueRead = meta[1] + 0, meta[2] + 0, meta[3], tonumber(meta[4])
 -- due is the meta's due as the call leaves it (see common.lua); nil when unknown (the reclaim hit its limit).
 local due
 
 -- Integers become strings with string.format's integer path: tostring, and redis.call given a number, format it as
--- a double, which costs the server twice to three times as much. str converts small integers once per call.
+-- a double, which costs the server twice to three times as much.
 local fmt = string.format
-local strOf = {}
-local function str(n)
-  local s = strOf[n]
-  if not s then
-    s = fmt('%d', n)
-    strOf[n] = s
-  end
-  return s
-end
 
 -- The batch's sections: definition, counters as they stand within this call, seat string; false for an unknown one.
-local B = tonumber(ARGV[2])
+local B = ARGV[2] + 0
 local bsec = {}
 for i = 1, B do
   local sk = KEYS[2 + 2 * i]
   local f = redis.call('HMGET', sk, 'kind', 'avail', 'held', 'ver', 'price', 'rows')
   local s = false
   if f[1] then
-    s = { id = ARGV[2 + i], key = sk, seatkey = KEYS[3 + 2 * i], seated = f[1] == 'seated', avail = tonumber(f[2]),
-      held = tonumber(f[3]), ver = tonumber(f[4]), price = f[5], units = 0, mark = 0, lineOf = {}, dirty = false }
+    s = { id = ARGV[2 + i], key = sk, seatkey = KEYS[3 + 2 * i], seated = f[1] == 'seated', avail = f[2] + 0,
+      held = f[3] + 0, ver = f[4] + 0, price = f[5], units = 0, mark = 0, lineOf = {}, dirty = false }
     if s.seated then
       s.rows, s.byrow, s.ff = {}, {}, 1
       for label, off, n in string.gmatch(f[6], '([^:,]+):(%d+):(%d+)') do
@@ -109,7 +102,7 @@ local function spec(sp)
     local i = secOf[sec]
     local s = i and bsec[i]
     if s and not s.seated then
-      t = { '-', 0, 1, i, tonumber(q), '0', common = s }
+      t = { '-', 0, 1, i, q + 0, '0', common = s }
       specOf[sp] = t
       return t
     end
@@ -129,7 +122,7 @@ local function spec(sp)
   for j = m + 1, m + 3 * (t[m] or 0), 3 do
     t[j], t[j + 1], t[j + 2] = secOf[w[j]] or 0, tonumber(w[j + 1]), w[j + 2]
   end
-  -- The common hold, one unit count of a general section and no idempotency key, is served by serve_common.
+  -- The common hold, one unit count of a general section and no idempotency key, is served by the main loop.
   if N == 0 and t[3] == 1 and w[1] == '-' and w[6] == '0' then
     local s = bsec[t[4]]
     if s and not s.seated then t.common = s end
@@ -169,7 +162,7 @@ local function start_call()
     due = dueRead
   else
     local limit = math.min(16 * K, 256)
-    local n = holds_kit().reclaim(nowS, str(limit))
+    local n = holds_kit().reclaim(nowS, fmt('%d', limit))
     if n < limit then
       local first = redis.call('ZRANGE', K_DEADLINE, 0, 0, 'WITHSCORES')
       due = tonumber(first[2]) or false
@@ -178,7 +171,7 @@ local function start_call()
       for _, s in ipairs(bsec) do
         if s then
           local f = redis.call('HMGET', s.key, 'avail', 'held', 'ver')
-          s.avail, s.held, s.ver = tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
+          s.avail, s.held, s.ver = f[1] + 0, f[2] + 0, f[3] + 0
           s.parts, s.ff = nil, 1
         end
       end
@@ -214,9 +207,20 @@ end
 -- idempotency keys) and returns its hold_one. A call of common holds only never makes it: each function a call
 -- defines costs the server an allocation, its upvalues and garbage.
 local function general()
+  -- str converts small integers (seat numbers, unit counts) once per call.
+  local strOf = {}
+  local function str(n)
+    local s = strOf[n]
+    if not s then
+      s = fmt('%d', n)
+      strOf[n] = s
+    end
+    return s
+  end
+
   -- new_line makes, once per call, section s's line for n units: {line, alloc prefix, the new hold's reply}, kept in
   -- s.lineOf by the number; callers read s.lineOf[n] first and call this only on a miss
-  -- (serve_common builds its own inline: it is the common holds' path).
+  -- (the main loop builds its own inline: it is the common holds' path).
   local function new_line(s, n)
     local u = str(n)
     local l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|', s.id .. ':' .. u .. ':' .. s.price .. '\n' }
@@ -225,7 +229,7 @@ local function general()
   end
 
   -- new_fan adds a fan's key to the fans the call writes and returns its name (callers read fanName first;
-  -- serve_common does this inline).
+  -- the main loop does this inline).
   local function new_fan(K_FAN)
     local fan = string.sub(K_FAN, fanAt)
     fanName[K_FAN] = fan
@@ -519,51 +523,51 @@ local function general()
 end
 
 
--- serve_common serves hold i, whose spec is a common hold of q units of general section s: the checks of hold_one's
--- short path in the same order, with the hold's record cut from one prefix per call and line, its fan's name
--- once per fan.
-local function serve_common(i, s, q)
-  if not now then start_call() end
-  local kb = keyAt[i]
-  local K_FAN = KEYS[kb]
-  local had = fanUnits[K_FAN]
-  if q + had > maxfan then return { 'ERR', 'LIMIT_EXCEEDED' } end
-  local avail = s.avail
-  if q > avail then return { 'ERR', 'SOLD_OUT ' .. s.id } end
-  s.avail, s.held, s.ver = avail - q, s.held + q, s.ver + 1
-  if not s.dirty then s.dirty = true; dirtyList[#dirtyList + 1] = s end
-  local fan = fanName[K_FAN]
-  if not fan then
-    fan = string.sub(K_FAN, fanAt)
-    fanName[K_FAN] = fan
-    fanList[#fanList + 1] = K_FAN
-  end
-  fanUnits[K_FAN] = had + q
-  local l = s.lineOf[q]
-  if not l then
-    local u = str(q)
-    l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|', s.id .. ':' .. u .. ':' .. s.price .. '\n' }
-    s.lineOf[q] = l
-  end
-  local rec = l.rec
-  if not rec then
-    rec = hold_record('held', exS, nowS, l[1], '', l[2], '')
-    l.rec = rec
-  end
-  local K_HOLD = KEYS[kb + 1]
-  nrec = nrec + 2
-  recs[nrec - 1], recs[nrec] = K_HOLD, rec .. fan
-  nd = nd + 2
-  deadlines[nd - 1], deadlines[nd] = exS, string.sub(K_HOLD, holdAt)
-  return l[3]
-end
-
+-- The holds in order. The common hold (spec.common is its section) is served here rather than by a function of its
+-- own, a call per hold costing about as much as its work: the checks of hold_one's short path in the same order, with
+-- the hold's record cut from one prefix per call and line, its fan's name once per fan.
 local out, hold_one = {}, nil
+local keys, sub = KEYS, string.sub
 for i = 1, K do
   local t = specAt[i]
   local s = t.common
   if s then
-    out[i] = serve_common(i, s, t[5])
+    if not now then start_call() end
+    local kb, q = keyAt[i], t[5]
+    local K_FAN = keys[kb]
+    local had, avail = fanUnits[K_FAN], s.avail
+    if q + had > maxfan then
+      out[i] = { 'ERR', 'LIMIT_EXCEEDED' }
+    elseif q > avail then
+      out[i] = { 'ERR', 'SOLD_OUT ' .. s.id }
+    else
+      s.avail, s.held, s.ver = avail - q, s.held + q, s.ver + 1
+      if not s.dirty then s.dirty = true; dirtyList[#dirtyList + 1] = s end
+      local fan = fanName[K_FAN]
+      if not fan then
+        fan = sub(K_FAN, fanAt)
+        fanName[K_FAN] = fan
+        fanList[#fanList + 1] = K_FAN
+      end
+      fanUnits[K_FAN] = had + q
+      local l = s.lineOf[q]
+      if not l then
+        local u = fmt('%d', q)
+        l = { s.id .. ':' .. u .. ':' .. s.price, s.id .. '|' .. u .. '|', s.id .. ':' .. u .. ':' .. s.price .. '\n' }
+        s.lineOf[q] = l
+      end
+      local rec = l.rec
+      if not rec then
+        rec = hold_record('held', exS, nowS, l[1], '', l[2], '')
+        l.rec = rec
+      end
+      local K_HOLD = keys[kb + 1]
+      nrec = nrec + 2
+      recs[nrec - 1], recs[nrec] = K_HOLD, rec .. fan
+      nd = nd + 2
+      deadlines[nd - 1], deadlines[nd] = exS, sub(K_HOLD, holdAt)
+      out[i] = l[3]
+    end
   else
     if not hold_one then hold_one = general() end
     out[i] = hold_one(i)
