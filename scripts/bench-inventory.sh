@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures the inventory's hold path on Redis and prints holds/s with ratios:
 #   - BenchmarkHoldOneRoundTrip: the Go store, one EVALSHA round trip per hold (batching off)
-#   - BenchmarkHoldBatched: the Go store, concurrent holds batched (≤ 64 holds or 200 µs per round trip)
+#   - BenchmarkHoldBatched: the Go store, concurrent holds batched (≤ 64 holds a round trip, one batch on the wire unless full)
 #   - redis-benchmark running the same hold script with EVALSHA, 50 clients, without and with pipelining (-P 16),
 #     against a throwaway event with a huge capacity: the server's own ceiling for the script.
 # Compare the ratios of one run, not absolute figures: the machine's load moves them.
@@ -130,7 +130,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 printf '\n%-44s %12s %12s %12s\n' "hold path" "holds/s" "vs 1 RT" "vs rb -P16"
 row() { printf '%-44s %12.0f %12s %12s\n' "$1" "$2" "$(ratio "$2" "$one")" "$(ratio "$2" "$rb_piped")"; }
 row "Go store, one round trip per hold" "$one"
-row "Go store, batched (64 / 200 µs)" "$batched"
+row "Go store, batched (64 a trip)" "$batched"
 row "redis-benchmark EVALSHA, -c 50" "$rb_plain"
 row "redis-benchmark EVALSHA, -c 50 -P 16" "$rb_piped"
 printf '%-44s %12.0f %12s %12s\n' "redis-benchmark PING (reference)" "$ping" "" ""

@@ -48,10 +48,11 @@ func (c *holdCall) free() {
 	callPool.Put(c)
 }
 
-// batcher gathers concurrent holds into batches: one round trip carries up to max holds, and a batch waits at most
-// window after its first hold. The holds of one event go in one call of the hold script (it serves them in order,
-// each all or nothing); the calls for several events go in one pipeline. Several batches may be in flight at once
-// (inflight senders), so a slow round trip does not stop the next batch from forming.
+// batcher gathers concurrent holds into batches: one round trip carries up to max holds. The holds of one event go
+// in one call of the hold script (it serves them in order, each all or nothing); the calls for several events go in
+// one pipeline. An idle store sends a hold at once; while a batch is on the wire the next one gathers until that
+// batch is answered, it is full, or window has passed since its first hold. So a batch is on the wire alone unless
+// the load fills batches or a round trip is slow, and then up to inflight go at once.
 type batcher struct {
 	s       *Store
 	max     int
@@ -62,6 +63,7 @@ type batcher struct {
 	batches chan []*holdCall // to the senders
 	spare   chan []*holdCall // batch slices the senders are done with
 	busy    atomic.Int32     // batches handed to the senders and not yet answered
+	idle    chan struct{}    // a sender's batch was answered (one token, dropped when nobody takes it)
 	trips   atomic.Int64     // round trips sent, for the benchmarks' holds per round trip
 	sent    atomic.Int64     // holds sent
 	wg      sync.WaitGroup
@@ -69,8 +71,11 @@ type batcher struct {
 }
 
 // inflight bounds the batches on the wire at once. Redis runs scripts one at a time, so two keep it busy (one runs
-// while the next waits); more would only split the waiting holds into smaller batches, and a script call's own cost
-// (about 300k server instructions: its closures and tables, clock, reclaim, reads and writes) is some 13 holds' worth.
+// while the next waits); more would only split the waiting holds into smaller batches. A second batch goes out only
+// when it is full or the first is slow (see batcher): a script call's own cost (about 250k server instructions: its
+// closures and tables, clock, reclaim, reads and writes) is some 10 holds' worth, so where Redis shares the machine's
+// CPU two half batches cost it more than one whole one, and the holds gain nothing by waiting in Redis's socket
+// instead of in the batcher.
 const inflight = 2
 
 // connIdle is how long a sender keeps an unused connection: one idle longer goes back to the client's pool, whose
@@ -79,7 +84,7 @@ const connIdle = 500 * time.Millisecond
 
 func newBatcher(s *Store, max int, window time.Duration) *batcher {
 	b := &batcher{s: s, max: max, window: window, in: make(chan *holdCall, 4*max),
-		batches: make(chan []*holdCall), spare: make(chan []*holdCall, inflight+1)}
+		batches: make(chan []*holdCall), spare: make(chan []*holdCall, inflight+1), idle: make(chan struct{}, 1)}
 	if max > 1 {
 		b.loopWG.Add(1)
 		go b.loop()
@@ -168,7 +173,14 @@ func (b *batcher) loop() {
 			}
 		}
 		// Waiting for more only pays while earlier batches are on the wire: an idle store sends at once, so a lone
-		// hold gets no added latency, and under load batches fill while the round trips are under way.
+		// hold gets no added latency, and under load a batch fills while the one before it is under way. It goes
+		// once that one is answered (its sender then gives a token on idle), so one batch is on the wire at a time
+		// unless batches fill or a round trip takes longer than window. A token left from an earlier answer is
+		// dropped first; one given after the check of busy is taken by the wait.
+		select {
+		case <-b.idle:
+		default:
+		}
 		if open && len(batch) < b.max && b.busy.Load() > 0 {
 			timer.Reset(b.window)
 		gather:
@@ -179,6 +191,8 @@ func (b *batcher) loop() {
 						break gather
 					}
 					batch = append(batch, c)
+				case <-b.idle:
+					break gather
 				case <-timer.C:
 					break gather
 				}
@@ -204,6 +218,10 @@ func (b *batcher) sender() {
 	for batch := range b.batches {
 		b.exec(context.Background(), &sd, batch)
 		b.busy.Add(-1)
+		select {
+		case b.idle <- struct{}{}:
+		default:
+		}
 		for _, c := range batch {
 			c.done <- struct{}{}
 		}

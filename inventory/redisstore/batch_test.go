@@ -238,3 +238,42 @@ func TestBatchCommonHolds(t *testing.T) {
 	}
 	b.auditClean(t, ev.ID)
 }
+
+// TestBatchWaitsForTheOneOnTheWire holds from many fans at once with a window far longer than the test: a batch
+// that is not full may only wait for the one on the wire, so every hold is answered as soon as the batch before its
+// own is, and a lone hold on an idle store goes at once.
+func TestBatchWaitsForTheOneOnTheWire(t *testing.T) {
+	b := setup(t, Options{BatchWindow: time.Hour, MaxBatch: 16})
+	ev := b.create(t, testEvent(gaSection("GA", 10000, 100)))
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second) // a hold left waiting fails instead of hanging
+	defer cancel()
+	hold := func(fan string) error {
+		_, err := b.s.Hold(ctx, inventory.HoldRequest{Event: ev.ID, Fan: fan, Items: []inventory.Item{item("GA", 1)}})
+		return err
+	}
+	start := time.Now()
+	for i := range 20 {
+		if err := hold("lone" + strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 600
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- hold("f" + strconv.Itoa(i)) }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("%d holds took %v", n+20, d)
+	}
+	if c := b.counts(t, ev.ID, "GA"); c[1] != n+20 {
+		t.Fatalf("GA %v, want %d held", c, n+20)
+	}
+	if trips, sent := b.s.batch.trips.Load(), b.s.batch.sent.Load(); sent != n+20 || trips < n/16+20 {
+		t.Fatalf("%d holds in %d round trips", sent, trips)
+	}
+}

@@ -23,7 +23,7 @@ const maxBatchLimit = 512
 // Options tune a Store; the zero value is usable.
 type Options struct {
 	Prefix      string        // key prefix, default "onsale"; must not contain '{' or '}'
-	BatchWindow time.Duration // how long a batch waits for more holds after its first, default 200 µs
+	BatchWindow time.Duration // how long a batch waits at most for the one on the wire to be answered, default 1 ms
 	MaxBatch    int           // holds per round trip, default 64, at most 512; 1 sends every hold on its own
 	Registerer  prometheus.Registerer
 }
@@ -52,7 +52,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: prefix %q: braces would break the per-event hash tag", opts.Prefix)
 	}
 	if opts.BatchWindow <= 0 {
-		opts.BatchWindow = 200 * time.Microsecond
+		opts.BatchWindow = time.Millisecond
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 64
