@@ -41,7 +41,7 @@ func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 		return nil, err
 	}
 	c := newCall(req.Event)
-	// The keys, the hold id and the spec are cut from one string:
+	// The keys, the hold id and the spec are cut from one string, a region of a shared slab chunk:
 	// "<p>fan:<fan><p>hold:<id>[<p>idem:<n>:<fan>:<key>]<spec>", the spec "<i|-> N [sec row n]… M [sec q adj]…".
 	pn := len(s.prefix) + len(":{ev:}:") + len(req.Event)
 	prefix := func(b []byte) []byte {
@@ -57,7 +57,7 @@ func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
 	if req.IdempotencyKey != "" {
 		n += pn + 22 + len(req.Fan) + len(req.IdempotencyKey)
 	}
-	b := make([]byte, 0, n)
+	b := callSlab.take(n)[:0]
 	b = append(append(prefix(b), "fan:"...), req.Fan...)
 	fanEnd := len(b)
 	b = append(prefix(b), "hold:"...)
@@ -304,21 +304,8 @@ func (f *holdFields) hold(id string) (inventory.Hold, error) {
 	}
 	h.CreatedAt = time.UnixMilli(f.ca).UTC()
 	h.ExpiresAt = time.UnixMilli(f.ex).UTC()
-	for part := range strings.SplitSeq(f.lines, ";") {
-		if part == "" {
-			continue
-		}
-		sec, rest, _ := strings.Cut(part, ":")
-		q, price, _ := strings.Cut(rest, ":")
-		l := inventory.Line{Section: sec, Quantity: int(f.num(q)), UnitPrice: f.num(price)}
-		l.Amount = l.UnitPrice * int64(l.Quantity)
-		h.Lines = append(h.Lines, l)
-		h.Units += l.Quantity
-		h.Total += l.Amount
-	}
-	if f.seats != "" {
-		h.Seats = strings.Split(f.seats, " ")
-	}
+	h.Lines, h.Units, h.Total = f.readLines()
+	h.Seats = readSeats(f.seats)
 	if f.err != nil {
 		return inventory.Hold{}, f.err
 	}
