@@ -131,17 +131,24 @@ local function spec(sp)
   return t
 end
 
--- Each hold's first key, spec and fingerprint (nil without an idempotency key, whose key is then not sent; fpAt
--- is made by the first that has one).
-local keyAt, specAt, fpAt = {}, {}, nil
+-- The holds' specs, parsed before the first hold is served; the keys start_call reads: the fans', each once (a batch
+-- may carry many holds of one fan), then the idempotency keys (idemKeys is made by the first hold that has one). A
+-- hold's keys and arguments are found again by walking them in the same order, which is cheaper than keeping them.
+local mk, nf, idemKeys = {}, 0, nil
 do
   local kb, ab = 4 + 2 * B, 3 + B
-  for i = 1, K do
-    local t = spec(ARGV[ab])
-    keyAt[i], specAt[i] = kb, t
+  for _ = 1, K do
+    local sp = ARGV[ab]
+    local t = specOf[sp] or spec(sp)
+    local fk = KEYS[kb]
+    if fanUnits[fk] == nil then
+      fanUnits[fk] = false
+      nf = nf + 1
+      mk[nf] = fk
+    end
     if t[1] == 'i' then
-      fpAt = fpAt or {}
-      fpAt[i] = ARGV[ab + 1]
+      idemKeys = idemKeys or {}
+      idemKeys[#idemKeys + 1] = KEYS[kb + 2]
       kb, ab = kb + 3, ab + 2
     else
       kb, ab = kb + 2, ab + 1
@@ -177,23 +184,11 @@ local function start_call()
       end
     end
   end
-  -- Each fan once: a batch may carry many holds of one fan.
-  local mk, nf = {}, 0
-  for i = 1, K do
-    local fk = KEYS[keyAt[i]]
-    if fanUnits[fk] == nil then
-      fanUnits[fk] = false
-      nf = nf + 1
-      mk[nf] = fk
-    end
-  end
   local n = nf
-  if fpAt then
-    for i = 1, K do
-      if fpAt[i] then
-        n = n + 1
-        mk[n] = KEYS[keyAt[i] + 2]
-      end
+  if idemKeys then
+    for _, ik in ipairs(idemKeys) do
+      n = n + 1
+      mk[n] = ik
     end
   end
   local vals = bulk('MGET', nil, mk, n)
@@ -360,10 +355,10 @@ local function general()
     end
   end
 
-  -- hold_one serves hold i of the call; it returns the reply entry. Its spec is t (see spec): seats from t[3], items
-  -- from t[m + 1]. The hold's sections, in order of first appearance (named seats first), are its S entries of secs.
-  local function hold_one(i)
-    local kb, t, fp = keyAt[i], specAt[i], fpAt and fpAt[i]
+  -- hold_one serves hold i of the call, whose keys start at KEYS[kb], and returns the reply entry. Its spec is t (see
+  -- spec): seats from t[3], items from t[m + 1]; fp its fingerprint, nil without an idempotency key. The hold's
+  -- sections, in order of first appearance (named seats first), are its S entries of secs.
+  local function hold_one(i, kb, t, fp)
     local K_FAN, K_HOLD, K_IDEM = KEYS[kb], KEYS[kb + 1], KEYS[kb + 2]
     local id, useIdem = string.sub(K_HOLD, holdAt), fp ~= nil
     local mark, N = i, t[2]
@@ -527,13 +522,14 @@ end
 -- own, a call per hold costing about as much as its work: the checks of hold_one's short path in the same order, with
 -- the hold's record cut from one prefix per call and line, its fan's name once per fan.
 local out, hold_one = {}, nil
-local keys, sub = KEYS, string.sub
+local keys, argv, sub = KEYS, ARGV, string.sub
+local kb, ab = 4 + 2 * B, 3 + B
 for i = 1, K do
-  local t = specAt[i]
+  local t = specOf[argv[ab]]
   local s = t.common
   if s then
     if not now then start_call() end
-    local kb, q = keyAt[i], t[5]
+    local q = t[5]
     local K_FAN = keys[kb]
     local had, avail = fanUnits[K_FAN], s.avail
     if q + had > maxfan then
@@ -568,9 +564,16 @@ for i = 1, K do
       deadlines[nd - 1], deadlines[nd] = exS, sub(K_HOLD, holdAt)
       out[i] = l[3]
     end
+    kb, ab = kb + 2, ab + 1
   else
     if not hold_one then hold_one = general() end
-    out[i] = hold_one(i)
+    if t[1] == 'i' then
+      out[i] = hold_one(i, kb, t, argv[ab + 1])
+      kb, ab = kb + 3, ab + 2
+    else
+      out[i] = hold_one(i, kb, t, nil)
+      kb, ab = kb + 2, ab + 1
+    end
   end
 end
 -- Each section's counters and seat string are written once per call.
