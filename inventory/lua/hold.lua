@@ -91,8 +91,8 @@ for i = 1, B do secOf[ARGV[2 + i]] = i end
 
 -- spec returns a hold's spec as a table laid out like its words, with the sections as indexes into the batch's
 -- (0 for one not in it) and the numbers as numbers: [1] "i" or "-", [2] N, N triples, M, M triples; .w is the
--- words. A call parses each distinct spec once.
-local specOf = {}
+-- words. A call parses each distinct spec once. hasGeneral is set by a spec that is not the common hold's.
+local specOf, hasGeneral = {}, false
 local function spec(sp)
   local t = specOf[sp]
   if t then return t end
@@ -127,6 +127,7 @@ local function spec(sp)
     local s = bsec[t[4]]
     if s and not s.seated then t.common = s end
   end
+  if not t.common then hasGeneral = true end
   specOf[sp] = t
   return t
 end
@@ -199,9 +200,9 @@ local function start_call()
 end
 
 -- general makes the path of holds other than the common one (named seats, seated sections, several items,
--- idempotency keys) and returns its hold_one. A call of common holds only never makes it: each function a call
--- defines costs the server an allocation, its upvalues and garbage.
-local function general()
+-- idempotency keys) and returns its hold_one. A call of common holds only never makes it, nor even general itself:
+-- each function a call defines costs the server an allocation, one more per local it captures, and garbage.
+local general = hasGeneral and function()
   -- str converts small integers (seat numbers, unit counts) once per call.
   local strOf = {}
   local function str(n)
