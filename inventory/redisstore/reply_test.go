@@ -1,6 +1,8 @@
 package redisstore
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -11,25 +13,30 @@ import (
 
 // The entries a hold script call answers a common hold with: one general line, and two adjacent seats.
 var (
-	benchShared = []any{"EUR", int64(1795654319568), int64(1795654919568)}
+	benchShared  = []any{"EUR", int64(1795654319568), int64(1795654919568)}
 	benchReplies = map[string]any{
 		"general": "GA:1:100\n",
 		"seated":  "S:2:100\nS-A-1 S-A-2",
 		"lines":   "GA:2:100;A:1:50;B:3:75\n",
+		"soldout": []any{"ERR", "SOLD_OUT GA"},
 		"replay":  []any{"replay", "ev.aaaaaaaaaaaaaaaaaaaa", "held", "GA:2:100", "", int64(1795654319568), int64(1795654919568)},
 	}
 )
 
 // BenchmarkHoldFromReply measures reading one hold's entry of the hold script's reply into a Hold.
 func BenchmarkHoldFromReply(b *testing.B) {
-	for _, name := range []string{"general", "seated", "lines", "replay"} {
+	for _, name := range []string{"general", "seated", "lines", "replay", "soldout"} {
 		v := benchReplies[name]
 		b.Run(name, func(b *testing.B) {
 			c := &holdCall{event: "ev", id: "ev.aaaaaaaaaaaaaaaaaaaa", shared: benchShared}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := holdFromReply(c, "fan", v); err != nil {
+				_, err := holdFromReply(c, "fan", v)
+				if (err != nil) != (name == "soldout") {
 					b.Fatal(err)
+				}
+				if err != nil {
+					_ = err.Error() // as an HTTP answer reads it
 				}
 			}
 		})
@@ -131,5 +138,29 @@ func TestSlab(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestRefusal checks a refused hold's error reads as the formatted errors it replaces and unwraps to its domain error.
+func TestRefusal(t *testing.T) {
+	t.Parallel()
+	c := &holdCall{event: "ev", id: "ev.new", shared: benchShared}
+	for _, msg := range []string{"SOLD_OUT GA", "LIMIT_EXCEEDED", "SEATS_UNAVAILABLE A-1-1 A-1-2", "INVALID unknown section X"} {
+		_, err := holdFromReply(c, "fan", []any{"ERR", msg})
+		want, dom := codeErr(msg), scriptErrors[strings.Fields(msg)[0]]
+		if err == nil || err.Error() != want.Error() || !errors.Is(err, dom) {
+			t.Fatalf("%q: %v, want %v", msg, err, want)
+		}
+		re, ok := err.(*refusal)
+		if !ok {
+			t.Fatalf("%q: %T", msg, err)
+		}
+		re.event, re.fan, re.named = "ev", "fan", true
+		if wrapped := fmt.Errorf("hold %s for %s: %w", "ev", "fan", want); re.Error() != wrapped.Error() {
+			t.Fatalf("%q: %q, want %q", msg, re.Error(), wrapped.Error())
+		}
+	}
+	if _, err := holdFromReply(c, "fan", []any{"ERR", "WRONGTYPE Operation"}); err == nil || errors.As(err, new(*refusal)) {
+		t.Fatalf("an unknown code became %v", err)
 	}
 }
