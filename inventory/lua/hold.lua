@@ -51,7 +51,7 @@ for i = 1, B do
     if s.seated then
       s.rows, s.byrow, s.ff = {}, {}, 1
       for label, off, n in string.gmatch(f[6], '([^:,]+):(%d+):(%d+)') do
-        local r = { label = label, off = tonumber(off), n = tonumber(n), i = #s.rows + 1 }
+        local r = { label = label, off = off + 0, n = n + 0, i = #s.rows + 1 }
         s.rows[r.i] = r
         s.byrow[label] = r
       end
@@ -193,7 +193,10 @@ local function start_call()
     end
   end
   local vals = bulk('MGET', nil, mk, n)
-  for i = 1, nf do fanUnits[mk[i]] = tonumber(vals[i]) or 0 end
+  for i = 1, nf do
+    local v = vals[i]
+    fanUnits[mk[i]] = v and v + 0 or 0
+  end
   for i = nf + 1, n do
     if idemOf[mk[i]] == nil then idemOf[mk[i]] = vals[i] end
   end
