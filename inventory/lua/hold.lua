@@ -49,7 +49,7 @@ for i = 1, B do
     s = { id = ARGV[2 + i], key = sk, seatkey = KEYS[3 + 2 * i], seated = f[1] == 'seated', avail = f[2] + 0,
       held = f[3] + 0, ver = f[4] + 0, price = f[5], units = 0, mark = 0, lineOf = {}, dirty = false }
     if s.seated then
-      s.rows, s.byrow, s.ff = {}, {}, 1
+      s.rows, s.byrow, s.ff, s.dirtyRows = {}, {}, 1, {}
       for label, off, n in string.gmatch(f[6], '([^:,]+):(%d+):(%d+)') do
         local r = { label = label, off = off + 0, n = n + 0, i = #s.rows + 1 }
         s.rows[r.i] = r
@@ -254,15 +254,15 @@ local general = hasGeneral and function()
     return s.parts
   end
 
-  -- The rows the current hold rewrote (section, part index, old string), for undo.
-  local logS, logK, logV, nlog = {}, {}, {}, 0
+  -- The rows the current hold rewrote (section, row, old string), for undo.
+  local logS, logR, logV, nlog = {}, {}, {}, 0
 
   -- take marks len seats of row r held, from seat x (1-based in the row).
   local function take(s, r, x, len)
     local parts, k = s.parts, 2 * r.i
     local old = parts[k]
     nlog = nlog + 1
-    logS[nlog], logK[nlog], logV[nlog] = s, k, old
+    logS[nlog], logR[nlog], logV[nlog] = s, r, old
     parts[k] = string.sub(old, 1, x - 1) .. string.rep('h', len) .. string.sub(old, x + len)
   end
 
@@ -317,7 +317,7 @@ local general = hasGeneral and function()
 
   -- undo puts the hold's S sections back as they were before it and returns its error entry.
   local function undo(S, code)
-    for k = nlog, 1, -1 do logS[k].parts[logK[k]] = logV[k] end
+    for k = nlog, 1, -1 do logS[k].parts[2 * logR[k].i] = logV[k] end
     nlog = 0
     for i = 1, S do
       local s = secs[i]
@@ -493,7 +493,16 @@ local general = hasGeneral and function()
     if not fanName[K_FAN] then new_fan(K_FAN) end
     fanUnits[K_FAN] = had + units
 
-    -- Every check passed: write. Lines follow the sections' order.
+    -- Every check passed: write. Lines follow the sections' order; the rows the hold took seats in are written at
+    -- the end of the call.
+    for k = 1, nlog do
+      local r = logR[k]
+      if not r.dirty then
+        r.dirty = true
+        local rows = logS[k].dirtyRows
+        rows[#rows + 1] = r
+      end
+    end
     for i = 1, S do
       local s = secs[i]
       s.held = s.held + s.units
@@ -504,7 +513,6 @@ local general = hasGeneral and function()
       if s.pos then
         table.sort(s.pos)
         allocs[i] = l[2] .. table.concat(s.pos, ',')
-        s.strDirty = true
       else
         allocs[i] = l[2]
       end
@@ -580,10 +588,16 @@ for i = 1, K do
     end
   end
 end
--- Each section's counters and seat string are written once per call.
+-- Each section's counters and seat string are written once per call: the seat string's rows the call changed, one
+-- SETRANGE each while they are few (joining a section's rows into its whole string costs as much as 30 or so).
 for _, s in ipairs(dirtyList) do
   redis.call('HSET', s.key, 'avail', fmt('%d', s.avail), 'held', fmt('%d', s.held), 'ver', fmt('%d', s.ver))
-  if s.strDirty then redis.call('SET', s.seatkey, table.concat(s.parts)) end
+  local rows = s.dirtyRows
+  if rows and #rows > 16 then
+    redis.call('SET', s.seatkey, table.concat(s.parts))
+  elseif rows then
+    for _, r in ipairs(rows) do redis.call('SETRANGE', s.seatkey, fmt('%d', r.off), s.parts[2 * r.i]) end
+  end
 end
 for _, fk in ipairs(fanList) do
   nrec = nrec + 2
