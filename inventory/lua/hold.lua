@@ -236,22 +236,27 @@ local general = hasGeneral and function()
     return fan
   end
 
-  -- seatparts reads a seated section's seat string once per call, cut into one string per row, so a hold rewrites
-  -- a row rather than the whole string; row i is parts[2 * i], the (normally empty) pieces around rows the odd ones.
-  -- s.ff is the first row that may have a free seat: the rows before it are full within this call.
+  -- seatparts reads a seated section's seat string (s.str) once per call; its rows are cut from it as they are
+  -- needed (see row), so a hold rewrites a row rather than the whole string: row i is parts[2 * i] once cut, the
+  -- (normally empty) pieces around rows the odd ones, cut only to write the whole string back. s.ff is the first row
+  -- that may have a free seat: the rows before it are full within this call.
   local function seatparts(s)
     if not s.parts then
-      local str = redis.call('GET', s.seatkey) or ''
-      local parts, at = {}, 0
-      for i, r in ipairs(s.rows) do
-        parts[2 * i - 1] = string.sub(str, at + 1, r.off)
-        parts[2 * i] = string.sub(str, r.off + 1, r.off + r.n)
-        at = r.off + r.n
-      end
-      parts[2 * #s.rows + 1] = string.sub(str, at + 1)
-      s.parts, s.ff = parts, 1
+      s.str = redis.call('GET', s.seatkey) or ''
+      s.parts, s.ff = {}, 1
     end
     return s.parts
+  end
+
+  -- row returns row r of section s as it stands in the call.
+  local function row(s, r)
+    local parts, k = seatparts(s), 2 * r.i
+    local str = parts[k]
+    if not str then
+      str = string.sub(s.str, r.off + 1, r.off + r.n)
+      parts[k] = str
+    end
+    return str
   end
 
   -- The rows the current hold rewrote (section, row, old string), for undo.
@@ -260,7 +265,7 @@ local general = hasGeneral and function()
   -- take marks len seats of row r held, from seat x (1-based in the row).
   local function take(s, r, x, len)
     local parts, k = s.parts, 2 * r.i
-    local old = parts[k]
+    local old = row(s, r)
     nlog = nlog + 1
     logS[nlog], logR[nlog], logV[nlog] = s, r, old
     parts[k] = string.sub(old, 1, x - 1) .. string.rep('h', len) .. string.sub(old, x + len)
@@ -274,8 +279,18 @@ local general = hasGeneral and function()
     local parts, rows = seatparts(s), s.rows
     local first, firstRow
     local ff = s.ff
+    -- The rows not cut yet are as the stored string has them: one search of it skips those that are full, without
+    -- cutting them. x is the first free seat from row ff's start (1-based in the string), past the end if none.
+    local whole, x = s.str, nil
+    while ff <= #rows and not parts[2 * ff] do
+      local r = rows[ff]
+      if not x or x <= r.off then x = string.find(whole, '0', r.off + 1, true) or #whole + 1 end
+      if x <= r.off + r.n then break end
+      ff = ff + 1
+    end
     for i = ff, #rows do
-      local r, str = rows[i], parts[2 * i]
+      local r = rows[i]
+      local str = row(s, r)
       local init = string.find(str, '0', 1, true)
       if not init then
         if i == ff then ff = i + 1 end
@@ -300,7 +315,7 @@ local general = hasGeneral and function()
     if adj then return nil end
     local out = {}
     for i = ff, #rows do
-      local str, init = parts[2 * i], 1
+      local str, init = row(s, rows[i]), 1
       while true do
         local x = string.find(str, '0', init, true)
         if not x then break end
@@ -449,7 +464,7 @@ local general = hasGeneral and function()
       local s = bsec[t[j]]
       local label, n = t[j + 1], t[j + 2]
       local r = s.byrow[label]
-      if string.sub(seatparts(s)[2 * r.i], n, n) ~= '0' then
+      if string.sub(row(s, r), n, n) ~= '0' then
         return undo(S, 'SEATS_UNAVAILABLE ' .. s.id .. '-' .. label .. '-' .. n)
       end
       take(s, r, n, 1)
@@ -594,7 +609,15 @@ for _, s in ipairs(dirtyList) do
   redis.call('HSET', s.key, 'avail', fmt('%d', s.avail), 'held', fmt('%d', s.held), 'ver', fmt('%d', s.ver))
   local rows = s.dirtyRows
   if rows and #rows > 16 then
-    redis.call('SET', s.seatkey, table.concat(s.parts))
+    -- The whole string: the rows not cut and the pieces around rows as read, the others as the call left them.
+    local parts, str, at = s.parts, s.str, 0
+    for i, r in ipairs(s.rows) do
+      parts[2 * i - 1] = string.sub(str, at + 1, r.off)
+      parts[2 * i] = parts[2 * i] or string.sub(str, r.off + 1, r.off + r.n)
+      at = r.off + r.n
+    end
+    parts[2 * #s.rows + 1] = string.sub(str, at + 1)
+    redis.call('SET', s.seatkey, table.concat(parts))
   elseif rows then
     for _, r in ipairs(rows) do redis.call('SETRANGE', s.seatkey, fmt('%d', r.off), s.parts[2 * r.i]) end
   end
