@@ -49,12 +49,8 @@ for i = 1, B do
     s = { id = ARGV[2 + i], key = sk, seatkey = KEYS[3 + 2 * i], seated = f[1] == 'seated', avail = f[2] + 0,
       held = f[3] + 0, ver = f[4] + 0, price = f[5], units = 0, mark = 0, lineOf = {}, dirty = false }
     if s.seated then
-      s.rows, s.byrow, s.ff, s.dirtyRows = {}, {}, 1, {}
-      for label, off, n in string.gmatch(f[6], '([^:,]+):(%d+):(%d+)') do
-        local r = { label = label, off = off + 0, n = n + 0, i = #s.rows + 1 }
-        s.rows[r.i] = r
-        s.byrow[label] = r
-      end
+      -- The rows "label:offset:seats,…" are parsed as the call reaches them (see row_at).
+      s.rows, s.byrow, s.ff, s.dirtyRows, s.rowsDef, s.rowsAt = {}, {}, 1, {}, f[6], 1
     end
   end
   bsec[i] = s
@@ -236,6 +232,27 @@ local general = hasGeneral and function()
     return fan
   end
 
+  -- row_at returns row i of seated section s, {label, off, n, i}, or nil past its last: a section's rows are parsed
+  -- from its definition up to the one asked for, as holds mostly look no further than the first rows with free seats.
+  local function row_at(s, i)
+    local rows = s.rows
+    while not rows[i] and s.rowsAt do
+      local _, e, label, off, n = string.find(s.rowsDef, '([^:,]+):(%d+):(%d+)', s.rowsAt)
+      if e then
+        local r = { label = label, off = off + 0, n = n + 0, i = #rows + 1 }
+        rows[r.i] = r
+        s.byrow[label] = r
+      end
+      s.rowsAt = e and e + 1
+    end
+    return rows[i]
+  end
+
+  -- all_rows parses all of seated section s's rows (for s.byrow and the whole string).
+  local function all_rows(s)
+    while s.rowsAt do row_at(s, #s.rows + 1) end
+  end
+
   -- seatparts reads a seated section's seat string (s.str) once per call; its rows are cut from it as they are
   -- needed (see row), so a hold rewrites a row rather than the whole string: row i is parts[2 * i] once cut, the
   -- (normally empty) pieces around rows the odd ones, cut only to write the whole string back. s.ff is the first row
@@ -276,20 +293,21 @@ local general = hasGeneral and function()
   -- first seat (1-based in its row), true and the row; else (not adjacent) the first q free seats in row and seat
   -- order, as {row, seat} pairs, and false. Rows found full are skipped by later holds of the call.
   local function best(s, q, adj)
-    local parts, rows = seatparts(s), s.rows
+    local parts = seatparts(s)
     local first, firstRow
     local ff = s.ff
     -- The rows not cut yet are as the stored string has them: one search of it skips those that are full, without
     -- cutting them. x is the first free seat from row ff's start (1-based in the string), past the end if none.
     local whole, x = s.str, nil
-    while ff <= #rows and not parts[2 * ff] do
-      local r = rows[ff]
+    while not parts[2 * ff] do
+      local r = row_at(s, ff)
+      if not r then break end
       if not x or x <= r.off then x = string.find(whole, '0', r.off + 1, true) or #whole + 1 end
       if x <= r.off + r.n then break end
       ff = ff + 1
     end
-    for i = ff, #rows do
-      local r = rows[i]
+    local i, r = ff, row_at(s, ff)
+    while r do
       local str = row(s, r)
       local init = string.find(str, '0', 1, true)
       if not init then
@@ -309,20 +327,25 @@ local general = hasGeneral and function()
           init = y + 1
         end
       end
+      i = i + 1
+      r = row_at(s, i)
     end
     s.ff = ff
     if first then return first, true, firstRow end
     if adj then return nil end
     local out = {}
-    for i = ff, #rows do
-      local str, init = row(s, rows[i]), 1
+    i, r = ff, row_at(s, ff)
+    while r do
+      local str, init = row(s, r), 1
       while true do
         local x = string.find(str, '0', init, true)
         if not x then break end
-        out[#out + 1] = { rows[i], x }
+        out[#out + 1] = { r, x }
         if #out == q then return out, false end
         init = x + 1
       end
+      i = i + 1
+      r = row_at(s, i)
     end
     return nil
   end
@@ -428,6 +451,7 @@ local general = hasGeneral and function()
       local s = bsec[t[j]]
       local label, n = t[j + 1], t[j + 2]
       if not s.seated then return { 'ERR', 'INVALID seat in general section ' .. s.id } end
+      all_rows(s)
       local r = s.byrow[label]
       if not r or n < 1 or n > r.n then
         return { 'ERR', 'INVALID unknown seat ' .. s.id .. '-' .. label .. '-' .. n }
@@ -541,14 +565,14 @@ local general = hasGeneral and function()
     made_hold(K_HOLD, id, K_IDEM, useIdem, fp, ls, ss, al, K_FAN)
     return ls .. '\n' .. ss
   end
-  return hold_one
+  return hold_one, all_rows
 end
 
 
 -- The holds in order. The common hold (spec.common is its section) is served here rather than by a function of its
 -- own, a call per hold costing about as much as its work: the checks of hold_one's short path in the same order, with
 -- the hold's record cut from one prefix per call and line, its fan's name once per fan.
-local out, hold_one = {}, nil
+local out, hold_one, all_rows = {}, nil, nil
 local keys, argv, sub = KEYS, ARGV, string.sub
 local kb, ab = 4 + 2 * B, 3 + B
 for i = 1, K do
@@ -593,7 +617,7 @@ for i = 1, K do
     end
     kb, ab = kb + 2, ab + 1
   else
-    if not hold_one then hold_one = general() end
+    if not hold_one then hold_one, all_rows = general() end
     if t[1] == 'i' then
       out[i] = hold_one(i, kb, t, argv[ab + 1])
       kb, ab = kb + 3, ab + 2
@@ -610,6 +634,7 @@ for _, s in ipairs(dirtyList) do
   local rows = s.dirtyRows
   if rows and #rows > 16 then
     -- The whole string: the rows not cut and the pieces around rows as read, the others as the call left them.
+    all_rows(s)
     local parts, str, at = s.parts, s.str, 0
     for i, r in ipairs(s.rows) do
       parts[2 * i - 1] = string.sub(str, at + 1, r.off)

@@ -13,6 +13,7 @@ import (
 // TestHoldBatchSeatRows checks the seat string a batch of holds leaves, whichever way the hold script writes it back
 // (the rows it changed one by one while they are few, else the whole string): every seat of every hold the batch made
 // is held, every other seat free, a hold refused within the batch changes nothing, and a later batch sees the seats.
+// Best-available holds and named seats mix in one batch, as the script reads the rows' definitions as it needs them.
 func TestHoldBatchSeatRows(t *testing.T) {
 	for _, rows := range []int{3, 17, 40} {
 		t.Run(strconv.Itoa(rows), func(t *testing.T) {
@@ -110,6 +111,16 @@ func TestHoldBatchSeatRows(t *testing.T) {
 			})
 			if !errors.Is(errs[0], inventory.ErrSeatsUnavailable) || errs[1] != nil {
 				t.Fatalf("second batch: %v", errs)
+			}
+			check()
+			// A named seat in the last row after a best-available hold: the script has read only the first rows'
+			// definitions by then.
+			errs = batch([]inventory.HoldRequest{
+				{Event: ev.ID, Fan: "third", Items: []inventory.Item{{Section: "A", Quantity: 2, Adjacent: true}}},
+				{Event: ev.ID, Fan: "third", Seats: []string{inventory.SeatID("A", strconv.Itoa(len(layout)), 3)}},
+			})
+			if errs[0] != nil || errs[1] != nil {
+				t.Fatalf("third batch: %v", errs)
 			}
 			check()
 		})
