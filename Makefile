@@ -33,7 +33,7 @@ bench: ## Inventory benchmarks on the real Redis: holds/s one round trip vs batc
 	scripts/services.sh up
 	scripts/bench-inventory.sh
 
-bench-http: ## HTTP benchmarks: hold and queue-status endpoints next to a bare fasthttp handler
+bench-http: ## HTTP benchmarks under wrk: hold and queue-status endpoints next to a bare fasthttp server (medians of rounds)
 	scripts/bench-http.sh
 
 bench-system: ## The whole benchmark suite as one table (also written to out/bench.json)
