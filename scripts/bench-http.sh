@@ -13,8 +13,8 @@
 # alone gives 35k–75k req/s here from one minute to the next) moves both sides. Per phase: req/s, p99, and the CPU
 # per request of the server process (from /proc) and of Redis (INFO cpu). The medians over the rounds close the
 # table and are the figures to quote. Several binaries (an old and a new build) alternate within each round, in
-# reverse order on even rounds, so an A/B pair is measured back to back. Each round holds on a new event and the
-# last round's keys are deleted, so Redis's keyspace stays small. Environment: ROUNDS (6), DURATION (wrk seconds,
+# reverse order on even rounds, so an A/B pair is measured back to back. Each round holds on a new event whose keys
+# are deleted at the end of the round, so Redis's keyspace stays small. Environment: ROUNDS (6), DURATION (wrk seconds,
 # 4), CONNECTIONS (100), REDIS_URL (redis://127.0.0.1:6379/9; a private Redis keeps other users' load out of the
 # Redis figure). (`scripts/bench-http.sh wrk [BINARY...]` is the same.)
 #
@@ -138,10 +138,19 @@ admitted() {
   printf '%s\n' "$access"
 }
 
+# free ADDR: nothing answers at ADDR yet (a server left from an earlier run would be measured instead).
+free() { ! curl -fs -m 1 "http://$1/" >/dev/null 2>&1 || { log "$1 is taken by another server"; exit 1; }; }
+# started PID ADDR: the server at ADDR answers and PID is alive.
+started() {
+  wait_http "http://$2/healthz" && kill -0 "$1" 2>/dev/null && return 0
+  log "the server for $2 did not start"
+  exit 1
+}
+free "$bare_addr"
 bin/bareserver -addr "$bare_addr" &
 bare_pid=$!
 pids+=("$bare_pid")
-wait_http "http://$bare_addr/"
+started "$bare_pid" "$bare_addr"
 # Each binary's server: its pid, address, key prefix, and a fan waiting for a wave an hour away (the status polls).
 declare -A spid saddr sprefix sqt
 prefixes=""
@@ -150,13 +159,14 @@ for b in "${bins[@]}"; do
   i=$((i + 1))
   saddr[$b]=127.0.0.1:$((18191 + i))
   sprefix[$b]="benchhttp$$x$i"
+  free "${saddr[$b]}"
   prefixes="$prefixes ${sprefix[$b]}"
   ONSALE_ADDR=${saddr[$b]} ONSALE_REDIS_URL=$redis_url ONSALE_PREFIX=${sprefix[$b]} ONSALE_ADMIN_TOKEN=$admin \
     ONSALE_TOKEN_SECRET=bench-token-secret-0123456789 ONSALE_JOIN_RATE_PER_IP=0 ONSALE_LOG_LEVEL=warn \
     "$b" serve >"$work/serve$i.log" 2>&1 &
   spid[$b]=$!
   pids+=("${spid[$b]}")
-  wait_http "http://${saddr[$b]}/healthz"
+  started "${spid[$b]}" "${saddr[$b]}"
   event "${saddr[$b]}" wait "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)"
   sqt[$b]=$(join "${saddr[$b]}" wait)
   # Warm-up: the first phases of a process run slower (page faults, growing pools and stacks).
@@ -190,9 +200,11 @@ for r in $(seq 1 "$rounds"); do
     read -r rps p99 cpu rcpu < <(ONSALE_ACCESS=$access measure "${spid[$b]}" "http://$a/v1/events/$ev/holds" -s "$work/hold.lua")
     printf '%-5s %-28s %9s %8s %14s %13s\n' "$r" "hold $(basename "$b")" "$rps" "$p99" "$cpu" "$rcpu"
     printf '%s hold %s %s %s %s %s\n' "$b" "$r" "$rps" "$cpu" "$rcpu" "$p99" >>"$work/phases"
-    # The round's holds go, so that Redis's keyspace (and its cost per key) is the same in every round.
-    [ "$r" -eq 1 ] || drop_keys "${sprefix[$b]}:{ev:h$((r - 1))}:*"
   done
+  # The round's holds go once every binary has run, before the next bare phase (which needs no Redis), so that
+  # Redis's keyspace (and its cost per key) is the same in every round and no build's phase follows another's
+  # deletes.
+  for b in "${bins[@]}"; do drop_keys "${sprefix[$b]}:{ev:h$r}:*"; done
 done
 bare_phase $((rounds + 1))
 
