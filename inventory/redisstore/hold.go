@@ -38,27 +38,6 @@ func (s *Store) Hold(ctx context.Context, req inventory.HoldRequest) (inventory.
 	return h, nil
 }
 
-// refusal is a hold the script refused with one of its codes ("<CODE> <detail>"). It reads as the wrapped errors of
-// codeErr and Hold did, but costs one allocation, not two formatted errors: at a sell-out every hold is refused.
-type refusal struct {
-	dom                error // the code's domain error
-	detail, event, fan string
-	named              bool // the event and fan are given: "hold <event> for <fan>: " leads the text
-}
-
-func (e *refusal) Error() string {
-	sep := ""
-	if e.detail != "" {
-		sep = ": "
-	}
-	if e.named {
-		return "hold " + e.event + " for " + e.fan + ": " + e.dom.Error() + sep + e.detail
-	}
-	return e.dom.Error() + sep + e.detail
-}
-
-func (e *refusal) Unwrap() error { return e.dom }
-
 // holdCall checks what needs no stored state and builds one hold's part of the hold script's keys and arguments
 // (the batch adds the event's keys, its sections and the count of holds).
 func (s *Store) holdCall(req inventory.HoldRequest) (*holdCall, error) {
@@ -170,9 +149,8 @@ func holdFromReply(c *holdCall, fan string, v any) (inventory.Hold, error) {
 	}
 	if toStr(vals[0]) == "ERR" {
 		msg := toStr(vals[1])
-		code, detail, _ := strings.Cut(msg, " ")
-		if dom, ok := scriptErrors[code]; ok {
-			return inventory.Hold{}, &refusal{dom: dom, detail: detail}
+		if re := refusalOf(msg); re != nil {
+			return inventory.Hold{}, re
 		}
 		return inventory.Hold{}, fmt.Errorf("hold script: %s", msg)
 	}

@@ -147,7 +147,12 @@ func TestRefusal(t *testing.T) {
 	c := &holdCall{event: "ev", id: "ev.new", shared: benchShared}
 	for _, msg := range []string{"SOLD_OUT GA", "LIMIT_EXCEEDED", "SEATS_UNAVAILABLE A-1-1 A-1-2", "INVALID unknown section X"} {
 		_, err := holdFromReply(c, "fan", []any{"ERR", msg})
-		want, dom := codeErr(msg), scriptErrors[strings.Fields(msg)[0]]
+		code, detail, _ := strings.Cut(msg, " ")
+		dom := scriptErrors[code]
+		want := dom
+		if detail != "" {
+			want = fmt.Errorf("%w: %s", dom, detail)
+		}
 		if err == nil || err.Error() != want.Error() || !errors.Is(err, dom) {
 			t.Fatalf("%q: %v, want %v", msg, err, want)
 		}
