@@ -92,6 +92,21 @@ local function holds_kit()
     redis.call('SET', hk, h.raw)
   end
 
+  -- move_held moves a live hold's units from its sections' held counters to field (avail or sold), marks its seats
+  -- with byte c, and returns its units.
+  local function move_held(h, field, c)
+    local units = 0
+    for _, a in ipairs(parse_alloc(h.alloc)) do
+      local sk = P .. 'sec:' .. a.sec
+      redis.call('HINCRBY', sk, 'held', -a.n)
+      redis.call('HINCRBY', sk, field, a.n)
+      redis.call('HINCRBY', sk, 'ver', 1)
+      if #a.pos > 0 then set_seats(P .. 'seats:' .. a.sec, a.pos, c) end
+      units = units + a.n
+    end
+    return units
+  end
+
   -- free_hold gives a live hold's units back to sale and leaves it in state newstate (released or expired). h is the
   -- hold as read_hold read it, when the caller has it.
   local function free_hold(id, newstate, h)
@@ -101,16 +116,7 @@ local function holds_kit()
       redis.call('ZREM', K_DEADLINE, id)
       return false
     end
-    local units = 0
-    for _, a in ipairs(parse_alloc(h.alloc)) do
-      local sk = P .. 'sec:' .. a.sec
-      redis.call('HINCRBY', sk, 'held', -a.n)
-      redis.call('HINCRBY', sk, 'avail', a.n)
-      redis.call('HINCRBY', sk, 'ver', 1)
-      if #a.pos > 0 then set_seats(P .. 'seats:' .. a.sec, a.pos, '0') end
-      units = units + a.n
-    end
-    redis.call('DECRBY', P .. 'fan:' .. h.fan, units)
+    redis.call('DECRBY', P .. 'fan:' .. h.fan, move_held(h, 'avail', '0'))
     h.st = newstate
     write_hold(hk, h)
     redis.call('PEXPIRE', hk, HOLD_KEEP_MS)
@@ -129,5 +135,5 @@ local function holds_kit()
     return n
   end
   return { split = split, parse_alloc = parse_alloc, set_seats = set_seats, read_hold = read_hold,
-    write_hold = write_hold, free_hold = free_hold, reclaim = reclaim }
+    write_hold = write_hold, move_held = move_held, free_hold = free_hold, reclaim = reclaim }
 end

@@ -8,17 +8,8 @@ reclaim(now, 16)
 local h = target_hold(id, now)
 if not h then return fail('NOT_FOUND', 'hold') end
 if h.st == 'held' or h.st == 'checkout' then
-  local units = 0
-  for _, a in ipairs(parse_alloc(h.alloc)) do
-    local sk = P .. 'sec:' .. a.sec
-    redis.call('HINCRBY', sk, 'held', -a.n)
-    redis.call('HINCRBY', sk, 'sold', a.n)
-    redis.call('HINCRBY', sk, 'ver', 1)
-    if #a.pos > 0 then set_seats(P .. 'seats:' .. a.sec, a.pos, 's') end
-    units = units + a.n
-  end
   -- The fan's units (live and bought) stay; the bought part grows.
-  redis.call('INCRBY', P .. 'bought:' .. h.fan, units)
+  redis.call('INCRBY', P .. 'bought:' .. h.fan, move_held(h, 'sold', 's'))
   h.st = 'confirmed'
   write_hold(KEYS[4], h) -- a live hold has no expiry, and SET would drop one
   redis.call('ZREM', K_DEADLINE, id)

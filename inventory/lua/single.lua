@@ -1,8 +1,8 @@
 -- single.lua follows common.lua in every inventory script but hold.lua (see package lua): helpers of the scripts that
 -- serve one request, which the batched hold script, called most, does not pay to define.
 local kit = holds_kit()
-local split, parse_alloc, set_seats, read_hold, write_hold, free_hold, reclaim =
-  kit.split, kit.parse_alloc, kit.set_seats, kit.read_hold, kit.write_hold, kit.free_hold, kit.reclaim
+local split, parse_alloc, set_seats, read_hold, write_hold, move_held, free_hold, reclaim =
+  kit.split, kit.parse_alloc, kit.set_seats, kit.read_hold, kit.write_hold, kit.move_held, kit.free_hold, kit.reclaim
 local function fail(code, msg)
   if msg then return redis.error_reply(code .. ' ' .. msg) end
   return redis.error_reply(code)
