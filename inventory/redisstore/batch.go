@@ -72,8 +72,8 @@ type batcher struct {
 
 // inflight bounds the batches on the wire at once. Redis runs scripts one at a time, so two keep it busy (one runs
 // while the next waits); more would only split the waiting holds into smaller batches. A second batch goes out only
-// when it is full or the first is slow (see batcher): a script call's own cost (about 250k server instructions: its
-// closures and tables, clock, reclaim, reads and writes) is some 10 holds' worth, so where Redis shares the machine's
+// when it is full or the first is slow (see batcher): a script call's own cost (about 216k server instructions: its
+// tables, clock, reclaim, reads and writes) is some 6 holds' worth, so where Redis shares the machine's
 // CPU two half batches cost it more than one whole one, and the holds gain nothing by waiting in Redis's socket
 // instead of in the batcher.
 const inflight = 2
