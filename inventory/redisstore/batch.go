@@ -53,21 +53,28 @@ func (c *holdCall) free() {
 // one pipeline. An idle store sends a hold at once; while a batch is on the wire the next one gathers until that
 // batch is answered, it is full, or window has passed since its first hold. So a batch is on the wire alone unless
 // the load fills batches or a round trip is slow, and then up to inflight go at once.
+//
+// A hold joins the queue under mu and waits on its call; whoever finds a batch ready to go (the hold that fills it or
+// finds the store idle, the sender whose batch was answered, the window's timer) hands it to a sender. No goroutine
+// is woken per hold but the hold's own, when its reply is in.
 type batcher struct {
 	s       *Store
 	max     int
 	window  time.Duration
-	in      chan *holdCall
-	mu      sync.RWMutex // held for reading while sending on in; Close takes it to close in safely
+	mu      sync.Mutex
 	closed  bool
-	batches chan []*holdCall // to the senders
+	queue   []*holdCall      // holds waiting for a batch, in arrival order
+	onWire  int              // batches handed to the senders and not yet answered
+	due     bool             // the holds queued may go: their window has passed or a batch was answered
+	timer   *time.Timer      // ends the window; armed (timing) while holds wait behind a batch on the wire
+	timing  bool             // the timer is armed
+	armed   time.Time        // when it was
+	batches chan []*holdCall // to the senders; room for inflight, so a hand-over under mu never waits
+	drained bool             // batches is closed: the batcher is closed and nothing is left to send
 	spare   chan []*holdCall // batch slices the senders are done with
-	busy    atomic.Int32     // batches handed to the senders and not yet answered
-	idle    chan struct{}    // a sender's batch was answered (one token, dropped when nobody takes it)
 	trips   atomic.Int64     // round trips sent, for the benchmarks' holds per round trip
 	sent    atomic.Int64     // holds sent
 	wg      sync.WaitGroup
-	loopWG  sync.WaitGroup
 }
 
 // inflight bounds the batches on the wire at once. Redis runs scripts one at a time, so two keep it busy (one runs
@@ -83,15 +90,15 @@ const inflight = 2
 const connIdle = 500 * time.Millisecond
 
 func newBatcher(s *Store, max int, window time.Duration) *batcher {
-	b := &batcher{s: s, max: max, window: window, in: make(chan *holdCall, 4*max),
-		batches: make(chan []*holdCall), spare: make(chan []*holdCall, inflight+1), idle: make(chan struct{}, 1)}
+	b := &batcher{s: s, max: max, window: window, batches: make(chan []*holdCall, inflight),
+		spare: make(chan []*holdCall, inflight+1)}
 	if max > 1 {
-		b.loopWG.Add(1)
-		go b.loop()
+		b.timer = time.AfterFunc(time.Hour, b.windowEnded)
+		b.timer.Stop()
 		// Long-lived senders keep their grown stacks; a goroutine per batch grew a fresh one inside go-redis each time.
 		b.wg.Add(inflight)
 		for range inflight {
-			go b.sender()
+			go b.sender(b.batches)
 		}
 	}
 	return b
@@ -99,35 +106,22 @@ func newBatcher(s *Store, max int, window time.Duration) *batcher {
 
 // do runs one hold, in a batch unless batching is off (max 1). Once it returns without error, c is the caller's again.
 func (b *batcher) do(ctx context.Context, c *holdCall) (any, error) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, ErrClosed
+	}
 	if b.max <= 1 {
-		b.mu.RLock()
-		closed := b.closed
-		b.mu.RUnlock()
-		if closed {
-			return nil, ErrClosed
-		}
+		b.mu.Unlock()
 		b.exec(ctx, nil, []*holdCall{c})
 		return c.v, c.err
 	}
-	// A context that cannot end (the server's holds) waits on plain channel operations, which cost the runtime
-	// less than a select.
+	b.queue = append(b.queue, c)
+	b.dispatch()
+	b.mu.Unlock()
+	// A context that cannot end (the server's holds) waits on a plain receive, which costs the runtime less than a
+	// select.
 	cancel := ctx.Done()
-	b.mu.RLock()
-	if b.closed {
-		b.mu.RUnlock()
-		return nil, ErrClosed
-	}
-	if cancel == nil {
-		b.in <- c
-	} else {
-		select {
-		case b.in <- c:
-		case <-cancel:
-			b.mu.RUnlock()
-			return nil, ctx.Err()
-		}
-	}
-	b.mu.RUnlock()
 	if cancel == nil {
 		<-c.done
 		return c.v, c.err
@@ -141,15 +135,13 @@ func (b *batcher) do(ctx context.Context, c *holdCall) (any, error) {
 	}
 }
 
-func (b *batcher) loop() {
-	defer b.loopWG.Done()
-	defer close(b.batches)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		first, ok := <-b.in
-		if !ok {
-			return
+// dispatch hands the senders what may go now, with mu held: a batch when the wire is idle, a full one or one whose
+// window has passed while fewer than inflight are on the wire, everything once the batcher is closed. Holds left
+// waiting behind a batch on the wire arm the window's timer.
+func (b *batcher) dispatch() {
+	for len(b.queue) > 0 && b.onWire < inflight {
+		if b.onWire > 0 && len(b.queue) < b.max && !b.due && !b.closed {
+			break
 		}
 		var batch []*holdCall
 		select {
@@ -157,51 +149,50 @@ func (b *batcher) loop() {
 		default:
 			batch = make([]*holdCall, 0, b.max)
 		}
-		batch = append(batch, first)
-		open := true
-	drain: // what is queued already goes along
-		for len(batch) < b.max {
-			select {
-			case c, ok := <-b.in:
-				if !ok {
-					open = false
-					break drain
-				}
-				batch = append(batch, c)
-			default:
-				break drain
-			}
+		n := min(len(b.queue), b.max)
+		batch = append(batch, b.queue[:n]...)
+		// The queue's slice is reused from its start once emptied, so it stays as large as the largest backlog.
+		rest := copy(b.queue, b.queue[n:])
+		clear(b.queue[rest:])
+		b.queue = b.queue[:rest]
+		b.due = false
+		if b.timing {
+			b.timer.Stop()
+			b.timing = false
 		}
-		// Waiting for more only pays while earlier batches are on the wire: an idle store sends at once, so a lone
-		// hold gets no added latency, and under load a batch fills while the one before it is under way. It goes
-		// once that one is answered (its sender then gives a token on idle), so one batch is on the wire at a time
-		// unless batches fill or a round trip takes longer than window. A token left from an earlier answer is
-		// dropped first; one given after the check of busy is taken by the wait.
-		select {
-		case <-b.idle:
-		default:
-		}
-		if open && len(batch) < b.max && b.busy.Load() > 0 {
-			timer.Reset(b.window)
-		gather:
-			for len(batch) < b.max {
-				select {
-				case c, ok := <-b.in:
-					if !ok {
-						break gather
-					}
-					batch = append(batch, c)
-				case <-b.idle:
-					break gather
-				case <-timer.C:
-					break gather
-				}
-			}
-			timer.Stop()
-		}
-		b.busy.Add(1)
-		b.batches <- batch // waits for a free sender
+		b.onWire++
+		b.batches <- batch // never waits: onWire < inflight senders are busy
 	}
+	if len(b.queue) > 0 && !b.timing && !b.due {
+		b.timing = true
+		b.armed = time.Now()
+		b.timer.Reset(b.window)
+	}
+}
+
+// windowEnded is the timer's: the holds queued have waited a window, so they may go as a second batch on the wire.
+func (b *batcher) windowEnded() {
+	b.mu.Lock()
+	// A call from a timer stopped too late (a batch took the holds it was for) may find the timer armed again.
+	if left := b.window - time.Since(b.armed); b.timing && left > 0 {
+		b.timer.Reset(left)
+	} else if b.timing {
+		b.timing = false
+		b.due = true
+		b.dispatch()
+	}
+	b.mu.Unlock()
+}
+
+// answered is a sender's: its batch is back, so the holds gathered meanwhile go (and wait no more for another
+// batch on the wire).
+func (b *batcher) answered() {
+	b.mu.Lock()
+	b.onWire--
+	b.due = len(b.queue) > 0
+	b.dispatch()
+	b.drain()
+	b.mu.Unlock()
 }
 
 // sender is one batch in flight at a time, on a connection of its own when the client allows (a single-node client):
@@ -211,17 +202,13 @@ type sender struct {
 	used time.Time
 }
 
-func (b *batcher) sender() {
+func (b *batcher) sender(batches <-chan []*holdCall) {
 	defer b.wg.Done()
 	var sd sender
 	defer sd.drop()
-	for batch := range b.batches {
+	for batch := range batches {
 		b.exec(context.Background(), &sd, batch)
-		b.busy.Add(-1)
-		select {
-		case b.idle <- struct{}{}:
-		default:
-		}
+		b.answered()
 		for _, c := range batch {
 			c.done <- struct{}{}
 		}
@@ -270,15 +257,27 @@ func (sd *sender) drop() {
 	}
 }
 
+// drain lets the senders end once the batcher is closed and has nothing left to send; with mu held.
+func (b *batcher) drain() {
+	if b.closed && !b.drained && b.onWire == 0 && len(b.queue) == 0 {
+		b.drained = true
+		close(b.batches)
+	}
+}
+
 // close stops taking holds, sends the ones waiting and waits for every batch in flight.
 func (b *batcher) close() {
 	b.mu.Lock()
 	b.closed = true
 	if b.max > 1 {
-		close(b.in)
+		if b.timing {
+			b.timer.Stop()
+			b.timing = false
+		}
+		b.dispatch() // what fits on the wire goes now, the rest as batches are answered
+		b.drain()
 	}
 	b.mu.Unlock()
-	b.loopWG.Wait()
 	b.wg.Wait()
 }
 

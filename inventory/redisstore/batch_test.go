@@ -277,3 +277,92 @@ func TestBatchWaitsForTheOneOnTheWire(t *testing.T) {
 		t.Fatalf("%d holds in %d round trips", sent, trips)
 	}
 }
+
+// TestBatchPolicy follows the batcher's hand-overs without a server: a hold on an idle store goes at once, the next
+// ones gather behind it until the wire is free, a full batch goes as a second one on the wire, a window's end lets the
+// holds waiting go while fewer than inflight batches are on the wire, and close sends what is left.
+func TestBatchPolicy(t *testing.T) {
+	b := &batcher{max: 4, window: time.Hour, batches: make(chan []*holdCall, inflight), spare: make(chan []*holdCall, inflight+1)}
+	b.timer = time.AfterFunc(time.Hour, b.windowEnded)
+	b.timer.Stop()
+	add := func(n int) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for range n {
+			b.queue = append(b.queue, &holdCall{})
+			b.dispatch()
+		}
+	}
+	sent := func(want ...int) {
+		t.Helper()
+		var got []int
+		for len(b.batches) > 0 {
+			got = append(got, len(<-b.batches))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("batches sent %v, want %v", got, want)
+		}
+	}
+	state := func(onWire, queued int, timing bool) {
+		t.Helper()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.onWire != onWire || len(b.queue) != queued || b.timing != timing {
+			t.Fatalf("on the wire %d, queued %d, timing %v; want %d, %d, %v", b.onWire, len(b.queue), b.timing, onWire, queued, timing)
+		}
+	}
+	// expire ends the window of the holds waiting as its timer would.
+	expire := func() {
+		b.mu.Lock()
+		b.armed = b.armed.Add(-b.window)
+		b.mu.Unlock()
+		b.windowEnded()
+	}
+	add(1)
+	sent(1)
+	state(1, 0, false)
+	add(3)
+	sent()
+	state(1, 3, true)
+	add(1) // full: a second batch on the wire
+	sent(4)
+	state(2, 0, false)
+	add(6) // full, but inflight batches are on the wire
+	sent()
+	state(2, 6, true)
+	expire() // no room on the wire either
+	sent()
+	state(2, 6, false)
+	b.answered() // a full batch goes; the 2 left wait for the next answer or their window
+	sent(4)
+	state(2, 2, true)
+	b.answered()
+	sent(2)
+	state(2, 0, false)
+	b.answered()
+	b.answered()
+	state(0, 0, false)
+	add(1)
+	sent(1)
+	add(2)
+	state(1, 2, true)
+	b.windowEnded() // early (a timer stopped too late): the window goes on
+	state(1, 2, true)
+	expire() // a slow round trip: the 2 go as a second batch
+	sent(2)
+	state(2, 0, false)
+	add(3)
+	b.mu.Lock()
+	b.closed = true
+	b.dispatch()
+	b.drain()
+	b.mu.Unlock()
+	sent()
+	b.answered() // closed: everything left goes, and the senders end once it is answered
+	sent(3)
+	b.answered()
+	b.answered()
+	if _, open := <-b.batches; open {
+		t.Fatal("batches still open after the last answer")
+	}
+}
