@@ -161,7 +161,7 @@ func (b *batcher) dispatch() {
 			b.timing = false
 		}
 		b.onWire++
-		b.batches <- batch // never waits: onWire < inflight senders are busy
+		b.batches <- batch // never waits: the channel has room for inflight, and fewer are on the wire
 	}
 	if len(b.queue) > 0 && !b.timing && !b.due {
 		b.timing = true
