@@ -11,7 +11,8 @@
 //	capacity = available + held + sold + withheld
 //	no seat is in two live holds, no seat is sold twice, sold ≤ capacity
 //	a fan's live held units + bought units ≤ the event's max_per_fan
-//	a hold leaves the held state exactly once (released, expired or confirmed)
+//	a hold leaves the held state exactly once (released, expired or confirmed); a confirmed one may later be
+//	returned once, which releases it; a released or expired hold never changes again
 //
 // The rules both adapters share live here as plain Go, so they are written once: Event.Validate (limits and
 // defaults of an event definition), HoldRequest.Validate and Event.CheckHold (what makes a request invalid),

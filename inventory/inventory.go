@@ -174,7 +174,7 @@ type Store interface {
 	// Extend pushes a held hold's deadline by the event's HoldTTL, capped at CreatedAt+MaxHoldLife.
 	Extend(ctx context.Context, holdID string) (Hold, error)
 	// Release gives a live hold's units back to sale at once. Releasing a released or expired hold returns it
-	// unchanged; a confirmed one fails with ErrInvalidState.
+	// unchanged; a confirmed one fails with ErrInvalidState (Return puts a sold hold back on sale).
 	Release(ctx context.Context, holdID string) (Hold, error)
 	// BeginCheckout moves a held hold to checkout, with the checkout deadline; repeating it is a no-op.
 	// A hold past its deadline, released or expired fails with ErrHoldExpired.
@@ -182,6 +182,12 @@ type Store interface {
 	// Confirm sells a hold in checkout (or held); repeating it is a no-op. A hold that is no longer live fails
 	// with ErrHoldExpired: the caller must not keep the money.
 	Confirm(ctx context.Context, holdID string) (Hold, error)
+	// Return puts a confirmed hold's units back on sale (a refund, a cancelled event, a capture that failed after
+	// the seats were sold): the hold becomes released, its units move from sold to available (not back to
+	// withheld), its seats are free again, and the fan's bought count drops. Returning a released or expired hold
+	// returns it unchanged; a live hold (held or checkout) fails with ErrInvalidState. ErrNotFound for an unknown
+	// hold. A returned hold is kept as long as a sold one, so Restore keeps leaving it alone.
+	Return(ctx context.Context, holdID string) (Hold, error)
 
 	// ReleaseWave makes withheld units buyable: release maps section → units. It is applied once per wave id;
 	// applying the same wave again is a no-op.

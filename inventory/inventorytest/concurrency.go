@@ -12,10 +12,10 @@ import (
 	"github.com/onsale/onsale/inventory"
 )
 
-// RunConcurrency has n goroutines (at least 1,000) hold, extend, release, check out, confirm and abandon holds at
-// random on one event with a general and a seated section, while others sweep, release waves and read stats.
-// Afterwards no seat is in two holds, no fan is over the limit, and once every hold has expired and been swept the
-// counters equal what the confirmed holds say and Audit finds no difference.
+// RunConcurrency has n goroutines (at least 1,000) hold, extend, release, check out, confirm, return and abandon
+// holds at random on one event with a general and a seated section, while others sweep, release waves and read
+// stats. Afterwards no seat is in two holds, no fan is over the limit, and once every hold has expired and been swept
+// the counters equal what the confirmed holds say and Audit finds no difference.
 func RunConcurrency(t *testing.T, newStore func(t *testing.T) inventory.Store, n int) {
 	n = max(n, 1000)
 	t.Run("Concurrency", func(t *testing.T) {
@@ -26,7 +26,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) inventory.Store, n
 		def.CheckoutTTL = 250 * time.Millisecond
 		def.Withheld = map[string]int{"GA": 50, "S": 20}
 		ev := f.create(def)
-		r := &recorder{holds: make(map[string]bool), waves: make(map[string]bool)}
+		r := &recorder{holds: make(map[string]bool), returned: make(map[string]bool), waves: make(map[string]bool)}
 
 		var wg sync.WaitGroup
 		for i := range n {
@@ -42,9 +42,10 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) inventory.Store, n
 
 // recorder collects what the goroutines did, for the checks afterwards.
 type recorder struct {
-	mu    sync.Mutex
-	holds map[string]bool // hold id → a Confirm of it succeeded
-	waves map[string]bool
+	mu       sync.Mutex
+	holds    map[string]bool // hold id → a Confirm of it succeeded
+	returned map[string]bool // holds a Return answered released
+	waves    map[string]bool
 }
 
 func (r *recorder) hold(id string, confirmed bool) {
@@ -141,6 +142,9 @@ func (f *fixture) shopper(ev inventory.Event, i, n int, r *recorder) {
 					f.t.Errorf("confirm %s: state %s", h.ID, c.State)
 				}
 				r.hold(h.ID, true)
+				if rng.IntN(4) == 0 { // a refund
+					f.giveBackSold(h.ID, r)
+				}
 			}
 		case 3:
 			c, err := f.s.Confirm(f.ctx, h.ID)
@@ -157,6 +161,21 @@ func (f *fixture) shopper(ev inventory.Event, i, n int, r *recorder) {
 			// else abandon: the hold deadline reclaims it
 		}
 	}
+}
+
+// giveBackSold returns a hold that was confirmed and records it.
+func (f *fixture) giveBackSold(id string, r *recorder) {
+	g, err := f.s.Return(f.ctx, id)
+	if f.unexpected("return", err) || err != nil {
+		return
+	}
+	if g.State != inventory.Released {
+		f.t.Errorf("return %s: state %s", id, g.State)
+		return
+	}
+	r.mu.Lock()
+	r.returned[id] = true
+	r.mu.Unlock()
 }
 
 // tooLate waits until a hold has expired (expiry is the subject: the wait is bounded and polls), then checks that
@@ -207,7 +226,7 @@ func (f *fixture) checkSettled(ev inventory.Event, r *recorder) {
 	perSection := make(map[string]int)
 	var lastDeadline time.Time
 	for id, h := range holds {
-		if r.holds[id] && h.State != inventory.Confirmed {
+		if r.holds[id] && h.State != inventory.Confirmed && (!r.returned[id] || h.State != inventory.Released) {
 			t.Errorf("hold %s was confirmed, now %s", id, h.State)
 		}
 		if !h.State.Live() && h.State != inventory.Confirmed {
@@ -273,5 +292,5 @@ func (f *fixture) checkSettled(ev inventory.Event, r *recorder) {
 		}
 	}
 	f.auditClean(ev.ID)
-	t.Logf("%d holds, %d confirmed, %d waves; stats %+v", len(r.holds), confirmed, waves, st.Sections)
+	t.Logf("%d holds, %d confirmed, %d returned, %d waves; stats %+v", len(r.holds), confirmed, len(r.returned), waves, st.Sections)
 }

@@ -69,6 +69,8 @@ var lifecycleCases = []testCase{
 			wantErr(f.t, "checkout "+id, err, inventory.ErrNotFound)
 			_, err = f.s.Confirm(f.ctx, id)
 			wantErr(f.t, "confirm "+id, err, inventory.ErrNotFound)
+			_, err = f.s.Return(f.ctx, id)
+			wantErr(f.t, "return "+id, err, inventory.ErrNotFound)
 		}
 	}},
 	{"Release", func(f *fixture) {

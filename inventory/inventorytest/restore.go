@@ -81,6 +81,46 @@ var restoreCases = []testCase{
 		lost.wantCounts(ev.ID, "A", counts{Held: 3, Sold: 3})
 		lost.auditClean(ev.ID)
 	}},
+	{"Restore/Returned", func(f *fixture) {
+		def := newEvent(ga("GA", 10, 100), seated("A", 500, 6))
+		def.MaxPerFan = 6
+		ev := f.create(def)
+		// The ledger still lists the sale as confirmed: the store knows it returned, and leaves it so.
+		sale := f.sell(ev, "alice", items(qty("GA", 2)), "A-1-4", "A-1-2")
+		f.giveBack(sale)
+		before := f.stats(ev.ID)
+		n, err := f.s.Restore(f.ctx, ev.ID, []inventory.Hold{sale})
+		mustOK(f.t, "restore of a returned hold", err)
+		if n != 0 {
+			f.t.Fatalf("restore re-applied %d returned holds", n)
+		}
+		f.sameStats(before, f.stats(ev.ID))
+		if h := f.get(sale.ID); h.State != inventory.Released {
+			f.t.Fatalf("returned hold after restore: %+v", h)
+		}
+		f.auditClean(ev.ID)
+
+		// A restored sale can be returned like any other.
+		lost := &fixture{t: f.t, ctx: f.ctx, s: f.newStore(f.t), newStore: f.newStore}
+		lost.create(def)
+		n, err = lost.s.Restore(f.ctx, ev.ID, []inventory.Hold{sale})
+		mustOK(f.t, "restore", err)
+		if n != 1 {
+			f.t.Fatalf("restore re-applied %d, want 1", n)
+		}
+		lost.wantCounts(ev.ID, "A", counts{Available: 4, Sold: 2})
+		lost.giveBack(sale)
+		lost.wantCounts(ev.ID, "GA", counts{Available: 10})
+		lost.wantCounts(ev.ID, "A", counts{Available: 6})
+		wantSeats(lost, lost.hold(ev, "bob", nil, "A-1-2", "A-1-4"), "A-1-2", "A-1-4")
+		lost.auditClean(ev.ID)
+		n, err = lost.s.Restore(f.ctx, ev.ID, []inventory.Hold{sale})
+		mustOK(f.t, "restore after the return", err)
+		if n != 0 {
+			f.t.Fatalf("restore re-applied %d returned holds", n)
+		}
+		lost.auditClean(ev.ID)
+	}},
 	{"Restore/Conflicts", func(f *fixture) {
 		ev := f.create(newEvent(ga("GA", 3, 100), seated("A", 500, 4)))
 		f.hold(ev, "bob", items(qty("GA", 2)), "A-1-1")

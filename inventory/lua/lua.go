@@ -26,6 +26,8 @@ var (
 	checkout string
 	//go:embed confirm.lua
 	confirm string
+	//go:embed return.lua
+	ret string
 	//go:embed wave.lua
 	wave string
 	//go:embed sweep.lua
@@ -46,6 +48,7 @@ var (
 	Release  = common + single + release
 	Checkout = common + single + checkout
 	Confirm  = common + single + confirm
+	Return   = common + single + ret
 	Wave     = common + single + wave
 	Sweep    = common + single + sweep
 	Stats    = common + single + stats

@@ -69,7 +69,8 @@ func (e *event) free(h *hold, state inventory.State, now time.Time) {
 	e.ended = append(e.ended, stamped[string]{h.h.ID, now})
 }
 
-// forget drops released and expired holds that ended more than retention ago, and expired idempotency keys.
+// forget drops released and expired holds that ended more than retention ago, and expired idempotency keys. A
+// returned hold is never queued in ended: like a sold one, it stays.
 func (e *event) forget(now time.Time) {
 	for len(e.ended) > 0 && now.Sub(e.ended[0].at) >= retention {
 		if h, ok := e.holds[e.ended[0].v]; ok && !h.h.State.Live() && h.h.State != inventory.Confirmed {

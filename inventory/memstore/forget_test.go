@@ -9,7 +9,8 @@ import (
 	"github.com/onsale/onsale/inventory/memstore"
 )
 
-// Released and expired holds and idempotency keys are forgotten a day after they end; sold holds never are.
+// Released and expired holds and idempotency keys are forgotten a day after they end; sold and returned holds
+// never are.
 func TestForgetsEndedHolds(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -29,11 +30,16 @@ func TestForgetsEndedHolds(t *testing.T) {
 		}
 		return h
 	}
-	released, expired, sold := hold("a", "k"), hold("b", ""), hold("c", "")
+	released, expired, sold, returned := hold("a", "k"), hold("b", ""), hold("c", ""), hold("d", "")
 	if _, err := s.Release(ctx, released.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Confirm(ctx, sold.ID); err != nil {
+	for _, h := range []inventory.Hold{sold, returned} {
+		if _, err := s.Confirm(ctx, h.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Return(ctx, returned.ID); err != nil {
 		t.Fatal(err)
 	}
 	c.advance(2 * time.Minute) // expired's deadline passes
@@ -55,6 +61,9 @@ func TestForgetsEndedHolds(t *testing.T) {
 	}
 	if h, err := s.Get(ctx, sold.ID); err != nil || h.State != inventory.Confirmed {
 		t.Fatalf("sold hold: %+v, %v", h, err)
+	}
+	if h, err := s.Get(ctx, returned.ID); err != nil || h.State != inventory.Released {
+		t.Fatalf("returned hold: %+v, %v", h, err)
 	}
 	if fresh := hold("a", "k"); fresh.ID == released.ID {
 		t.Fatal("a day-old idempotency key still replays")

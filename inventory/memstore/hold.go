@@ -284,6 +284,38 @@ func (s *Store) Confirm(_ context.Context, id string) (inventory.Hold, error) {
 	})
 }
 
+// Return puts a confirmed hold's units back on sale; released and expired holds come back unchanged.
+func (s *Store) Return(_ context.Context, id string) (inventory.Hold, error) {
+	return s.change(id, func(e *event, h *hold, _ time.Time) error {
+		switch h.h.State {
+		case inventory.Confirmed:
+			e.unsell(h)
+			return nil
+		case inventory.Held, inventory.Checkout:
+			return fmt.Errorf("return %s: %w", h.h.State, inventory.ErrInvalidState)
+		default:
+			return nil
+		}
+	})
+}
+
+// unsell undoes sell: a confirmed hold's units move from sold to available, its seats are free and its units leave
+// the fan's bought count. The hold is not queued to be forgotten, as a sold one is not: Restore must keep knowing it.
+func (e *event) unsell(h *hold) {
+	for i, l := range h.h.Lines {
+		sec := e.secs[h.secs[i]]
+		sec.sold -= l.Quantity
+		sec.available += l.Quantity
+		sec.version++
+	}
+	for _, ref := range h.seats {
+		sec := e.secs[ref.sec]
+		sec.setSeat(sec.seatIndex(ref.row, ref.n), seatFree)
+	}
+	e.fan(h.h.Fan).bought -= h.h.Units
+	h.h.State = inventory.Released
+}
+
 // sell moves a live hold's units from held to sold.
 func (e *event) sell(h *hold) {
 	e.untrack(h)

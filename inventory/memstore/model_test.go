@@ -454,6 +454,24 @@ func TestModel(t *testing.T) {
 					return nil
 				})
 			},
+			"return": func(t *rapid.T) {
+				m.transition(t, "return", m.s.Return, func(e *mEvent, h *mHold) error {
+					switch h.state {
+					case inventory.Confirmed:
+						for sec, q := range h.units {
+							s := m.sec(e, sec)
+							s.sold -= q
+							s.avail += q
+						}
+						m.setSeats(e, h.seats, free)
+						e.fans[h.fan][1] -= h.total
+						h.state = inventory.Released
+					case inventory.Held, inventory.Checkout:
+						return inventory.ErrInvalidState
+					}
+					return nil
+				})
+			},
 			"extend": func(t *rapid.T) {
 				m.transition(t, "extend", m.s.Extend, func(e *mEvent, h *mHold) error {
 					switch h.state {

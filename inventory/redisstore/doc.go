@@ -11,7 +11,8 @@
 //	<prefix>:{ev:<event>}:sec:<section>  hash {kind, cap, avail, held, sold, wh, ver, price, rows}
 //	<prefix>:{ev:<event>}:seats:<sec>    seated sections: one byte per seat in row order (0 free, h, s, w)
 //	<prefix>:{ev:<event>}:hold:<id>      "<state>\n<deadline ms>\n<created ms>\n<lines>\n<seats>\n<alloc>\n<fan>"
-//	                                     (units, total, currency and life cap derive from it and the meta)
+//	                                     (units, total, currency and life cap derive from it and the meta);
+//	                                     released and expired holds expire after 25 h, sold and returned ones never
 //	<prefix>:{ev:<event>}:deadline       zset hold id → deadline ms, the truth for expiry (live holds only)
 //	<prefix>:{ev:<event>}:confirmed      set of confirmed hold ids (with the deadline zset, what Audit reads)
 //	<prefix>:{ev:<event>}:fan:<fan>      integer: the fan's units live and bought (what the limit counts)

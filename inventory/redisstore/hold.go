@@ -214,6 +214,11 @@ func (s *Store) Confirm(ctx context.Context, holdID string) (inventory.Hold, err
 	return s.holdOp(ctx, "confirm", holdID)
 }
 
+// Return puts a confirmed hold's units back on sale.
+func (s *Store) Return(ctx context.Context, holdID string) (inventory.Hold, error) {
+	return s.holdOp(ctx, "return", holdID)
+}
+
 func (s *Store) holdOp(ctx context.Context, op, holdID string) (inventory.Hold, error) {
 	event, ok := inventory.EventOfHold(holdID)
 	if !ok {
@@ -229,6 +234,9 @@ func (s *Store) holdOp(ctx context.Context, op, holdID string) (inventory.Hold, 
 		sc = s.sc.checkout
 	case "confirm":
 		sc = s.sc.confirm
+		keys = append(keys, keys[0]+"confirmed")
+	case "return":
+		sc = s.sc.ret
 		keys = append(keys, keys[0]+"confirmed")
 	}
 	v, err := s.run(ctx, sc, keys, holdID)

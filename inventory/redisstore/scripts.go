@@ -15,7 +15,7 @@ import (
 )
 
 type scripts struct {
-	create, hold, extend, release, checkout, confirm, wave, sweep, stats, audit, restore *redis.Script
+	create, hold, extend, release, checkout, confirm, ret, wave, sweep, stats, audit, restore *redis.Script
 }
 
 func newScripts() scripts {
@@ -26,6 +26,7 @@ func newScripts() scripts {
 		release:  redis.NewScript(lua.Release),
 		checkout: redis.NewScript(lua.Checkout),
 		confirm:  redis.NewScript(lua.Confirm),
+		ret:      redis.NewScript(lua.Return),
 		wave:     redis.NewScript(lua.Wave),
 		sweep:    redis.NewScript(lua.Sweep),
 		stats:    redis.NewScript(lua.Stats),
@@ -35,8 +36,8 @@ func newScripts() scripts {
 }
 
 func (sc scripts) all() []*redis.Script {
-	return []*redis.Script{sc.create, sc.hold, sc.extend, sc.release, sc.checkout, sc.confirm, sc.wave, sc.sweep,
-		sc.stats, sc.audit, sc.restore}
+	return []*redis.Script{sc.create, sc.hold, sc.extend, sc.release, sc.checkout, sc.confirm, sc.ret, sc.wave,
+		sc.sweep, sc.stats, sc.audit, sc.restore}
 }
 
 // load sends every script with SCRIPT LOAD (on a cluster, to every shard), so pipelines can use EVALSHA at once.

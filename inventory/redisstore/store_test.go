@@ -442,8 +442,58 @@ func TestScriptFlush(t *testing.T) {
 			if c := b.counts(t, ev.ID, "GA"); c != [4]int{9, 0, 1, 0} {
 				t.Fatalf("counts %v", c)
 			}
+			if err := b.c.ScriptFlush(b.ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.s.Return(b.ctx, h.ID); err != nil {
+				t.Fatalf("return after flush: %v", err)
+			}
+			if c := b.counts(t, ev.ID, "GA"); c != [4]int{10, 0, 0, 0} {
+				t.Fatalf("counts %v", c)
+			}
+			b.auditClean(t, ev.ID)
 		})
 	}
+}
+
+// TestReturnKeepsTheHold: a returned hold leaves the confirmed set but its record stays without expiry, as a sold
+// one's, so that Restore keeps knowing it; a released one's expires.
+func TestReturnKeepsTheHold(t *testing.T) {
+	b := setup(t, Options{})
+	ev := b.create(t, testEvent(gaSection("GA", 10, 100), seatedSection("A", 100, 5)))
+	sold := b.hold(t, inventory.HoldRequest{Event: ev.ID, Fan: "alice", Items: []inventory.Item{item("GA", 1)}, Seats: []string{"A-1-2"}})
+	if _, err := b.s.Confirm(b.ctx, sold.ID); err != nil {
+		t.Fatal(err)
+	}
+	released := b.hold(t, inventory.HoldRequest{Event: ev.ID, Fan: "bob", Items: []inventory.Item{item("GA", 1)}})
+	if _, err := b.s.Release(b.ctx, released.ID); err != nil {
+		t.Fatal(err)
+	}
+	r, err := b.s.Return(b.ctx, sold.ID)
+	if err != nil || r.State != inventory.Released {
+		t.Fatalf("return: %+v, %v", r, err)
+	}
+	p := b.s.evKey(ev.ID)
+	if ttl := b.c.PTTL(b.ctx, p+"hold:"+sold.ID).Val(); ttl != -1 {
+		t.Fatalf("returned hold's record expires in %s", ttl)
+	}
+	if ttl := b.c.PTTL(b.ctx, p+"hold:"+released.ID).Val(); ttl <= 0 {
+		t.Fatalf("released hold's record: ttl %s", ttl)
+	}
+	if b.c.SIsMember(b.ctx, p+"confirmed", sold.ID).Val() {
+		t.Fatal("returned hold still in the confirmed set")
+	}
+	if n := b.c.ZCard(b.ctx, p+"deadline").Val(); n != 0 {
+		t.Fatalf("deadline index has %d holds", n)
+	}
+	f := b.c.MGet(b.ctx, p+"fan:alice", p+"bought:alice").Val()
+	if toStr(f[0]) != "0" || toStr(f[1]) != "0" {
+		t.Fatalf("alice's units %v", f)
+	}
+	if seats := b.c.Get(b.ctx, p+"seats:A").Val(); seats != "00000" {
+		t.Fatalf("seats %q", seats)
+	}
+	b.auditClean(t, ev.ID)
 }
 
 func TestRestore(t *testing.T) {
@@ -564,4 +614,37 @@ func TestRESP2(t *testing.T) {
 		t.Fatalf("counts %v", c)
 	}
 	b.auditClean(t, ev.ID)
+}
+
+// TestReturnChecksBeforeWriting: a section whose sold counter cannot cover the hold (a corrupted store) fails the
+// return before anything changes, rather than drive a counter negative.
+func TestReturnChecksBeforeWriting(t *testing.T) {
+	b := setup(t, Options{})
+	ev := b.create(t, testEvent(gaSection("GA", 10, 100), seatedSection("A", 100, 5)))
+	h := b.hold(t, inventory.HoldRequest{Event: ev.ID, Fan: "alice", Items: []inventory.Item{item("GA", 2)}, Seats: []string{"A-1-2"}})
+	if _, err := b.s.Confirm(b.ctx, h.ID); err != nil {
+		t.Fatal(err)
+	}
+	p := b.s.evKey(ev.ID)
+	b.c.HSet(b.ctx, p+"sec:GA", "sold", 1)
+	before, err := b.s.Stats(b.ctx, ev.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.s.Return(b.ctx, h.ID); err == nil || errors.Is(err, inventory.ErrInvalidState) {
+		t.Fatalf("return against a corrupted counter: %v", err)
+	}
+	after, err := b.s.Stats(b.ctx, ev.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(before.Sections, after.Sections) {
+		t.Fatalf("stats changed:\n%+v\n%+v", before.Sections, after.Sections)
+	}
+	if g, err := b.s.Get(b.ctx, h.ID); err != nil || g.State != inventory.Confirmed {
+		t.Fatalf("hold after a refused return: %+v, %v", g, err)
+	}
+	if seats := b.c.Get(b.ctx, p+"seats:A").Val(); seats != "0s000" {
+		t.Fatalf("seats %q", seats)
+	}
 }
