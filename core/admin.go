@@ -20,13 +20,15 @@ import (
 
 // eventBody is the body of POST /v1/admin/events (API.md).
 type eventBody struct {
-	ID        string        `json:"id"`
-	Name      string        `json:"name"`
-	Currency  string        `json:"currency"`
-	HoldTTLS  int           `json:"hold_ttl_s"`
-	MaxPerFan int           `json:"max_per_fan"`
-	Sections  []sectionBody `json:"sections"`
-	Waves     []waveBody    `json:"waves"`
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Currency  string `json:"currency"`
+	HoldTTLS  int    `json:"hold_ttl_s"`
+	MaxPerFan int    `json:"max_per_fan"`
+	// CheckoutTTLS is how long an order may take to be paid after checkout (default 900).
+	CheckoutTTLS int           `json:"checkout_ttl_s"`
+	Sections     []sectionBody `json:"sections"`
+	Waves        []waveBody    `json:"waves"`
 }
 
 type sectionBody struct {
@@ -65,6 +67,8 @@ func (b *eventBody) build(now time.Time) (inventory.Event, waitroom.Config, erro
 		return inventory.Event{}, waitroom.Config{}, badRequest(`"hold_ttl_s" must be 1 to 3600`)
 	case b.MaxPerFan < 1:
 		return inventory.Event{}, waitroom.Config{}, badRequest(`"max_per_fan" must be at least 1`)
+	case b.CheckoutTTLS < 0 || b.CheckoutTTLS > maxHoldTTLSecs:
+		return inventory.Event{}, waitroom.Config{}, badRequest(`"checkout_ttl_s" must be 1 to 3600`)
 	case len(b.Sections) == 0:
 		return inventory.Event{}, waitroom.Config{}, badRequest(`"sections" must name at least one section`)
 	case len(b.Waves) == 0:
@@ -73,7 +77,7 @@ func (b *eventBody) build(now time.Time) (inventory.Event, waitroom.Config, erro
 		return inventory.Event{}, waitroom.Config{}, badRequest(fmt.Sprintf("at most %d waves", maxWaves))
 	}
 	ev := inventory.Event{ID: b.ID, Name: b.Name, Currency: b.Currency, HoldTTL: time.Duration(b.HoldTTLS) * time.Second,
-		MaxPerFan: b.MaxPerFan, CreatedAt: now.UTC()}
+		MaxPerFan: b.MaxPerFan, CheckoutTTL: time.Duration(b.CheckoutTTLS) * time.Second, CreatedAt: now.UTC()}
 	for _, s := range b.Sections {
 		ev.Sections = append(ev.Sections, inventory.Section{ID: s.ID, Kind: s.Kind, Capacity: s.Capacity, Price: s.Price, Rows: s.Rows})
 	}
@@ -222,12 +226,13 @@ func sameDefinition(a, b inventory.Event) (bool, error) {
 
 // eventView is an event with its live counters.
 type eventView struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Currency  string    `json:"currency"`
-	HoldTTLS  int       `json:"hold_ttl_s"`
-	MaxPerFan int       `json:"max_per_fan"`
-	CreatedAt time.Time `json:"created_at"`
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Currency     string    `json:"currency"`
+	HoldTTLS     int       `json:"hold_ttl_s"`
+	CheckoutTTLS int       `json:"checkout_ttl_s"`
+	MaxPerFan    int       `json:"max_per_fan"`
+	CreatedAt    time.Time `json:"created_at"`
 	statsView
 	Paused      bool   `json:"paused"`
 	AdmitPerMin int    `json:"admit_per_min"`
@@ -301,7 +306,8 @@ func (s *Server) eventView(ctx context.Context, event string) (eventView, error)
 		return eventView{}, err
 	}
 	return eventView{ID: ev.ID, Name: ev.Name, Currency: ev.Currency, HoldTTLS: int(ev.HoldTTL / time.Second),
-		MaxPerFan: ev.MaxPerFan, CreatedAt: ev.CreatedAt, statsView: st,
+		CheckoutTTLS: int(ev.CheckoutTTL / time.Second),
+		MaxPerFan:    ev.MaxPerFan, CreatedAt: ev.CreatedAt, statsView: st,
 		Paused: rs.Paused, AdmitPerMin: rs.AdmitPerMin, MaxActive: rs.MaxActive, Wave: rs.Wave}, nil
 }
 

@@ -112,7 +112,7 @@ const maxFanLen = 256
 
 // checkoutBody is the body of POST /v1/holds/{hold}/checkout.
 type checkoutBody struct {
-	PaymentMethod string `json:"payment_method"`
+	PaymentMethod *string `json:"payment_method"` // absent: the fan confirms the payment in the page
 }
 
 // admissionBody is the body of PATCH /v1/admin/events/{event}/admission.

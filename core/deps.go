@@ -35,6 +35,15 @@ type Settlement interface {
 	RegisterEvent(ctx context.Context, ev inventory.Event) error
 }
 
+// TestPayments is the test payment provider's side that a fan's browser drives (what Stripe.js and Stripe's
+// 3-D Secure page do with Stripe). It is there only when no Stripe key is configured; it tells the saga itself
+// when a payment moves on, as Stripe's webhooks do.
+type TestPayments interface {
+	Payment(ctx context.Context, id string) (settlement.Payment, error)
+	Confirm(ctx context.Context, id, paymentMethod string) (settlement.Payment, error)
+	Authenticate(ctx context.Context, id string, succeed bool) (settlement.Payment, error)
+}
+
 // Check is one backend the readiness probe pings: Name is the backend label of onsale_backend_up
 // (redis, postgres, rabbitmq, stripe).
 type Check struct {

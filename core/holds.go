@@ -257,8 +257,12 @@ func (s *Server) checkout(ctx *fasthttp.RequestCtx, id string) error {
 	if err := decodeJSON(ctx.PostBody(), &body, false); err != nil {
 		return err
 	}
-	if body.PaymentMethod == "" || len(body.PaymentMethod) > maxPaymentMethod {
-		return badRequest(`"payment_method" is required (at most 255 bytes)`)
+	method := ""
+	if body.PaymentMethod != nil {
+		method = *body.PaymentMethod
+		if method == "" || len(method) > maxPaymentMethod {
+			return badRequest(`"payment_method" must be 1 to 255 bytes (omit it to confirm the payment in the page)`)
+		}
 	}
 	key, err := idempotencyKey(ctx)
 	if err != nil {
@@ -266,7 +270,7 @@ func (s *Server) checkout(ctx *fasthttp.RequestCtx, id string) error {
 	}
 	cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	o, err := s.settl.Checkout(cctx, settlement.CheckoutRequest{HoldID: id, Fan: fan, PaymentMethod: body.PaymentMethod, IdempotencyKey: key})
+	o, err := s.settl.Checkout(cctx, settlement.CheckoutRequest{HoldID: id, Fan: fan, PaymentMethod: method, IdempotencyKey: key})
 	if err != nil {
 		return fmt.Errorf("checkout %s: %w", id, err)
 	}
@@ -289,7 +293,9 @@ type orderView struct {
 	Items         []inventory.Line `json:"items"`
 	Total         money            `json:"total"`
 	PaymentIntent string           `json:"payment_intent"`
+	Payment       *paymentView     `json:"payment,omitempty"`
 	FailureReason string           `json:"failure_reason,omitempty"`
+	PayBy         *time.Time       `json:"pay_by,omitempty"`
 	CreatedAt     time.Time        `json:"created_at"`
 	UpdatedAt     time.Time        `json:"updated_at"`
 }
@@ -313,7 +319,10 @@ func (s *Server) getOrder(ctx *fasthttp.RequestCtx, id string) error {
 	}
 	v := orderView{OrderID: o.ID, HoldID: o.HoldID, Event: o.Event, Status: string(o.Status), Seats: o.Seats,
 		Items: o.Lines, Total: money{o.Total, o.Currency}, PaymentIntent: o.PaymentIntent,
-		FailureReason: o.FailureReason, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+		Payment: s.paymentOf(o), FailureReason: o.FailureReason, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+	if o.Status == settlement.RequiresAction && !o.PayBy.IsZero() {
+		v.PayBy = &o.PayBy
+	}
 	if v.Seats == nil {
 		v.Seats = []string{}
 	}

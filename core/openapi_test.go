@@ -120,7 +120,8 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 		"/v1/admin/events/{event}/admission", "/v1/admin/events/{event}/stats", "/v1/events/{event}/queue",
 		"/v1/events/{event}/queue/stream", "/e/{event}", "/admin", "/v1/events/{event}/holds", "/v1/holds/{hold}",
 		"/v1/holds/{hold}/checkout", "/v1/orders/{order}", "/v1/events/{event}/availability", "/v1/webhooks/stripe",
-		"/openapi.json", "/openapi.yaml", "/docs"}
+		"/openapi.json", "/openapi.yaml", "/docs", "/v1/test-payments/{payment_intent}/confirm",
+		"/v1/test-payments/{payment_intent}/authenticate", "/pay/3ds/{payment_intent}"}
 	for _, p := range want {
 		if doc.Paths.Value(p) == nil {
 			t.Errorf("path %s is missing", p)
@@ -806,6 +807,48 @@ func TestOpenAPIConformance(t *testing.T) {
 		})
 	})
 
+	t.Run("pay in the page", func(t *testing.T) {
+		fan := oaBearer(fan2Access)
+		holds := "/v1/events/" + ev + "/holds"
+		hold := e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"items": []any{map[string]any{"section": "GA", "quantity": 1}}}, header: fan, status: 201}).str("hold_id")
+		order := e.check(t, oaCall{method: "POST", path: "/v1/holds/" + hold + "/checkout", body: map[string]any{}, header: fan, status: 202}).str("order_id")
+		var pi string
+		waitFor(t, "the order waits for the fan", func() bool {
+			r := e.check(t, oaCall{method: "GET", path: "/v1/orders/" + order, header: fan, status: 200})
+			pay, _ := r.body["payment"].(map[string]any)
+			pi = r.str("payment_intent")
+			return r.str("status") == "requires_action" && pay["provider"] == "test" && pay["client_secret"] != nil
+		})
+		tp := "/v1/test-payments/" + pi
+		e.check(t, oaCall{method: "POST", path: tp + "/confirm", body: `{"payment_method": `, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: tp + "/confirm", body: map[string]any{"payment_method": ""}, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: tp + "/confirm", body: map[string]any{"payment_method": "pm_card_visa", "cvc": "123"}, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: "/v1/test-payments/pi_nope/confirm", body: map[string]any{"payment_method": "pm_card_visa"}, status: 404, problem: "not-found"})
+		e.check(t, oaCall{method: "POST", path: tp + "/authenticate", body: map[string]any{"outcome": "succeed"}, status: 409, problem: "conflict"})
+		r := e.check(t, oaCall{method: "POST", path: tp + "/confirm", body: map[string]any{"payment_method": "pm_card_threeDSecure2Required"}, status: 200})
+		next, _ := r.body["next_action"].(map[string]any)
+		if r.str("status") != "requires_action" || next["url"] == nil {
+			t.Fatalf("confirm with a 3-D Secure card answered %s", r.raw)
+		}
+		waitFor(t, "the order shows the 3-D Secure step", func() bool {
+			r := e.check(t, oaCall{method: "GET", path: "/v1/orders/" + order, header: fan, status: 200})
+			pay, _ := r.body["payment"].(map[string]any)
+			na, _ := pay["next_action"].(map[string]any)
+			return na["type"] == "redirect" && na["url"] == next["url"]
+		})
+		e.check(t, oaCall{method: "GET", path: "/pay/3ds/" + pi + "?return=/e/" + ev, status: 200})
+		e.check(t, oaCall{method: "GET", path: "/pay/3ds/pi_nope", status: 404, problem: "not-found"})
+		e.check(t, oaCall{method: "POST", path: tp + "/authenticate", body: map[string]any{"outcome": "maybe"}, invalid: true, status: 400, problem: "bad-request"})
+		if r := e.check(t, oaCall{method: "POST", path: tp + "/authenticate", body: map[string]any{"outcome": "succeed"}, status: 200}); r.str("status") != "succeeded" && r.str("status") != "requires_capture" {
+			t.Errorf("authenticate answered %s", r.raw)
+		}
+		waitFor(t, "the order paid", func() bool {
+			return e.check(t, oaCall{method: "GET", path: "/v1/orders/" + order, header: fan, status: 200}).str("status") == "paid"
+		})
+		e.check(t, oaCall{method: "POST", path: tp + "/confirm", body: map[string]any{"payment_method": "pm_card_visa"}, status: 409, problem: "conflict"})
+		e.check(t, oaCall{method: "POST", path: "/v1/test-payments/pi_nope/authenticate", body: map[string]any{"outcome": "fail"}, status: 404, problem: "not-found"})
+	})
+
 	t.Run("too large", func(t *testing.T) {
 		big := strings.Repeat(" ", 70<<10) + "{}"
 		for _, c := range []oaCall{
@@ -814,9 +857,12 @@ func TestOpenAPIConformance(t *testing.T) {
 			{method: "POST", path: "/v1/events/" + ev + "/queue"},
 			{method: "POST", path: "/v1/holds/" + pairHold + "/checkout", header: oaBearer(access)},
 			{method: "POST", path: "/v1/webhooks/stripe", header: []string{"Stripe-Signature", "t=1,v1=bad"}},
+			{method: "POST", path: "/v1/test-payments/pi_big/confirm"},
+			{method: "POST", path: "/v1/test-payments/pi_big/authenticate"},
 		} {
 			// The document cannot bound a body's size: a big body is invalid to it only when it also lacks fields.
-			c.body, c.invalid, c.status, c.problem = big, c.method != "POST" || c.path != "/v1/events/"+ev+"/queue", 413, "too-large"
+			optional := c.path == "/v1/events/"+ev+"/queue" || strings.HasSuffix(c.path, "/checkout")
+			c.body, c.invalid, c.status, c.problem = big, !optional, 413, "too-large"
 			e.check(t, c)
 		}
 	})

@@ -1,6 +1,8 @@
 package core
 
 import (
+	"bytes"
+	"compress/gzip"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -21,14 +23,42 @@ var webFS embed.FS
 //go:embed openapi.yaml
 var openAPIDoc []byte
 
-// page answers with an embedded file, or 404 when the build does not have it.
+// page answers with an embedded file, or 404 when the build does not have it. A browser that takes gzip gets
+// the file compressed once per process: the fan's page is what a spike of phones loads at the opening.
 func page(ctx *fasthttp.RequestCtx, name, contentType string) error {
-	b, err := fs.ReadFile(webFS, name)
-	if err != nil {
+	f, ok := embeddedPage(name)
+	if !ok {
 		return errNotFoundRoute
 	}
-	servePage(ctx, b, contentType)
+	ctx.Response.Header.Set(fasthttp.HeaderVary, fasthttp.HeaderAcceptEncoding)
+	if ctx.Request.Header.HasAcceptEncoding("gzip") {
+		servePage(ctx, f.gzipped, contentType)
+		ctx.Response.Header.Set(fasthttp.HeaderContentEncoding, "gzip")
+		return nil
+	}
+	servePage(ctx, f.raw, contentType)
 	return nil
+}
+
+type pageFile struct{ raw, gzipped []byte }
+
+var pageFiles sync.Map // name → *pageFile
+
+func embeddedPage(name string) (*pageFile, bool) {
+	if f, ok := pageFiles.Load(name); ok {
+		return f.(*pageFile), true
+	}
+	b, err := fs.ReadFile(webFS, name)
+	if err != nil {
+		return nil, false
+	}
+	var z bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&z, gzip.BestCompression) // the level is valid
+	_, _ = w.Write(b)                                     // a bytes.Buffer does not fail
+	_ = w.Close()
+	f := &pageFile{raw: b, gzipped: z.Bytes()}
+	actual, _ := pageFiles.LoadOrStore(name, f)
+	return actual.(*pageFile), true
 }
 
 func servePage(ctx *fasthttp.RequestCtx, b []byte, contentType string) {

@@ -117,7 +117,8 @@ func classify(err error) (p *problemError, internal bool) {
 		errors.Is(err, settlement.ErrNotFound):
 		return problemf(404, typeNotFound, detail), false
 	case errors.Is(err, inventory.ErrIdempotencyReused), errors.Is(err, settlement.ErrIdempotencyReused),
-		errors.Is(err, inventory.ErrEventExists), errors.Is(err, inventory.ErrInvalidState):
+		errors.Is(err, inventory.ErrEventExists), errors.Is(err, inventory.ErrInvalidState),
+		errors.Is(err, settlement.ErrConflict):
 		return problemf(409, typeConflict, detail), false
 	case errors.Is(err, waitroom.ErrBadToken):
 		return problemf(401, typeUnauthorized, detail), false

@@ -129,7 +129,8 @@ func TestProblemTypes(t *testing.T) {
 	problem(t, "unknown hold", e.do("GET", "/v1/holds/probs.aaaaaaaaaaaaaaaaaaaa", nil, bearer(alice)...), 404, "not-found")
 	problem(t, "malformed hold id", e.do("GET", "/v1/holds/whatever", nil, bearer(alice)...), 404, "not-found")
 	problem(t, "hold without access", e.do("GET", "/v1/holds/"+aliceHold, nil), 403, "not-admitted")
-	problem(t, "checkout without payment method", e.do("POST", "/v1/holds/"+aliceHold+"/checkout", `{}`, bearer(alice)...), 400, "bad-request")
+	problem(t, "checkout with an empty payment method", e.do("POST", "/v1/holds/"+aliceHold+"/checkout", `{"payment_method":""}`, bearer(alice)...), 400, "bad-request")
+	problem(t, "checkout with a payment method that is not a string", e.do("POST", "/v1/holds/"+aliceHold+"/checkout", `{"payment_method":42}`, bearer(alice)...), 400, "bad-request")
 	problem(t, "checkout with an unknown field", e.do("POST", "/v1/holds/"+aliceHold+"/checkout", `{"payment_method":"pm_card_visa","tip":5}`, bearer(alice)...), 400, "bad-request")
 	r = e.do("POST", "/v1/holds/"+aliceHold+"/checkout", `{"payment_method":"pm_card_visa"}`, bearer(alice)...)
 	if r.status != 202 {

@@ -17,7 +17,7 @@ func TestReadsAfterAccessExpires(t *testing.T) {
 		t.Fatalf("hold: %v", h)
 	}
 	hold := h.str("hold_id")
-	// A card that needs authentication leaves the order pending.
+	// A card that needs authentication leaves the order waiting for the fan.
 	o := e.do("POST", "/v1/holds/"+hold+"/checkout", `{"payment_method":"pm_card_authenticationRequired"}`, bearer(tok)...)
 	if o.status != 202 {
 		t.Fatalf("checkout: %v", o)
@@ -25,7 +25,7 @@ func TestReadsAfterAccessExpires(t *testing.T) {
 	order := o.str("order_id")
 	eventually(t, "the payment is under way", func() bool {
 		r := e.do("GET", "/v1/orders/"+order, nil, bearer(tok)...)
-		return r.status == 200 && r.str("status") == "paying"
+		return r.status == 200 && r.str("status") == "requires_action"
 	})
 
 	e.clock.Advance(10*time.Minute + time.Second) // the access has expired

@@ -79,6 +79,9 @@ const (
 	pCheckout
 	pOrder
 	pWebhook
+	pTestConfirm
+	pTestAuthenticate
+	pTestThreeDS
 	nPatterns
 )
 
@@ -121,6 +124,9 @@ func (s *Server) routes() []*pattern {
 	add(pCheckout, "/v1/holds/{hold}/checkout", map[method]handler{mPOST: s.checkout})
 	add(pOrder, "/v1/orders/{order}", map[method]handler{mGET: s.getOrder})
 	add(pWebhook, "/v1/webhooks/stripe", map[method]handler{mPOST: s.webhook})
+	add(pTestConfirm, "/v1/test-payments/{payment_intent}/confirm", map[method]handler{mPOST: s.testConfirm})
+	add(pTestAuthenticate, "/v1/test-payments/{payment_intent}/authenticate", map[method]handler{mPOST: s.testAuthenticate})
+	add(pTestThreeDS, "/pay/3ds/{payment_intent}", map[method]handler{mGET: s.testThreeDS})
 	// The last entry answers every path the API does not have.
 	notFound := func(*fasthttp.RequestCtx, string) error { return errNotFoundRoute }
 	p := &pattern{name: "unmatched"}
@@ -220,6 +226,18 @@ func matchPath(path []byte) (int, []byte) {
 			return pAdminAdmission, arg
 		case "/stats":
 			return pAdminStats, arg
+		}
+	} else if rest, ok := bytes.CutPrefix(path, []byte("/v1/test-payments/")); ok {
+		arg, tail := segment(rest)
+		switch string(tail) {
+		case "/confirm":
+			return pTestConfirm, arg
+		case "/authenticate":
+			return pTestAuthenticate, arg
+		}
+	} else if rest, ok := bytes.CutPrefix(path, []byte("/pay/3ds/")); ok {
+		if arg, tail := segment(rest); len(tail) == 0 {
+			return pTestThreeDS, arg
 		}
 	} else if rest, ok := bytes.CutPrefix(path, []byte("/e/")); ok {
 		if arg, tail := segment(rest); len(tail) == 0 || string(tail) == "/" {

@@ -36,6 +36,8 @@ type Config struct {
 	OpsOnly bool
 	// Loops turns on the inventory's background loops (sweeper, stats gauges, audit).
 	Loops bool
+	// StripePublishableKey is handed to the fan's page, which loads Stripe.js with it; empty with the test provider.
+	StripePublishableKey string
 
 	AvailabilityTTL time.Duration // availability cache lifetime, default 250 ms
 	SweepEvery      time.Duration // default 1 s
@@ -54,6 +56,8 @@ type Deps struct {
 	Room       Room
 	Settlement Settlement
 	Checks     []Check // pinged by /readyz
+	// TestPayments, when set, serves /v1/test-payments/… and the test 3-D Secure page (no Stripe key).
+	TestPayments TestPayments
 	// RedisPool, when set, reports the Redis connection pool for onsale_redis_pool_*.
 	RedisPool func() PoolStats
 	// Registerer receives the core metrics; Gatherer serves /metrics. Both default to the prometheus defaults.
@@ -70,6 +74,7 @@ type Server struct {
 	inv   inventory.Store
 	room  Room
 	settl Settlement
+	tpay  TestPayments
 	log   *slog.Logger
 	now   func() time.Time
 
@@ -118,6 +123,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		inv:      deps.Inventory,
 		room:     deps.Room,
 		settl:    deps.Settlement,
+		tpay:     deps.TestPayments,
 		log:      cmp.Or(deps.Logger, slog.Default()),
 		now:      deps.Now,
 		checks:   deps.Checks,

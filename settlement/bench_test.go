@@ -35,7 +35,7 @@ type benchRig struct {
 	done  chan string
 }
 
-func newBenchRig(b *testing.B, workers int) *benchRig {
+func newBenchRig(b *testing.B, workers int, opts ...func(*settlement.Options)) *benchRig {
 	b.Helper()
 	cfg, err := pgxpool.ParseConfig(testenv.Database(b))
 	if err != nil {
@@ -77,13 +77,17 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 	}
 	r.pay = &stampedPay{Payments: testpay.New()}
 	r.led = pgledger.New(pool)
-	r.svc = settlement.New(r.led, bus, r.pay, r.stock, settlement.Options{
+	so := settlement.Options{
 		Workers: workers, Prefetch: envInt("ONSALE_BENCH_PREFETCH", 64), StallAfter: time.Minute, Registerer: noRegistry{},
 		RelayLinger: time.Duration(envInt("ONSALE_BENCH_LINGER_MS", 0)) * time.Millisecond,
 		Relays:      envInt("ONSALE_BENCH_RELAYS", 0),
 		Logger:      nil,
 		OnBooking:   func(_ context.Context, ev settlement.BookingEvent) { r.done <- ev.OrderID },
-	})
+	}
+	for _, f := range opts {
+		f(&so)
+	}
+	r.svc = settlement.New(r.led, bus, r.pay, r.stock, so)
 	runCtx, cancel := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	go func() { defer close(stopped); _ = r.svc.Run(runCtx) }()
@@ -96,23 +100,34 @@ func newBenchRig(b *testing.B, workers int) *benchRig {
 type stampedPay struct {
 	*testpay.Payments
 	at sync.Map
+	// onAuthorize, when set, hears every payment the saga created that waits for the fan.
+	onAuthorize func(settlement.Payment)
 }
 
-func (p *stampedPay) Pay(ctx context.Context, r settlement.PaymentRequest) (settlement.Payment, error) {
+func (p *stampedPay) Authorize(ctx context.Context, r settlement.PaymentRequest) (settlement.Payment, error) {
 	p.at.LoadOrStore(r.OrderID, time.Now())
-	return p.Payments.Pay(ctx, r)
+	out, err := p.Payments.Authorize(ctx, r)
+	if err == nil && p.onAuthorize != nil && out.Status == settlement.PaymentRequiresAction {
+		p.onAuthorize(out)
+	}
+	return out, err
 }
 
 var fanSeq atomic.Int64
 
-// checkout holds one unit for a new fan and checks it out.
+// checkout holds one unit for a new fan and checks it out with the Visa test card.
 func (r *benchRig) checkout(ctx context.Context) (settlement.Order, error) {
+	return r.checkoutWith(ctx, "pm_card_visa")
+}
+
+// checkoutWith holds one unit for a new fan and checks it out with method (none: the fan pays in the page).
+func (r *benchRig) checkoutWith(ctx context.Context, method string) (settlement.Order, error) {
 	fan := "f" + strconv.FormatInt(fanSeq.Add(1), 36)
 	h, err := r.stock.Hold(ctx, inventory.HoldRequest{Event: r.event, Fan: fan, Items: []inventory.Item{{Section: "GA", Quantity: 1}}})
 	if err != nil {
 		return settlement.Order{}, err
 	}
-	return r.svc.Checkout(ctx, settlement.CheckoutRequest{HoldID: h.ID, Fan: fan, PaymentMethod: "pm_card_visa"})
+	return r.svc.Checkout(ctx, settlement.CheckoutRequest{HoldID: h.ID, Fan: fan, PaymentMethod: method})
 }
 
 func envInt(name string, def int) int {
@@ -250,5 +265,116 @@ func BenchmarkSettleSteadyRate(b *testing.B) {
 		b.Logf("  checkout→payment p50 %.1f ms p99 %.1f ms max %.1f ms; payment→outcome p50 %.1f ms p99 %.1f ms max %.1f ms",
 			float64(toPay.ValueAtQuantile(50))/1000, float64(toPay.ValueAtQuantile(99))/1000, float64(toPay.Max())/1000,
 			float64(fromPay.ValueAtQuantile(50))/1000, float64(fromPay.ValueAtQuantile(99))/1000, float64(fromPay.Max())/1000)
+	}
+}
+
+// BenchmarkWebhookToPaid offers checkouts without a payment method at a steady rate (ONSALE_BENCH_RATE per
+// second, default 2000, for ONSALE_BENCH_SECONDS, default 10), as fans who pay in the page: once the payment
+// exists the fan confirms it and Stripe's signed webhook (payment_intent.amount_capturable_updated) arrives. It
+// reports the lag from the webhook to the order paid (seats confirmed, money captured, ledger written), and the
+// settled orders/s.
+//
+//	go test -run '^$' -bench WebhookToPaid -benchtime 1x ./settlement/
+func BenchmarkWebhookToPaid(b *testing.B) {
+	rate, secs := envInt("ONSALE_BENCH_RATE", 2000), envInt("ONSALE_BENCH_SECONDS", 10)
+	r := newBenchRig(b, envInt("ONSALE_BENCH_WORKERS", 8), func(o *settlement.Options) { o.WebhookSecret = secret })
+	r.pay.Payments.SetNotify(func(context.Context, string) {}) // the webhook tells the saga, as with Stripe
+	ctx := context.Background()
+	for range b.N {
+		total := rate * secs
+		lag := hdrhistogram.New(1, 60_000_000, 3) // µs, webhook to paid
+		var mu sync.Mutex
+		var failed, notPaid atomic.Int64
+		authorized := make(chan settlement.Payment, total)
+		var closed atomic.Bool
+		var sendMu sync.Mutex
+		r.pay.onAuthorize = func(p settlement.Payment) {
+			sendMu.Lock()
+			defer sendMu.Unlock()
+			if !closed.Load() {
+				authorized <- p
+			}
+		}
+		var fans sync.WaitGroup
+		for range 64 {
+			fans.Add(1)
+			go func() {
+				defer fans.Done()
+				for p := range authorized {
+					if _, err := r.pay.Payments.Confirm(ctx, p.ID, "pm_card_visa"); err != nil {
+						failed.Add(1)
+						continue
+					}
+					payload, sig := stripeEvent("evt_"+p.ID, "payment_intent.amount_capturable_updated", p.ID, secret)
+					t0 := time.Now()
+					if err := r.svc.HandleWebhook(ctx, payload, sig); err != nil {
+						failed.Add(1)
+						continue
+					}
+					d := time.Since(t0)
+					if o, err := r.led.Order(ctx, p.OrderID); err != nil || o.Status != settlement.Paid {
+						notPaid.Add(1)
+						continue
+					}
+					mu.Lock()
+					_ = lag.RecordValue(d.Microseconds())
+					mu.Unlock()
+				}
+			}()
+		}
+		jobs := make(chan struct{}, total)
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range jobs {
+					if _, err := r.checkoutWith(ctx, ""); err != nil {
+						failed.Add(1)
+					}
+				}
+			}()
+		}
+		begin := time.Now()
+		sent := 0
+		tick := time.NewTicker(time.Millisecond)
+		for sent < total {
+			<-tick.C
+			due := min(int(time.Since(begin).Seconds()*float64(rate)), total)
+			for ; sent < due; sent++ {
+				jobs <- struct{}{}
+			}
+		}
+		tick.Stop()
+		close(jobs)
+		wg.Wait()
+		deadline := time.After(60 * time.Second)
+		for done := false; !done; {
+			mu.Lock()
+			n := lag.TotalCount()
+			mu.Unlock()
+			select {
+			case <-deadline:
+				done = true
+			case <-time.After(10 * time.Millisecond):
+				done = int(n)+int(failed.Load()+notPaid.Load()) >= total
+			}
+		}
+		el := time.Since(begin)
+		sendMu.Lock()
+		closed.Store(true)
+		close(authorized)
+		sendMu.Unlock()
+		fans.Wait()
+		b.ReportMetric(float64(lag.TotalCount())/el.Seconds(), "orders/s")
+		b.ReportMetric(float64(lag.ValueAtQuantile(50))/1000, "p50-ms")
+		b.ReportMetric(float64(lag.ValueAtQuantile(99))/1000, "p99-ms")
+		b.ReportMetric(float64(lag.Max())/1000, "max-ms")
+		b.Logf("rate %d/s for %ds: %d paid by webhook, %d errors, %d not paid after their webhook; webhook→paid p50 %.1f ms p90 %.1f ms p99 %.1f ms max %.1f ms",
+			rate, secs, lag.TotalCount(), failed.Load(), notPaid.Load(), float64(lag.ValueAtQuantile(50))/1000,
+			float64(lag.ValueAtQuantile(90))/1000, float64(lag.ValueAtQuantile(99))/1000, float64(lag.Max())/1000)
+		if failed.Load()+notPaid.Load() > 0 {
+			b.Errorf("%d webhooks or checkouts failed and %d orders were not paid by their webhook", failed.Load(), notPaid.Load())
+		}
 	}
 }

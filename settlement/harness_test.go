@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,6 +108,9 @@ type fixture struct {
 	svc      *settlement.Service
 	stop     func() // stops svc and waits for it
 	opts     settlement.Options
+
+	mu     sync.Mutex
+	orders []string // every order f.checkout made, for checkMoney
 }
 
 const secret = "whsec_test_secret"
@@ -129,6 +133,9 @@ func setup(t *testing.T, b backend, opts settlement.Options) *fixture {
 	}
 	opts.WebhookSecret = secret
 	opts.Registerer = f.reg
+	if opts.Now == nil {
+		opts.Now = f.clock.Now // the saga judges holds' deadlines by the inventory's clock
+	}
 	if opts.StallAfter == 0 {
 		opts.StallAfter = 2 * time.Second
 	}
@@ -137,6 +144,11 @@ func setup(t *testing.T, b backend, opts settlement.Options) *fixture {
 	}
 	f.opts = opts
 	f.svc, f.stop = f.startStoppable(t, opts, f.stock)
+	f.pay.SetNotify(func(ctx context.Context, pi string) {
+		if err := f.svc.PaymentChanged(ctx, pi); err != nil {
+			t.Logf("payment changed %s: %v", pi, err)
+		}
+	})
 	if err := f.svc.RegisterEvent(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +195,41 @@ func (f *fixture) checkout(t *testing.T, fan string, qty int, method string) set
 	if o.Status != settlement.Pending || o.Total != int64(qty)*4500 || o.Currency != "EUR" {
 		t.Fatalf("checkout = %+v", o)
 	}
+	f.mu.Lock()
+	f.orders = append(f.orders, o.ID)
+	f.mu.Unlock()
 	return o
+}
+
+// checkMoney checks the payment invariants over every order f.checkout made, once they are all settled: no
+// money captured without a paid order whose seats are sold, no paid order without its capture, no refund for an
+// order whose hold ended before the authorization, one PaymentIntent per order at most.
+func (f *fixture) checkMoney(t *testing.T) {
+	t.Helper()
+	f.mu.Lock()
+	ids := slices.Clone(f.orders)
+	f.mu.Unlock()
+	for _, id := range ids {
+		o := f.await(t, id)
+		pi := o.PaymentIntent
+		captured, refunded := pi != "" && f.pay.Captured(pi), pi != "" && f.pay.Refunded(pi)
+		switch {
+		case f.pay.Intents(id) > 1:
+			t.Errorf("order %s has %d payment intents", id, f.pay.Intents(id))
+		case o.Status == settlement.Paid && (!captured || refunded):
+			t.Errorf("paid order %s: payment %s captured %v refunded %v", id, pi, captured, refunded)
+		case o.Status == settlement.Paid && f.holdState(t, o.HoldID) != inventory.Confirmed:
+			t.Errorf("paid order %s: hold %s", id, f.holdState(t, o.HoldID))
+		case o.Status == settlement.Failed && captured:
+			t.Errorf("failed order %s: payment %s was captured", id, pi)
+		case o.Status == settlement.Failed && f.holdState(t, o.HoldID) == inventory.Confirmed:
+			t.Errorf("failed order %s kept its seats", id)
+		case o.Status == settlement.Refunded && (!captured || !refunded):
+			t.Errorf("refunded order %s: payment %s captured %v refunded %v", id, pi, captured, refunded)
+		case o.FailureReason == settlement.ReasonHoldExpired && o.Status != settlement.Refunded && (captured || refunded):
+			t.Errorf("order %s failed with hold-expired but its payment moved money", id)
+		}
+	}
 }
 
 // await waits until the order reaches a terminal status and returns it.
@@ -376,6 +422,16 @@ func (p *proxy) url(t *testing.T, raw string) string {
 	}
 	u.Host = p.ln.Addr().String()
 	return u.String()
+}
+
+// onAuthorize scripts the provider's Authorize calls only.
+func onAuthorize(p *testpay.Payments, fn func(settlement.PaymentRequest) testpay.Outcome) {
+	p.Script(func(op testpay.Op, _ string, r settlement.PaymentRequest) testpay.Outcome {
+		if op != testpay.OpAuthorize {
+			return testpay.Outcome{}
+		}
+		return fn(r)
+	})
 }
 
 // errKilled marks a scripted crash.

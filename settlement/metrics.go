@@ -14,6 +14,9 @@ type metrics struct {
 	deadLetters prometheus.Counter
 	payments    *prometheus.CounterVec
 	refunds     prometheus.Counter
+	webhooks    *prometheus.CounterVec
+
+	lateCancels, captureFailures prometheus.Counter
 
 	// The series every order moves, looked up once: a vector's lookup hashes the label under a lock each time.
 	byStatus                                     map[Status]prometheus.Counter
@@ -52,11 +55,23 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "onsale_settlement_payments_total", Help: "Payment attempts by result (succeeded, failed, error).",
 		}, []string{"result"})),
 		refunds: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "onsale_settlement_refunds_total", Help: "Payments given back because the hold had ended.",
+			Name: "onsale_settlement_refunds_total", Help: "Captured payments given back.",
+		})),
+		webhooks: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "onsale_settlement_webhooks_total",
+			Help: "Payment events (Stripe webhooks, the test provider's notices) by result: applied, duplicate, unknown (not an order's payment), ignored, bad-signature.",
+		}, []string{"result"})),
+		lateCancels: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "onsale_settlement_late_authorizations_total",
+			Help: "Authorizations cancelled, never captured, because the order's hold had ended first.",
+		})),
+		captureFailures: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "onsale_settlement_capture_failures_total",
+			Help: "Authorizations that could not be captured after the seats were sold; the seats went back on sale.",
 		})),
 	}
 	m.byStatus = map[Status]prometheus.Counter{}
-	for _, st := range []Status{Pending, Paying, Paid, Failed, Refunded} {
+	for _, st := range []Status{Pending, Paying, RequiresAction, Paid, Failed, Refunded} {
 		m.byStatus[st] = m.orders.WithLabelValues(string(st))
 	}
 	m.paymentsSucceeded = m.payments.WithLabelValues("succeeded")

@@ -113,9 +113,12 @@ type Transition struct {
 	OrderID       string
 	From          []Status
 	To            Status
-	PaymentKey    string // stored when set
-	PaymentIntent string // stored when set
-	FailureReason string // stored when set
+	PaymentKey    string      // stored when set
+	PaymentIntent string      // stored when set
+	FailureReason string      // stored when set
+	ClientSecret  string      // stored when set
+	NextAction    *NextAction // stored when set
+	PayBy         time.Time   // stored when set
 	Deadline      time.Time
 	MessageID     string
 	Outbox        []Message
@@ -145,36 +148,59 @@ type Ledger interface {
 	RelayOutbox(ctx context.Context, limit int, publish func(context.Context, []Message) ([]string, error)) (int, error)
 	// OutboxPending counts unsent rows.
 	OutboxPending(ctx context.Context) (int, error)
-	// Redrive claims up to limit orders in pending or paying whose deadline passed, pushes each deadline to
+	// Redrive claims up to limit orders not yet settled (pending, paying, requires_action) whose deadline passed, pushes each deadline to
 	// next(order) and writes the outbox rows msg(order) returns, in one transaction; it returns the orders.
 	Redrive(ctx context.Context, now time.Time, limit int, next func(Order) time.Time, msg func(Order) Message) ([]Order, error)
 
 	// SaveEvent stores (or replaces) an event definition; Event returns it or ErrNotFound.
 	SaveEvent(ctx context.Context, ev inventory.Event) error
 	Event(ctx context.Context, id string) (inventory.Event, error)
-	// LiveOrders returns an event's orders that own seats: paid, pending and paying.
+	// LiveOrders returns an event's orders that own seats: paid, and those not settled yet.
 	LiveOrders(ctx context.Context, event string) ([]Order, error)
 
 	// Ping reports whether the ledger is reachable.
 	Ping(ctx context.Context) error
 }
 
-// PaymentStatus is a payment's state as the saga sees it.
+// PaymentStatus is a payment's state as the saga sees it. The values follow Stripe's PaymentIntent statuses
+// where they have one.
 type PaymentStatus string
 
 const (
-	PaymentSucceeded  PaymentStatus = "succeeded"
-	PaymentFailed     PaymentStatus = "failed"     // declined or canceled: no money taken
-	PaymentProcessing PaymentStatus = "processing" // not final yet: a webhook or the poller will look again
+	// PaymentRequiresAction: the fan must act in the page: confirm a payment method with the client secret, or
+	// authenticate (3-D Secure, NextAction says where). Stripe's requires_payment_method (never attempted),
+	// requires_confirmation and requires_action.
+	PaymentRequiresAction PaymentStatus = "requires_action"
+	// PaymentProcessing: not final yet and nothing for the fan to do; a webhook or the poller will look again.
+	PaymentProcessing PaymentStatus = "processing"
+	// PaymentAuthorized: the money is authorized (requires_capture): the saga captures it once the seats are
+	// sold, or cancels it.
+	PaymentAuthorized PaymentStatus = "requires_capture"
+	// PaymentSucceeded: the money was captured.
+	PaymentSucceeded PaymentStatus = "succeeded"
+	// PaymentFailed: declined, authentication failed, or canceled: no money taken (any authorization released).
+	PaymentFailed PaymentStatus = "failed"
 )
 
-// PaymentRequest creates and confirms one payment. IdempotencyKey makes repeating it return the same payment.
+// PaymentRequest creates one payment, authorized now and captured later. IdempotencyKey makes repeating it
+// return the same payment.
 type PaymentRequest struct {
 	OrderID        string
 	IdempotencyKey string
 	Amount         int64
 	Currency       string
-	PaymentMethod  string
+	// PaymentMethod, when set, is confirmed by the server now; when empty the fan confirms in the page with the
+	// payment's ClientSecret.
+	PaymentMethod string
+	// ReturnURL is where a redirect for authentication comes back to (the fan's page); optional.
+	ReturnURL string
+}
+
+// NextAction is what the fan must do to go on: for Type "redirect", open URL (a 3-D Secure page). Stripe's
+// use_stripe_sdk is Type "use_stripe_sdk" with no URL: Stripe.js handles it with the client secret.
+type NextAction struct {
+	Type string `json:"type"`
+	URL  string `json:"url,omitempty"`
 }
 
 // Payment is a payment provider's view of one payment.
@@ -184,18 +210,33 @@ type Payment struct {
 	Status        PaymentStatus
 	Amount        int64
 	Currency      string
-	FailureReason string
+	FailureReason string      // the decline or error code of the last failed attempt (card_declined, …)
+	ClientSecret  string      // what the page confirms the payment with
+	NextAction    *NextAction // set with PaymentRequiresAction when the fan must authenticate
+	Refunded      int64       // amount given back so far
 }
 
-// Payments takes money (Stripe, or a provider following Stripe's test cards).
+// ErrNotCapturable: the payment can no longer be captured (canceled, or its authorization expired). A Capture
+// error that is not this one leaves the outcome unknown: repeat it with the same key.
+var ErrNotCapturable = errors.New("payment can no longer be captured")
+
+// Payments takes money (Stripe, or a provider following Stripe's test payment methods and state machine).
+// Every method with a key is safe to repeat with that key; an error other than the ones named means the outcome
+// is unknown and the call must be repeated.
 type Payments interface {
-	// Pay creates and confirms a payment. A declined card is a Payment with PaymentFailed, not an error;
-	// an error means the outcome is unknown and the call must be repeated with the same key.
-	Pay(ctx context.Context, req PaymentRequest) (Payment, error)
-	// Payment re-reads a payment's true state.
+	// Authorize creates a PaymentIntent with manual capture for req, and confirms it when req.PaymentMethod is
+	// set. A decline is a Payment with PaymentFailed, not an error.
+	Authorize(ctx context.Context, req PaymentRequest) (Payment, error)
+	// Payment re-reads a payment's true state (ErrNotFound for an unknown id).
 	Payment(ctx context.Context, id string) (Payment, error)
-	// Refund gives a payment back in full; repeating it with the same key refunds once.
-	Refund(ctx context.Context, paymentID, idempotencyKey string) error
+	// Capture takes an authorized payment in full. Capturing a succeeded one returns it; a canceled one fails
+	// with ErrNotCapturable.
+	Capture(ctx context.Context, id, idempotencyKey string) (Payment, error)
+	// Cancel gives up a payment that was not captured: the authorization is released, or the fan can no longer
+	// confirm it. Canceling a canceled one returns it; a succeeded one fails with ErrConflict.
+	Cancel(ctx context.Context, id, idempotencyKey string) (Payment, error)
+	// Refund gives a captured payment back in full; repeating it with the same key refunds once.
+	Refund(ctx context.Context, id, idempotencyKey string) error
 }
 
 // Stock is the part of inventory.Store the saga needs.
@@ -204,7 +245,12 @@ type Stock interface {
 	BeginCheckout(ctx context.Context, holdID string) (inventory.Hold, error)
 	Confirm(ctx context.Context, holdID string) (inventory.Hold, error)
 	Release(ctx context.Context, holdID string) (inventory.Hold, error)
+	Return(ctx context.Context, holdID string) (inventory.Hold, error)
 }
 
 // Terminal reports whether s is an outcome.
 func (s Status) Terminal() bool { return s == Paid || s == Failed || s == Refunded }
+
+// CaptureKey and CancelKey are the idempotency keys of a PaymentIntent's capture and cancellation.
+func CaptureKey(paymentIntent string) string { return "capture:" + paymentIntent }
+func CancelKey(paymentIntent string) string  { return "cancel:" + paymentIntent }

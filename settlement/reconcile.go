@@ -48,6 +48,9 @@ func (s *Service) Reconcile(ctx context.Context, event string, store inventory.S
 			rep.Paid++
 		} else {
 			h.State, h.ExpiresAt = inventory.Checkout, now.Add(checkoutTTL)
+			if !o.PayBy.IsZero() {
+				h.ExpiresAt = o.PayBy // the fan keeps the deadline the page shows
+			}
 			rep.InCheckout++
 		}
 		holds = append(holds, h)

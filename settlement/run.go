@@ -185,7 +185,26 @@ func (s *Service) poll(ctx context.Context) {
 	}
 }
 
-// nextDeadline backs off: StallAfter × 2^attempts, at most 64×.
+// nextDeadline backs off: StallAfter × 2^attempts, at most 64×. An order waiting for the fan is also looked at
+// shortly before its hold's checkout deadline (a lost webhook must not cost a fan who paid in time the seats) and
+// at the deadline itself, when an authorization still missing is cancelled.
 func (s *Service) nextDeadline(o Order) time.Time {
-	return s.opts.Now().Add(s.opts.StallAfter << min(o.Attempts, 6))
+	now := s.opts.Now()
+	d := now.Add(s.opts.StallAfter << min(o.Attempts, 6))
+	if o.Status != RequiresAction || o.PayBy.IsZero() {
+		return d
+	}
+	for _, look := range [...]time.Time{o.PayBy.Add(-s.opts.StallAfter / 2), o.PayBy} {
+		if now.Before(look) {
+			return minTime(d, look)
+		}
+	}
+	return d
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -19,7 +19,8 @@ func RefundKey(paymentIntent string) string { return "refund:" + paymentIntent }
 // The From sets of the saga's transitions, shared: a Transition's From is only read.
 var (
 	fromPending = []Status{Pending}
-	fromPaying  = []Status{Paying}
+	// fromActive: a payment is being made (paying) or waits for the fan (requires_action).
+	fromActive = []Status{Paying, RequiresAction}
 )
 
 // handlePayment is the payment worker: one payment.requested delivery drives its order as far as it can.
@@ -45,19 +46,20 @@ func (s *Service) handlePayment(ctx context.Context, d Delivery) Outcome {
 	}
 }
 
-// drive moves an order from its persisted state towards an outcome. Every step is safe to repeat:
-// the Stripe call is keyed by PaymentKey, inventory Confirm and Release are idempotent, and each ledger
-// transition only applies from the state it expects. messageID, when set, is recorded with the outcome.
-// holdID, when the message names it, lets a pending order with a live hold go to paying without a read first.
+// drive moves an order from its persisted state towards an outcome. Every step is safe to repeat: the
+// provider's calls are keyed (PaymentKey, CaptureKey, CancelKey, RefundKey), inventory Confirm, Release and
+// Return are idempotent, and each ledger transition only applies from the states it expects. messageID, when
+// set, is recorded with the outcome. holdID, when the message names it, lets a pending order with a live hold
+// go to paying without a read first.
 func (s *Service) drive(ctx context.Context, orderID, holdID, messageID string) error {
 	if holdID != "" {
-		// The hold named is the order's own (the message was written with the order). Were it not, a charge
-		// whose real hold had ended would still end refunded, never kept without seats.
+		// The hold named is the order's own (the message was written with the order). Were it not, an
+		// authorization whose real hold had ended would still be cancelled at Confirm, never captured.
 		if h, err := s.stock.Get(ctx, holdID); err == nil && h.State.Live() {
 			o, err := s.toPaying(ctx, orderID)
 			switch {
 			case err == nil:
-				return s.charge(ctx, o, messageID)
+				return s.authorize(ctx, o, messageID)
 			case !errors.Is(err, ErrConflict):
 				return err
 			}
@@ -72,13 +74,13 @@ func (s *Service) drive(ctx context.Context, orderID, holdID, messageID string) 
 		return s.markProcessed(ctx, messageID)
 	}
 	if o.Status == Pending {
-		// Before any money moves: a hold that ended while the order waited fails without a charge.
+		// Before any money moves: a hold that ended while the order waited fails without a payment.
 		h, err := s.stock.Get(ctx, o.HoldID)
 		switch {
-		case err == nil && !h.State.Live() && h.State != inventory.Confirmed,
+		case err == nil && !s.holdLive(h) && h.State != inventory.Confirmed,
 			errors.Is(err, inventory.ErrNotFound):
 			return s.finish(ctx, o, Transition{From: fromPending, To: Failed,
-				FailureReason: "hold expired before payment", MessageID: messageID})
+				FailureReason: ReasonHoldExpired, MessageID: messageID})
 		case err != nil:
 			return fmt.Errorf("order %s: hold %s: %w", o.ID, o.HoldID, err)
 		}
@@ -90,7 +92,24 @@ func (s *Service) drive(ctx context.Context, orderID, holdID, messageID string) 
 			return err
 		}
 	}
-	return s.charge(ctx, o, messageID)
+	if o.PaymentIntent == "" {
+		// The keyed create returns the PaymentIntent a killed worker had already made.
+		return s.authorize(ctx, o, messageID)
+	}
+	p, err := s.pay.Payment(ctx, o.PaymentIntent)
+	if err != nil {
+		s.m.payErrors.Inc()
+		return fmt.Errorf("order %s: read %s: %w", o.ID, o.PaymentIntent, err)
+	}
+	return s.apply(ctx, o, p, messageID)
+}
+
+// reasonCanceled is a payment's failure reason once it was cancelled.
+const reasonCanceled = "canceled"
+
+// holdLive reports whether a hold still keeps its units for the fan: live, and its deadline not passed.
+func (s *Service) holdLive(h inventory.Hold) bool {
+	return h.State.Live() && (h.ExpiresAt.IsZero() || s.opts.Now().Before(h.ExpiresAt))
 }
 
 // toPaying stores the payment's idempotency key before any call to the provider, with a new deadline.
@@ -99,51 +118,68 @@ func (s *Service) toPaying(ctx context.Context, orderID string) (Order, error) {
 		PaymentKey: PaymentKey(orderID), Deadline: s.opts.Now().Add(s.opts.StallAfter)})
 }
 
-// charge pays for an order in paying (again, with the same key, when repeated) and settles it.
-func (s *Service) charge(ctx context.Context, o Order, messageID string) error {
+// authorize creates (or, with the same key, finds again) the order's PaymentIntent and acts on its state.
+func (s *Service) authorize(ctx context.Context, o Order, messageID string) error {
 	key := o.PaymentKey
 	if key == "" {
 		key = PaymentKey(o.ID)
 	}
-	p, err := s.pay.Pay(ctx, PaymentRequest{
-		OrderID: o.ID, IdempotencyKey: key, Amount: o.Total, Currency: o.Currency, PaymentMethod: o.PaymentMethod,
-	})
+	req := PaymentRequest{OrderID: o.ID, IdempotencyKey: key, Amount: o.Total, Currency: o.Currency,
+		PaymentMethod: o.PaymentMethod}
+	if s.opts.ReturnURL != nil {
+		req.ReturnURL = s.opts.ReturnURL(o)
+	}
+	p, err := s.pay.Authorize(ctx, req)
 	if err != nil {
 		s.m.payErrors.Inc()
-		return fmt.Errorf("order %s: pay: %w", o.ID, err)
+		return fmt.Errorf("order %s: authorize: %w", o.ID, err)
 	}
-	return s.settle(ctx, o, p, messageID)
+	return s.apply(ctx, o, p, messageID)
 }
 
-// settle applies a payment's true state to an order in paying.
-func (s *Service) settle(ctx context.Context, o Order, p Payment, messageID string) error {
+// apply acts on a payment's state for an order not settled yet (paying or requires_action): money is captured
+// only once the seats are sold, and an authorization that came after the hold ended is cancelled.
+func (s *Service) apply(ctx context.Context, o Order, p Payment, messageID string) error {
 	switch p.Status {
+	case PaymentAuthorized:
+		return s.capture(ctx, o, p, messageID)
 	case PaymentSucceeded:
+		// Captured already: this saga's capture whose paid transition was lost, or a payment captured elsewhere.
 		if _, err := s.stock.Confirm(ctx, o.HoldID); err == nil {
-			return s.finish(ctx, o, Transition{From: fromPaying, To: Paid, PaymentIntent: p.ID, MessageID: messageID})
-		} else if !errors.Is(err, inventory.ErrHoldExpired) {
+			return s.finish(ctx, o, Transition{From: fromActive, To: Paid, PaymentIntent: p.ID, MessageID: messageID})
+		} else if !errors.Is(err, inventory.ErrHoldExpired) && !errors.Is(err, inventory.ErrNotFound) {
 			return fmt.Errorf("order %s: confirm hold %s: %w", o.ID, o.HoldID, err)
 		}
-		// The money came after the hold ended: the fan gets no seats, so the fan keeps the money.
+		// The money was taken after the hold ended: the fan gets no seats, so the fan gets the money back.
 		if err := s.pay.Refund(ctx, p.ID, RefundKey(p.ID)); err != nil {
 			return fmt.Errorf("order %s: refund %s: %w", o.ID, p.ID, err)
 		}
-		return s.finish(ctx, o, Transition{From: fromPaying, To: Refunded, PaymentIntent: p.ID,
-			FailureReason: "hold expired before the payment succeeded", MessageID: messageID})
+		return s.finish(ctx, o, Transition{From: fromActive, To: Refunded, PaymentIntent: p.ID,
+			FailureReason: ReasonHoldExpired, MessageID: messageID})
 	case PaymentFailed:
-		if _, err := s.stock.Release(ctx, o.HoldID); err != nil && !errors.Is(err, inventory.ErrNotFound) {
-			return fmt.Errorf("order %s: release hold %s: %w", o.ID, o.HoldID, err)
+		if p.ID != "" && p.FailureReason != reasonCanceled {
+			// A declined intent can still be confirmed with another card: cancel it, so that nothing is
+			// authorized for an order that has failed.
+			if _, err := s.pay.Cancel(ctx, p.ID, CancelKey(p.ID)); err != nil {
+				s.m.payErrors.Inc()
+				return fmt.Errorf("order %s: cancel %s: %w", o.ID, p.ID, err)
+			}
+		}
+		if err := s.giveBack(ctx, o); err != nil {
+			return err
 		}
 		reason := p.FailureReason
 		if reason == "" {
-			reason = "payment failed"
+			reason = "payment-failed"
 		}
-		return s.finish(ctx, o, Transition{From: fromPaying, To: Failed, PaymentIntent: p.ID,
+		return s.finish(ctx, o, Transition{From: fromActive, To: Failed, PaymentIntent: p.ID,
 			FailureReason: reason, MessageID: messageID})
+	case PaymentRequiresAction:
+		return s.awaitFan(ctx, o, p, messageID)
 	default:
-		// Not final: keep the PaymentIntent id; its webhook or the poller finishes the order.
+		// Not final and nothing for the fan to do: keep the PaymentIntent id; its webhook or the poller goes on.
 		if p.ID != "" && o.PaymentIntent != p.ID {
-			_, err := s.transition(ctx, Transition{OrderID: o.ID, From: fromPaying, To: Paying,
+			_, err := s.transition(ctx, Transition{OrderID: o.ID, From: []Status{o.Status}, To: o.Status,
 				PaymentIntent: p.ID, Deadline: s.opts.Now().Add(s.opts.StallAfter)})
 			if err != nil && !errors.Is(err, ErrConflict) {
 				return err
@@ -151,6 +187,93 @@ func (s *Service) settle(ctx context.Context, o Order, p Payment, messageID stri
 		}
 		return s.markProcessed(ctx, messageID)
 	}
+}
+
+// capture sells the seats, then takes the authorized money. Confirm comes first so that no money is taken for
+// seats that are gone; a capture that fails for good after it puts the seats back on sale.
+func (s *Service) capture(ctx context.Context, o Order, p Payment, messageID string) error {
+	if _, err := s.stock.Confirm(ctx, o.HoldID); err != nil {
+		if !errors.Is(err, inventory.ErrHoldExpired) && !errors.Is(err, inventory.ErrNotFound) {
+			return fmt.Errorf("order %s: confirm hold %s: %w", o.ID, o.HoldID, err)
+		}
+		return s.cancelLate(ctx, o, p, messageID)
+	}
+	_, err := s.pay.Capture(ctx, p.ID, CaptureKey(p.ID))
+	if errors.Is(err, ErrNotCapturable) {
+		if _, err := s.stock.Return(ctx, o.HoldID); err != nil && !errors.Is(err, inventory.ErrNotFound) {
+			return fmt.Errorf("order %s: return hold %s: %w", o.ID, o.HoldID, err)
+		}
+		s.m.captureFailures.Inc()
+		return s.finish(ctx, o, Transition{From: fromActive, To: Failed, PaymentIntent: p.ID,
+			FailureReason: ReasonCaptureFailed, MessageID: messageID})
+	}
+	if err != nil {
+		s.m.payErrors.Inc()
+		// The outcome is unknown (and a provider may replay a stored error for the key): a capture that did
+		// happen shows in a re-read.
+		if r, rerr := s.pay.Payment(ctx, p.ID); rerr != nil || r.Status != PaymentSucceeded {
+			return fmt.Errorf("order %s: capture %s: %w", o.ID, p.ID, err)
+		}
+	}
+	return s.finish(ctx, o, Transition{From: fromActive, To: Paid, PaymentIntent: p.ID, MessageID: messageID})
+}
+
+// cancelLate releases an authorization whose hold ended first: no money moves, so no refund (nor its fee).
+func (s *Service) cancelLate(ctx context.Context, o Order, p Payment, messageID string) error {
+	if _, err := s.pay.Cancel(ctx, p.ID, CancelKey(p.ID)); err != nil {
+		s.m.payErrors.Inc()
+		return fmt.Errorf("order %s: cancel %s: %w", o.ID, p.ID, err)
+	}
+	if _, err := s.stock.Release(ctx, o.HoldID); err != nil && !errors.Is(err, inventory.ErrNotFound) {
+		return fmt.Errorf("order %s: release hold %s: %w", o.ID, o.HoldID, err)
+	}
+	s.m.lateCancels.Inc()
+	return s.finish(ctx, o, Transition{From: fromActive, To: Failed, PaymentIntent: p.ID,
+		FailureReason: ReasonHoldExpired, MessageID: messageID})
+}
+
+// giveBack puts an order's units back on sale after its payment failed: a live hold is released, and one that
+// was confirmed (a crash between Confirm and a capture that can no longer happen) is returned.
+func (s *Service) giveBack(ctx context.Context, o Order) error {
+	_, err := s.stock.Release(ctx, o.HoldID)
+	if errors.Is(err, inventory.ErrInvalidState) {
+		_, err = s.stock.Return(ctx, o.HoldID)
+	}
+	if err != nil && !errors.Is(err, inventory.ErrNotFound) {
+		return fmt.Errorf("order %s: give back hold %s: %w", o.ID, o.HoldID, err)
+	}
+	return nil
+}
+
+// awaitFan records that the fan must confirm or authenticate, until the hold's checkout deadline; past it the
+// payment is cancelled so a late confirmation cannot authorize anything.
+func (s *Service) awaitFan(ctx context.Context, o Order, p Payment, messageID string) error {
+	h, err := s.stock.Get(ctx, o.HoldID)
+	if err != nil && !errors.Is(err, inventory.ErrNotFound) {
+		return fmt.Errorf("order %s: hold %s: %w", o.ID, o.HoldID, err)
+	}
+	if err != nil || !s.holdLive(h) {
+		return s.cancelLate(ctx, o, p, messageID)
+	}
+	if o.Status == RequiresAction && o.PaymentIntent == p.ID && o.ClientSecret == p.ClientSecret &&
+		sameAction(o.NextAction, p.NextAction) {
+		return s.markProcessed(ctx, messageID)
+	}
+	next := Order{Status: RequiresAction, PayBy: h.ExpiresAt, Attempts: o.Attempts}
+	_, err = s.transition(ctx, Transition{OrderID: o.ID, From: fromActive, To: RequiresAction,
+		PaymentIntent: p.ID, ClientSecret: p.ClientSecret, NextAction: p.NextAction, PayBy: h.ExpiresAt,
+		Deadline: s.nextDeadline(next), MessageID: messageID})
+	if errors.Is(err, ErrConflict) || errors.Is(err, ErrDuplicate) {
+		return nil
+	}
+	return err
+}
+
+func sameAction(a, b *NextAction) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 // finish writes an outcome with its booking event. A conflict means another actor (a webhook, another worker)

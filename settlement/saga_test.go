@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,7 +102,6 @@ func TestCheckoutRejects(t *testing.T) {
 		h := f.hold(t, "carol", 1)
 		for _, req := range []settlement.CheckoutRequest{
 			{HoldID: "", Fan: "carol", PaymentMethod: "pm_card_visa"},
-			{HoldID: h.ID, Fan: "carol", PaymentMethod: ""},
 			{HoldID: h.ID, Fan: "carol", PaymentMethod: "pm card"},
 			{HoldID: h.ID, Fan: "", PaymentMethod: "pm_card_visa"},
 		} {
@@ -218,24 +218,56 @@ func TestHoldExpiredBeforePaymentFailsWithoutCharge(t *testing.T) {
 	})
 }
 
-func TestSuccessAfterHoldExpiryIsRefunded(t *testing.T) {
+// TestLateAuthorizationIsCancelled: the money is authorized only after the hold ended (the card took longer
+// than the checkout deadline). Nothing is captured: the authorization is released and the order fails.
+func TestLateAuthorizationIsCancelled(t *testing.T) {
 	each(t, func(t *testing.T, b backend) {
 		f := setup(t, b, settlement.Options{})
-		// The payment takes longer than the checkout deadline: the hold ends while the card is charged.
-		f.pay.Script(func(settlement.PaymentRequest) testpay.Outcome {
+		onAuthorize(f.pay, func(settlement.PaymentRequest) testpay.Outcome {
 			f.clock.Advance(16 * time.Minute)
 			return testpay.Outcome{}
 		})
 		o := f.checkout(t, "frank", 2, "pm_card_visa")
 		done := f.await(t, o.ID)
-		if done.Status != settlement.Refunded || done.PaymentIntent == "" {
+		if done.Status != settlement.Failed || done.FailureReason != settlement.ReasonHoldExpired || done.PaymentIntent == "" {
+			t.Fatalf("order %+v, want failed with hold-expired", done)
+		}
+		if !f.pay.Canceled(done.PaymentIntent) || f.pay.Captured(done.PaymentIntent) || f.pay.Refunded(done.PaymentIntent) {
+			t.Fatalf("payment %s: canceled %v captured %v refunded %v; want only canceled", done.PaymentIntent,
+				f.pay.Canceled(done.PaymentIntent), f.pay.Captured(done.PaymentIntent), f.pay.Refunded(done.PaymentIntent))
+		}
+		if st := f.holdState(t, o.HoldID); st != inventory.Expired && st != inventory.Released {
+			t.Fatalf("hold %s, want ended", st)
+		}
+		if s := f.stats(t); s.Sold != 0 {
+			t.Fatalf("stats %+v: nothing may be sold", s)
+		}
+		if ev := f.booking(t, o.ID); ev.Type != settlement.TopicBookingFailed || ev.Reason != settlement.ReasonHoldExpired {
+			t.Fatalf("booking event %+v", ev)
+		}
+		if v := f.counter(t, "onsale_settlement_late_authorizations_total", nil); v != 1 {
+			t.Fatalf("late_authorizations_total = %v", v)
+		}
+		if v := f.counter(t, "onsale_settlement_refunds_total", nil); v != 0 {
+			t.Fatalf("refunds_total = %v, want no refund (no money moved)", v)
+		}
+		f.checkMoney(t)
+	})
+}
+
+// TestCapturedAfterHoldExpiryIsRefunded: a payment already captured (as an automatic-capture intent would be)
+// whose hold ended first is given back.
+func TestCapturedAfterHoldExpiryIsRefunded(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		f := setup(t, b, settlement.Options{})
+		onAuthorize(f.pay, func(settlement.PaymentRequest) testpay.Outcome {
+			f.clock.Advance(16 * time.Minute)
+			return testpay.Outcome{Status: settlement.PaymentSucceeded}
+		})
+		o := f.checkout(t, "frank", 2, "pm_card_visa")
+		done := f.await(t, o.ID)
+		if done.Status != settlement.Refunded || !f.pay.Refunded(done.PaymentIntent) {
 			t.Fatalf("order %+v, want refunded", done)
-		}
-		if !f.pay.Refunded(done.PaymentIntent) {
-			t.Fatal("payment not refunded")
-		}
-		if st := f.holdState(t, o.HoldID); st != inventory.Expired {
-			t.Fatalf("hold %s, want expired", st)
 		}
 		if s := f.stats(t); s.Sold != 0 {
 			t.Fatalf("stats %+v: nothing may be sold", s)
@@ -254,7 +286,7 @@ func TestTransientFailuresRetryThenPark(t *testing.T) {
 		f := setup(t, b, settlement.Options{MaxAttempts: 3, StallAfter: time.Hour})
 		var mu sync.Mutex
 		calls := map[string]int{}
-		f.pay.Script(func(r settlement.PaymentRequest) testpay.Outcome {
+		onAuthorize(f.pay, func(r settlement.PaymentRequest) testpay.Outcome {
 			mu.Lock()
 			defer mu.Unlock()
 			calls[r.OrderID]++
@@ -339,29 +371,35 @@ func TestStalledOrderIsRedriven(t *testing.T) {
 }
 
 // TestWorkerKilledBetweenSteps kills the worker at each step of the saga (before and after the PaymentIntent is
-// created, after the seats are confirmed but before the ledger says paid) and starts another: each order ends
-// paid, with exactly one PaymentIntent and its seats sold once.
+// created, after the seats are confirmed but before the capture, after the capture but before the ledger says
+// paid) and starts another: each order ends paid, with exactly one PaymentIntent, captured once, and its seats
+// sold once.
 func TestWorkerKilledBetweenSteps(t *testing.T) {
 	each(t, func(t *testing.T, b backend) {
-		for _, step := range []string{"before-create", "after-create", "after-confirm"} {
+		for _, step := range []string{"before-create", "after-create", "after-confirm", "after-capture"} {
 			t.Run(step, func(t *testing.T) {
 				f := setup(t, b, settlement.Options{StallAfter: 300 * time.Millisecond})
 				f.stop() // the fixture's service; this test runs its own
 				var kill context.CancelFunc
 				var once sync.Once
-				f.pay.Script(func(settlement.PaymentRequest) testpay.Outcome {
+				var dead atomic.Bool // the killed worker reaches the provider no more
+				f.pay.Script(func(op testpay.Op, _ string, _ settlement.PaymentRequest) testpay.Outcome {
 					out := testpay.Outcome{}
-					if step == "after-confirm" {
-						return out
+					switch {
+					case dead.Load():
+						out.Err = errKilled
+					case step == "after-capture" && op == testpay.OpCapture:
+						once.Do(func() { kill(); dead.Store(true); out.ErrAfter = errKilled })
+					case (step == "before-create" || step == "after-create") && op == testpay.OpAuthorize:
+						once.Do(func() {
+							kill()
+							if step == "before-create" {
+								out.Err = errKilled
+							} else {
+								out.ErrAfter = errKilled
+							}
+						})
 					}
-					once.Do(func() {
-						kill()
-						if step == "before-create" {
-							out.Err = errKilled
-						} else {
-							out.ErrAfter = errKilled
-						}
-					})
 					return out
 				})
 				stock := &killingStock{Stock: f.stock, kill: func() { once.Do(func() { kill() }) }, armed: step == "after-confirm"}
@@ -376,6 +414,7 @@ func TestWorkerKilledBetweenSteps(t *testing.T) {
 				if got := must(f.ledger.Order(context.Background(), o.ID))(t); got.Status.Terminal() {
 					t.Fatalf("order %s already %s before the restart", o.ID, got.Status)
 				}
+				dead.Store(false)
 				f.svc, _ = f.startStoppable(t, f.opts, f.stock)
 				done2 := f.await(t, o.ID)
 				if done2.Status != settlement.Paid {
@@ -384,9 +423,13 @@ func TestWorkerKilledBetweenSteps(t *testing.T) {
 				if n := f.pay.Intents(o.ID); n != 1 {
 					t.Fatalf("%d payment intents, want 1", n)
 				}
+				if !f.pay.Captured(done2.PaymentIntent) {
+					t.Fatalf("paid order's payment %s not captured", done2.PaymentIntent)
+				}
 				if s := f.stats(t); s.Sold != 1 || s.Held != 0 {
 					t.Fatalf("stats %+v", s)
 				}
+				f.checkMoney(t)
 			})
 		}
 	})
@@ -416,7 +459,7 @@ func TestReconcile(t *testing.T) {
 		f.await(t, paid.ID)
 		f.await(t, failed.ID)
 		// One more in checkout, whose payment never finishes.
-		f.pay.Script(func(settlement.PaymentRequest) testpay.Outcome {
+		onAuthorize(f.pay, func(settlement.PaymentRequest) testpay.Outcome {
 			return testpay.Outcome{Status: settlement.PaymentProcessing}
 		})
 		pending := f.checkout(t, "jo", 3, "pm_card_visa")

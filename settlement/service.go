@@ -22,6 +22,8 @@ type Options struct {
 	Registerer    prometheus.Registerer // [prometheus.DefaultRegisterer]
 	Logger        *slog.Logger          // [slog.Default()]
 	OnBooking     func(ctx context.Context, ev BookingEvent)
+	// ReturnURL, when set, names the page a fan comes back to after authenticating a payment (3-D Secure).
+	ReturnURL func(Order) string
 
 	Prefetch     int           // unacknowledged deliveries per payment consumer [32]
 	MaxAttempts  int           // deliveries of a message before it is parked [5]
@@ -102,7 +104,8 @@ const (
 )
 
 // Checkout moves a hold to checkout and writes its order (pending) with the payment request in one ledger
-// transaction. One order per hold: the same hold again returns the same order when the payment method is the
+// transaction. With a payment method the server confirms the payment; without one the order reaches
+// requires_action and the fan confirms it in the page with the payment's client secret. One order per hold: the same hold again returns the same order when the payment method is the
 // same, ErrIdempotencyReused when it differs; likewise a reused idempotency key.
 func (s *Service) Checkout(ctx context.Context, req CheckoutRequest) (Order, error) {
 	if err := req.validate(); err != nil {
@@ -170,7 +173,8 @@ func (req CheckoutRequest) validate() error {
 		return fmt.Errorf("%w: hold id", ErrInvalid)
 	case req.Fan == "" || len(req.Fan) > maxMethodLen:
 		return fmt.Errorf("%w: fan", ErrInvalid)
-	case req.PaymentMethod == "" || len(req.PaymentMethod) > maxMethodLen || !printable(req.PaymentMethod):
+	case len(req.PaymentMethod) > maxMethodLen || !printable(req.PaymentMethod):
+		// Empty is allowed: the fan then confirms the payment in the page.
 		return fmt.Errorf("%w: payment method", ErrInvalid)
 	case len(req.IdempotencyKey) > maxMethodLen:
 		return fmt.Errorf("%w: idempotency key too long", ErrInvalid)

@@ -19,11 +19,18 @@ var (
 type Status string
 
 const (
-	Pending  Status = "pending"  // written with its outbox row; the payment worker has not taken it yet
-	Paying   Status = "paying"   // a PaymentIntent exists (its idempotency key stored before the call)
-	Paid     Status = "paid"     // money taken and seats sold
-	Failed   Status = "failed"   // payment failed; seats released
-	Refunded Status = "refunded" // money came after the hold ended; it was given back
+	Pending        Status = "pending"         // written with its outbox row; the payment worker has not taken it yet
+	Paying         Status = "paying"          // the PaymentIntent's idempotency key is stored; it is being made or confirmed
+	RequiresAction Status = "requires_action" // the fan must confirm or authenticate the payment in the page
+	Paid           Status = "paid"            // money captured and seats sold
+	Failed         Status = "failed"          // no money taken (declined, canceled, or authorized too late); seats released
+	Refunded       Status = "refunded"        // money captured and then given back
+)
+
+// Reasons an order failed that the saga itself decides (a provider's decline codes are the others).
+const (
+	ReasonHoldExpired   = "hold-expired"   // the hold ended before the money was authorized
+	ReasonCaptureFailed = "capture-failed" // the authorization could not be captured; the seats went back on sale
 )
 
 // Order is a checkout of one hold.
@@ -41,6 +48,9 @@ type Order struct {
 	PaymentIntent string           `json:"payment_intent"`
 	PaymentKey    string           `json:"-"` // the PaymentIntent's idempotency key, stored before the call
 	FailureReason string           `json:"failure_reason,omitempty"`
+	ClientSecret  string           `json:"-"` // what the page confirms the payment with
+	NextAction    *NextAction      `json:"-"` // what the fan must do while requires_action
+	PayBy         time.Time        `json:"-"` // while requires_action: the hold's checkout deadline
 	Attempts      int              `json:"-"` // times the poller re-drove it
 	CreatedAt     time.Time        `json:"created_at"`
 	UpdatedAt     time.Time        `json:"updated_at"`

@@ -25,7 +25,7 @@ func stripeEvent(id, typ, pi, key string) ([]byte, string) {
 
 // processing leaves every payment processing, so webhooks decide the orders.
 func processing(f *fixture) {
-	f.pay.Script(func(settlement.PaymentRequest) testpay.Outcome {
+	onAuthorize(f.pay, func(settlement.PaymentRequest) testpay.Outcome {
 		return testpay.Outcome{Status: settlement.PaymentProcessing}
 	})
 }
@@ -52,20 +52,21 @@ func TestWebhookOutOfOrderAndDuplicate(t *testing.T) {
 		processing(f)
 		ctx := context.Background()
 		o := awaitIntent(t, f, f.checkout(t, "kim", 2, "pm_card_visa").ID)
-		// The payment succeeds at the provider, but a stale failure event arrives first: the re-read wins.
-		if err := f.pay.SetStatus(o.PaymentIntent, settlement.PaymentSucceeded); err != nil {
+		// The money is authorized at the provider, but a stale failure event arrives first: the re-read wins.
+		if err := f.pay.SetStatus(o.PaymentIntent, settlement.PaymentAuthorized); err != nil {
 			t.Fatal(err)
 		}
 		stale, sig := stripeEvent("evt_1"+o.ID, "payment_intent.payment_failed", o.PaymentIntent, secret)
 		if err := f.svc.HandleWebhook(ctx, stale, sig); err != nil {
 			t.Fatal(err)
 		}
-		if got := must(f.svc.Order(ctx, o.ID))(t); got.Status != settlement.Paid {
-			t.Fatalf("after the stale event: %s, want paid", got.Status)
+		if got := must(f.svc.Order(ctx, o.ID))(t); got.Status != settlement.Paid || !f.pay.Captured(o.PaymentIntent) {
+			t.Fatalf("after the stale event: %s, want paid and captured", got.Status)
 		}
-		// The real success event, twice, and the stale one again: nothing changes.
-		ok, sig2 := stripeEvent("evt_2"+o.ID, "payment_intent.succeeded", o.PaymentIntent, secret)
-		for _, ev := range [][2]string{{string(ok), sig2}, {string(ok), sig2}, {string(stale), sig}} {
+		// The real events, twice each, and the stale one again: nothing changes.
+		ok, sig2 := stripeEvent("evt_2"+o.ID, "payment_intent.amount_capturable_updated", o.PaymentIntent, secret)
+		ok2, sig3 := stripeEvent("evt_4"+o.ID, "payment_intent.succeeded", o.PaymentIntent, secret)
+		for _, ev := range [][2]string{{string(ok), sig2}, {string(ok2), sig3}, {string(ok), sig2}, {string(ok2), sig3}, {string(stale), sig}} {
 			if err := f.svc.HandleWebhook(ctx, []byte(ev[0]), ev[1]); err != nil {
 				t.Fatal(err)
 			}
@@ -93,6 +94,9 @@ func TestWebhookOutOfOrderAndDuplicate(t *testing.T) {
 		if got.Status != settlement.Failed || f.holdState(t, o2.HoldID) != inventory.Released {
 			t.Fatalf("order %+v, hold %s: want failed and released", got, f.holdState(t, o2.HoldID))
 		}
+		if got := must(f.svc.Order(ctx, o2.ID))(t); got.FailureReason != "card_declined" {
+			t.Fatalf("failure reason %q", got.FailureReason)
+		}
 		// Events about other objects or unknown payments are accepted and ignored.
 		other := fmt.Appendf(nil, `{"id":"evt_c%s","object":"event","type":"customer.created","data":{"object":{"id":"cus_1","object":"customer"}}}`, o2.ID)
 		if err := f.svc.HandleWebhook(ctx, other, webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: other, Secret: secret, Timestamp: time.Now()}).Header); err != nil {
@@ -107,7 +111,7 @@ func TestWebhookBadSignature(t *testing.T) {
 		processing(f)
 		ctx := context.Background()
 		o := awaitIntent(t, f, f.checkout(t, "lee", 1, "pm_card_visa").ID)
-		if err := f.pay.SetStatus(o.PaymentIntent, settlement.PaymentSucceeded); err != nil {
+		if err := f.pay.SetStatus(o.PaymentIntent, settlement.PaymentAuthorized); err != nil {
 			t.Fatal(err)
 		}
 		payload, _ := stripeEvent("evt_x"+o.ID, "payment_intent.succeeded", o.PaymentIntent, secret)
@@ -136,6 +140,68 @@ func TestWebhookBadSignature(t *testing.T) {
 		if err := bare.HandleWebhook(ctx, p, s); !errors.Is(err, settlement.ErrBadSignature) {
 			t.Fatalf("no secret: %v", err)
 		}
+	})
+}
+
+// TestWebhookUnknownPayment: a correctly signed event about a PaymentIntent that is no order's (another
+// system on the same account, or an order this ledger never had) is acknowledged, so Stripe stops resending
+// it, and counted.
+func TestWebhookUnknownPayment(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		f := setup(t, b, settlement.Options{StallAfter: time.Hour})
+		ctx := context.Background()
+		// Unknown to the provider, and known to the provider but no order's.
+		other := must(f.pay.Authorize(ctx, settlement.PaymentRequest{OrderID: "ord_elsewhere", IdempotencyKey: "k-" + f.event,
+			Amount: 100, Currency: "EUR"}))(t)
+		for i, pi := range []string{"pi_unknown_" + f.event, other.ID} {
+			p, sig := stripeEvent(fmt.Sprintf("evt_u%d%s", i, f.event), "payment_intent.amount_capturable_updated", pi, secret)
+			if err := f.svc.HandleWebhook(ctx, p, sig); err != nil {
+				t.Fatalf("%s: %v, want acknowledged", pi, err)
+			}
+			// The same event again is a duplicate.
+			if err := f.svc.HandleWebhook(ctx, p, sig); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if v := f.counter(t, "onsale_settlement_webhooks_total", map[string]string{"result": "unknown"}); v != 2 {
+			t.Fatalf("webhooks_total{unknown} = %v, want 2", v)
+		}
+		if v := f.counter(t, "onsale_settlement_webhooks_total", map[string]string{"result": "duplicate"}); v != 2 {
+			t.Fatalf("webhooks_total{duplicate} = %v, want 2", v)
+		}
+	})
+}
+
+// TestLateAuthorizationByWebhook: the fan passes 3-D Secure after the hold ended, and only Stripe's webhook tells
+// the saga; the authorization is cancelled, never captured. The webhook again, later, changes nothing.
+func TestLateAuthorizationByWebhook(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		f := setup(t, b, settlement.Options{StallAfter: time.Hour})
+		f.pay.SetNotify(func(context.Context, string) {}) // only webhooks tell the saga
+		ctx := context.Background()
+		o := f.checkout(t, "ola", 1, "pm_card_threeDSecure2Required")
+		w := f.awaitStatus(t, o.ID, settlement.RequiresAction)
+		f.clock.Advance(16 * time.Minute)
+		if _, err := f.pay.Authenticate(ctx, w.PaymentIntent, true); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 2 {
+			p, sig := stripeEvent(fmt.Sprintf("evt_late%d%s", i, o.ID), "payment_intent.amount_capturable_updated", w.PaymentIntent, secret)
+			if err := f.svc.HandleWebhook(ctx, p, sig); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := must(f.svc.Order(ctx, o.ID))(t)
+		if done.Status != settlement.Failed || done.FailureReason != settlement.ReasonHoldExpired {
+			t.Fatalf("order %+v, want failed with hold-expired", done)
+		}
+		if !f.pay.Canceled(w.PaymentIntent) || f.pay.Captured(w.PaymentIntent) {
+			t.Fatal("the late authorization must be cancelled")
+		}
+		if s := f.stats(t); s.Sold != 0 {
+			t.Fatalf("stats %+v", s)
+		}
+		f.checkMoney(t)
 	})
 }
 

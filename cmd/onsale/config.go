@@ -28,6 +28,7 @@ type config struct {
 	StripeKey           string
 	StripeAPIBase       string
 	StripeWebhookSecret string
+	StripePublishable   string
 
 	TokenSecret   string
 	AdminToken    string
@@ -81,6 +82,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 	fs.StringVar(&c.StripeKey, "stripe-key", env("ONSALE_STRIPE_KEY", ""), "Stripe secret key; test payments when empty (ONSALE_STRIPE_KEY)")
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", env("ONSALE_STRIPE_API_BASE", ""), "Stripe API base URL, e.g. stripe-mock's (ONSALE_STRIPE_API_BASE)")
 	fs.StringVar(&c.StripeWebhookSecret, "stripe-webhook-secret", env("ONSALE_STRIPE_WEBHOOK_SECRET", ""), "Stripe webhook endpoint secret (ONSALE_STRIPE_WEBHOOK_SECRET)")
+	fs.StringVar(&c.StripePublishable, "stripe-publishable-key", env("ONSALE_STRIPE_PUBLISHABLE_KEY", ""), "Stripe publishable key: the fan's page enters cards with Stripe's Payment Element (ONSALE_STRIPE_PUBLISHABLE_KEY)")
 	fs.StringVar(&c.TokenSecret, "token-secret", env("ONSALE_TOKEN_SECRET", ""), "HMAC key of queue and access tokens, ≥ 16 bytes, shared by all replicas; random per process when empty (ONSALE_TOKEN_SECRET)")
 	fs.StringVar(&c.AdminToken, "admin-token", env("ONSALE_ADMIN_TOKEN", ""), "static organizer token; generated and logged when empty without an OIDC issuer (ONSALE_ADMIN_TOKEN)")
 	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", env("ONSALE_OIDC_ISSUER", ""), "OIDC issuer URL verifying fans' and organizers' tokens (ONSALE_OIDC_ISSUER)")

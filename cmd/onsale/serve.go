@@ -41,8 +41,8 @@ func serve(ctx context.Context, cfg config, stderr io.Writer, ready func(addr st
 		AdminToken: cfg.AdminToken, OIDCIssuer: cfg.OIDCIssuer, OIDCClientID: cfg.OIDCClientID,
 		JoinRatePerIP: cfg.JoinRatePerIP, TrustedProxies: cfg.Proxies,
 		OpsOnly: !cfg.has("core"), Loops: cfg.has("core"),
-		AuditEvery: cfg.AuditEvery, StatsEvery: cfg.StatsEvery,
-	}, core.Deps{Inventory: sys.inv, Room: sys.room, Settlement: sys.settl, Checks: sys.checks,
+		AuditEvery: cfg.AuditEvery, StatsEvery: cfg.StatsEvery, StripePublishableKey: cfg.StripePublishable,
+	}, core.Deps{Inventory: sys.inv, Room: sys.room, Settlement: sys.settl, TestPayments: sys.testPayments(), Checks: sys.checks,
 		RedisPool: sys.pool, Registerer: sys.reg, Gatherer: sys.reg, Logger: log})
 	if err != nil {
 		return err

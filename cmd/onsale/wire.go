@@ -37,6 +37,7 @@ type system struct {
 	inv    inventory.Store
 	room   *waitroom.Room
 	settl  *settlement.Service
+	tpay   *testpay.Payments // the test payment provider, when there is no Stripe key
 	checks []core.Check
 	pool   func() core.PoolStats
 	reg    *prometheus.Registry
@@ -142,8 +143,9 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (_ *system, err er
 		s.checks = append(s.checks, core.Check{Name: "stripe", Ping: p.Ping, Optional: true, MinInterval: 30 * time.Second})
 		log.Info("payments on Stripe", "api", cmp.Or(cfg.StripeAPIBase, "https://api.stripe.com"))
 	} else {
-		pay = testpay.New()
-		log.Info("payments by the test provider: pm_card_visa succeeds, pm_card_chargeDeclined fails (set ONSALE_STRIPE_KEY for Stripe)")
+		s.tpay = testpay.New()
+		pay = s.tpay
+		log.Info("payments by the test provider, with Stripe's test cards and a 3-D Secure page (set ONSALE_STRIPE_KEY for Stripe)")
 	}
 
 	s.room, err = waitroom.New(roomStore, core.Stock{Inventory: s.inv}, waitroom.Options{
@@ -151,10 +153,39 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (_ *system, err er
 	if err != nil {
 		return nil, fmt.Errorf("waiting room: %w", err)
 	}
-	s.settl = settlement.New(ledger, bus, pay, s.inv, settlement.Options{
-		WebhookSecret: cfg.StripeWebhookSecret, Registerer: s.reg, Logger: log,
-		OnBooking: core.FinishOnSettled(s.room, log)})
+	opts := settlement.Options{WebhookSecret: cfg.StripeWebhookSecret, Registerer: s.reg, Logger: log,
+		OnBooking: core.FinishOnSettled(s.room, log)}
+	if s.tpay != nil {
+		opts.ReturnURL = fanPageReturn
+	}
+	s.settl = settlement.New(ledger, bus, pay, s.inv, opts)
+	if s.tpay != nil {
+		s.tpay.SetNotify(notifySettlement(s.settl, log))
+	}
 	return s, nil
+}
+
+// fanPageReturn is where the test provider's 3-D Secure page sends the fan back: the fan's page, on the order.
+func fanPageReturn(o settlement.Order) string {
+	return "/e/" + url.PathEscape(o.Event) + "?order=" + url.QueryEscape(o.ID)
+}
+
+// testPayments is the test provider as core serves it, or nil (an untyped nil: core checks for one).
+func (s *system) testPayments() core.TestPayments {
+	if s.tpay == nil {
+		return nil
+	}
+	return s.tpay
+}
+
+// notifySettlement hands the test provider's payment changes to the saga, as Stripe's webhooks would.
+func notifySettlement(settl *settlement.Service, log *slog.Logger) func(context.Context, string) {
+	return func(ctx context.Context, pi string) {
+		if err := settl.PaymentChanged(ctx, pi); err != nil {
+			// The stalled-saga poller re-reads the payment later.
+			log.WarnContext(ctx, "apply a test payment's change", slog.String("payment_intent", pi), slog.Any("err", err))
+		}
+	}
 }
 
 // redact hides a URL's password for logs.

@@ -93,7 +93,12 @@ func Start(t testing.TB, o Options) *Server {
 	ledger := memledger.New()
 	settl := settlement.New(ledger, membus.New(), pay, inv, settlement.Options{
 		WebhookSecret: "whsec_test", Registerer: reg, Logger: log, OnBooking: core.FinishOnSettled(room, log),
-		RelayIdle: 20 * time.Millisecond})
+		RelayIdle: 20 * time.Millisecond, ReturnURL: func(o settlement.Order) string { return "/e/" + o.Event + "?order=" + o.ID }})
+	pay.SetNotify(func(ctx context.Context, pi string) {
+		if err := settl.PaymentChanged(ctx, pi); err != nil {
+			log.Warn("apply a test payment's change", "payment_intent", pi, "err", err)
+		}
+	})
 	var coreRoom core.Room = room
 	if o.WrapRoom != nil {
 		coreRoom = o.WrapRoom(room)
@@ -102,7 +107,7 @@ func Start(t testing.TB, o Options) *Server {
 	if o.WrapSettlement != nil {
 		coreSettl = o.WrapSettlement(settl)
 	}
-	srv, err := core.New(o.Config, core.Deps{Inventory: inv, Room: coreRoom, Settlement: coreSettl, Checks: o.Checks,
+	srv, err := core.New(o.Config, core.Deps{Inventory: inv, Room: coreRoom, Settlement: coreSettl, TestPayments: pay, Checks: o.Checks,
 		Registerer: reg, Gatherer: reg, Logger: log})
 	if err != nil {
 		t.Fatal(err)

@@ -82,6 +82,10 @@ func (l *Ledger) CreateOrder(_ context.Context, o settlement.Order, key string, 
 func (o *order) copy() settlement.Order {
 	c := o.Order
 	c.Seats, c.Lines = slices.Clone(c.Seats), slices.Clone(c.Lines)
+	if c.NextAction != nil {
+		na := *c.NextAction
+		c.NextAction = &na
+	}
 	return c
 }
 
@@ -155,6 +159,16 @@ func (l *Ledger) Transition(_ context.Context, t settlement.Transition) (settlem
 	}
 	if t.FailureReason != "" {
 		o.FailureReason = t.FailureReason
+	}
+	if t.ClientSecret != "" {
+		o.ClientSecret = t.ClientSecret
+	}
+	if t.NextAction != nil {
+		na := *t.NextAction
+		o.NextAction = &na
+	}
+	if !t.PayBy.IsZero() {
+		o.PayBy = t.PayBy
 	}
 	if !t.Deadline.IsZero() {
 		o.deadline = t.Deadline
@@ -246,7 +260,7 @@ func (l *Ledger) Redrive(_ context.Context, now time.Time, limit int, next func(
 	defer l.mu.Unlock()
 	var due []*order
 	for _, o := range l.orders {
-		if (o.Status == settlement.Pending || o.Status == settlement.Paying) && !o.deadline.After(now) {
+		if !o.Status.Terminal() && !o.deadline.After(now) {
 			due = append(due, o)
 		}
 	}
@@ -287,7 +301,7 @@ func (l *Ledger) LiveOrders(_ context.Context, event string) ([]settlement.Order
 	defer l.mu.Unlock()
 	var out []settlement.Order
 	for _, o := range l.orders {
-		if o.Event == event && (o.Status == settlement.Paid || o.Status == settlement.Pending || o.Status == settlement.Paying) {
+		if o.Event == event && (o.Status == settlement.Paid || !o.Status.Terminal()) {
 			out = append(out, o.copy())
 		}
 	}

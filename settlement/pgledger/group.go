@@ -291,7 +291,9 @@ func queueCreates(pb *pgx.Batch, batch []*stmt) error {
 // rows are written only for the transitions that applied.
 const transitionSQL = `WITH t AS (
 		SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-			$8::timestamptz[], $9::text[]) AS t(i, id, to_status, from_states, payment_key, payment_intent, failure_reason, deadline, message_id)
+			$8::timestamptz[], $9::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[])
+			AS t(i, id, to_status, from_states, payment_key, payment_intent, failure_reason, deadline, message_id,
+				client_secret, next_action_type, next_action_url, pay_by)
 	), dedupe AS (
 		INSERT INTO processed_messages (message_id)
 		SELECT t.message_id FROM t JOIN orders o ON o.id = t.id
@@ -304,6 +306,10 @@ const transitionSQL = `WITH t AS (
 			payment_key = coalesce(nullif(t.payment_key, ''), o.payment_key),
 			payment_intent = coalesce(nullif(t.payment_intent, ''), o.payment_intent),
 			failure_reason = CASE WHEN t.failure_reason <> '' THEN t.failure_reason ELSE o.failure_reason END,
+			client_secret = coalesce(nullif(t.client_secret, ''), o.client_secret),
+			next_action_type = CASE WHEN t.next_action_type <> '' THEN t.next_action_type ELSE o.next_action_type END,
+			next_action_url = CASE WHEN t.next_action_type <> '' THEN nullif(t.next_action_url, '') ELSE o.next_action_url END,
+			pay_by = coalesce(t.pay_by, o.pay_by),
 			deadline = coalesce(t.deadline, o.deadline),
 			updated_at = now(),
 			settled_at = CASE WHEN t.to_status IN ('paid', 'failed', 'refunded') THEN now() ELSE o.settled_at END
@@ -321,14 +327,16 @@ const transitionSQL = `WITH t AS (
 // qualifiedOrderColumns are orderColumns read from orders o where other tables share column names.
 const qualifiedOrderColumns = `o.id, o.hold_id, o.event_id, o.fan, o.status, o.seats, o.lines, o.total, o.currency,
 	o.payment_method, coalesce(o.payment_key, ''), coalesce(o.payment_intent, ''), o.failure_reason, o.attempts,
-	o.created_at, o.updated_at`
+	o.created_at, o.updated_at, coalesce(o.client_secret, ''), coalesce(o.next_action_type, ''),
+	coalesce(o.next_action_url, ''), o.pay_by`
 
 func queueTransitions(pb *pgx.Batch, batch []*stmt) {
 	n := len(batch)
 	var (
 		idx                                          = make([]int32, n)
 		ids, tos, froms, keys, intents, reasons, msg = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		deadlines                                    = make([]*time.Time, n)
+		deadlines, payBys                            = make([]*time.Time, n), make([]*time.Time, n)
+		secrets, actionTypes, actionURLs             = make([]string, n), make([]string, n), make([]string, n)
 		mIdx                                         []int32
 		mID, mTopic, mBody                           []string
 		from                                         strings.Builder
@@ -347,12 +355,19 @@ func queueTransitions(pb *pgx.Batch, batch []*stmt) {
 		if !t.Deadline.IsZero() {
 			deadlines[i] = &t.Deadline
 		}
+		if !t.PayBy.IsZero() {
+			payBys[i] = &t.PayBy
+		}
+		secrets[i] = t.ClientSecret
+		if t.NextAction != nil {
+			actionTypes[i], actionURLs[i] = t.NextAction.Type, t.NextAction.URL
+		}
 		for _, m := range t.Outbox {
 			mIdx, mID, mTopic, mBody = append(mIdx, int32(i)), append(mID, m.ID), append(mTopic, m.Topic), append(mBody, string(m.Body))
 		}
 	}
 	pb.Queue(transitionSQL, idx, ids, tos, froms, keys, intents, reasons, deadlines, msg,
-		mIdx, mID, mTopic, mBody).Query(func(rows pgx.Rows) error {
+		mIdx, mID, mTopic, mBody, secrets, actionTypes, actionURLs, payBys).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var i int32
 			o, err := scanOrder(rows, &i)

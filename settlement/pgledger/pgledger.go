@@ -41,15 +41,18 @@ func New(pool *pgxpool.Pool) *Ledger { return &Ledger{pool: pool} }
 func (l *Ledger) Close() error { return nil }
 
 const orderColumns = `id, hold_id, event_id, fan, status, seats, lines, total, currency, payment_method,
-	coalesce(payment_key, ''), coalesce(payment_intent, ''), failure_reason, attempts, created_at, updated_at`
+	coalesce(payment_key, ''), coalesce(payment_intent, ''), failure_reason, attempts, created_at, updated_at,
+	coalesce(client_secret, ''), coalesce(next_action_type, ''), coalesce(next_action_url, ''), pay_by`
 
 // scanOrder reads orderColumns, after the columns lead reads when a query returns some first.
 func scanOrder(row pgx.Row, lead ...any) (settlement.Order, error) {
 	var o settlement.Order
 	var lines []byte
-	var status string
+	var status, actionType, actionURL string
+	var payBy *time.Time
 	err := row.Scan(append(lead, &o.ID, &o.HoldID, &o.Event, &o.Fan, &status, &o.Seats, &lines, &o.Total, &o.Currency,
-		&o.PaymentMethod, &o.PaymentKey, &o.PaymentIntent, &o.FailureReason, &o.Attempts, &o.CreatedAt, &o.UpdatedAt)...)
+		&o.PaymentMethod, &o.PaymentKey, &o.PaymentIntent, &o.FailureReason, &o.Attempts, &o.CreatedAt, &o.UpdatedAt,
+		&o.ClientSecret, &actionType, &actionURL, &payBy)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return o, settlement.ErrNotFound
 	}
@@ -61,6 +64,12 @@ func scanOrder(row pgx.Row, lead ...any) (settlement.Order, error) {
 		return o, fmt.Errorf("order %s lines: %w", o.ID, err)
 	}
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	if actionType != "" {
+		o.NextAction = &settlement.NextAction{Type: actionType, URL: actionURL}
+	}
+	if payBy != nil {
+		o.PayBy = payBy.UTC()
+	}
 	return o, nil
 }
 
@@ -307,9 +316,9 @@ func (l *Ledger) Redrive(ctx context.Context, now time.Time, limit int, next fun
 		if _, err := tx.Exec(ctx, keyedPlans); err != nil {
 			return err
 		}
-		// settled_at IS NULL (pending or paying) is what orders_unsettled holds.
+		// settled_at IS NULL (not settled yet) is what orders_unsettled holds.
 		rows, err := tx.Query(ctx, `SELECT `+orderColumns+` FROM orders
-			WHERE settled_at IS NULL AND status IN ('pending', 'paying') AND deadline <= $1
+			WHERE settled_at IS NULL AND status IN ('pending', 'paying', 'requires_action') AND deadline <= $1
 			ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
 		if err != nil {
 			return err
@@ -374,7 +383,7 @@ func (l *Ledger) Event(ctx context.Context, id string) (inventory.Event, error) 
 
 func (l *Ledger) LiveOrders(ctx context.Context, event string) ([]settlement.Order, error) {
 	rows, err := l.pool.Query(ctx, `SELECT `+orderColumns+` FROM orders
-		WHERE event_id = $1 AND status IN ('paid', 'pending', 'paying') ORDER BY created_at`, event)
+		WHERE event_id = $1 AND status IN ('paid', 'pending', 'paying', 'requires_action') ORDER BY created_at`, event)
 	if err != nil {
 		return nil, err
 	}
