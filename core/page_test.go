@@ -94,23 +94,8 @@ func artifactDir(t *testing.T) string {
 // from the page. The three share one browser, each in a tab with storage of its own.
 func TestFanPageInBrowser(t *testing.T) {
 	t.Parallel()
-	path := chromium(t)
 	e := setup(t)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(path),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()))
-	t.Cleanup(cancelAlloc)
-	// The browser's whole life is bounded; each step of a fan has a tighter deadline of its own.
-	bctx, cancelBudget := context.WithTimeout(actx, 3*time.Minute)
-	t.Cleanup(cancelBudget)
-	browser, cancelBrowser := chromedp.NewContext(bctx)
-	t.Cleanup(cancelBrowser)
-	began := time.Now()
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	t.Logf("start chromium: %v", time.Since(began).Round(time.Millisecond))
+	browser := startBrowser(t)
 	for _, polling := range []bool{false, true} {
 		name := map[bool]string{false: "stream", true: "polling"}[polling]
 		t.Run(name, func(t *testing.T) {
@@ -341,6 +326,28 @@ func fanJourney(t *testing.T, shared *env, browser context.Context, event string
 			streams, polls)
 	}
 	t.Logf("%d requests, %d polls, %d streams", len(requests), polls, streams)
+}
+
+// startBrowser starts headless Chromium for the test, with its whole life bounded (each step of a fan has a
+// tighter deadline of its own); its tabs come from openTab.
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromium(t)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(path),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()))
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBudget := context.WithTimeout(actx, 3*time.Minute)
+	t.Cleanup(cancelBudget)
+	browser, cancelBrowser := chromedp.NewContext(bctx)
+	t.Cleanup(cancelBrowser)
+	began := time.Now()
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Logf("start chromium: %v", time.Since(began).Round(time.Millisecond))
+	return browser
 }
 
 // tab is a browser tab of its own (own storage) that a test drives step by step; every step has a deadline.

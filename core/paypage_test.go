@@ -15,20 +15,8 @@ import (
 // with the reason in words, and the inventory agrees.
 func TestFanPaysInBrowser(t *testing.T) {
 	t.Parallel()
-	path := chromium(t)
 	e := setup(t)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(path),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()))
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBudget := context.WithTimeout(actx, 3*time.Minute)
-	t.Cleanup(cancelBudget)
-	browser, cancelBrowser := chromedp.NewContext(bctx)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	browser := startBrowser(t)
 	for _, c := range []struct {
 		name, card  string
 		checkoutTTL int

@@ -220,39 +220,17 @@ func BenchmarkSettleSteadyRate(b *testing.B) {
 				}
 			}
 		}()
-		// Offer the load in 1 ms slots from a pool of goroutines, so a slow checkout does not hold the others.
-		jobs := make(chan struct{}, total)
-		var wg sync.WaitGroup
 		var failed atomic.Int64
-		for range 64 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range jobs {
-					t0 := time.Now()
-					o, err := r.checkout(ctx)
-					if err != nil {
-						failed.Add(1)
-						continue
-					}
-					started.Store(o.ID, t0)
-				}
-			}()
-		}
 		begin := time.Now()
-		sent := 0
-		tick := time.NewTicker(time.Millisecond)
-		for sent < total {
-			<-tick.C
-			due := min(int(time.Since(begin).Seconds()*float64(rate)), total)
-			for ; sent < due; sent++ {
-				jobs <- struct{}{}
+		offered := offerAtRate(rate, total, func() {
+			t0 := time.Now()
+			o, err := r.checkout(ctx)
+			if err != nil {
+				failed.Add(1)
+				return
 			}
-		}
-		tick.Stop()
-		close(jobs)
-		wg.Wait()
-		offered := time.Since(begin)
+			started.Store(o.ID, t0)
+		})
 		<-collected
 		b.ReportMetric(float64(hist.TotalCount())/time.Since(begin).Seconds(), "orders/s")
 		b.ReportMetric(float64(hist.ValueAtQuantile(50))/1000, "p50-ms")
@@ -322,32 +300,12 @@ func BenchmarkWebhookToPaid(b *testing.B) {
 				}
 			}()
 		}
-		jobs := make(chan struct{}, total)
-		var wg sync.WaitGroup
-		for range 64 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range jobs {
-					if _, err := r.checkoutWith(ctx, ""); err != nil {
-						failed.Add(1)
-					}
-				}
-			}()
-		}
 		begin := time.Now()
-		sent := 0
-		tick := time.NewTicker(time.Millisecond)
-		for sent < total {
-			<-tick.C
-			due := min(int(time.Since(begin).Seconds()*float64(rate)), total)
-			for ; sent < due; sent++ {
-				jobs <- struct{}{}
+		offerAtRate(rate, total, func() {
+			if _, err := r.checkoutWith(ctx, ""); err != nil {
+				failed.Add(1)
 			}
-		}
-		tick.Stop()
-		close(jobs)
-		wg.Wait()
+		})
 		deadline := time.After(60 * time.Second)
 		for done := false; !done; {
 			mu.Lock()
@@ -377,4 +335,34 @@ func BenchmarkWebhookToPaid(b *testing.B) {
 			b.Errorf("%d webhooks or checkouts failed and %d orders were not paid by their webhook", failed.Load(), notPaid.Load())
 		}
 	}
+}
+
+// offerAtRate calls work total times at rate calls per second, offered in 1 ms slots to a pool of goroutines so
+// that a slow call does not hold the others back; it returns once every call returned, with the time taken.
+func offerAtRate(rate, total int, work func()) time.Duration {
+	jobs := make(chan struct{}, total)
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				work()
+			}
+		}()
+	}
+	begin := time.Now()
+	sent := 0
+	tick := time.NewTicker(time.Millisecond)
+	for sent < total {
+		<-tick.C
+		due := min(int(time.Since(begin).Seconds()*float64(rate)), total)
+		for ; sent < due; sent++ {
+			jobs <- struct{}{}
+		}
+	}
+	tick.Stop()
+	close(jobs)
+	wg.Wait()
+	return time.Since(begin)
 }
