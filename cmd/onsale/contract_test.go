@@ -162,7 +162,9 @@ func (w *contractWalk) run() {
 	})
 	fan := []string{"Authorization", "Bearer " + r.str("access_token")}
 	holds := "/v1/events/" + ev + "/holds"
-	ga := func(n int) map[string]any { return map[string]any{"items": []any{map[string]any{"section": "GA", "quantity": n}}} }
+	ga := func(n int) map[string]any {
+		return map[string]any{"items": []any{map[string]any{"section": "GA", "quantity": n}}}
+	}
 	w.problem("hold without access", w.call("POST", holds, ga(1)), 403, "not-admitted")
 	h := w.call("POST", holds, ga(2), append(fan, "Idempotency-Key", "walk-1")...)
 	w.expect("hold GA → 201", h.status == 201 && h.has("hold_id", "expires_at", "items", "total"), h)
