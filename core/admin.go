@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/onsale/onsale/inventory"
+	"github.com/onsale/onsale/settlement"
 	"github.com/onsale/onsale/waitroom"
 )
 
@@ -381,4 +382,26 @@ func (s *Server) patchAdmission(ctx *fasthttp.RequestCtx, event string) error {
 		v.MaxActive = *body.MaxActive
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, v)
+}
+
+// refundOrder: POST /v1/admin/orders/{order}/refund → 202: the money goes back in full and the units go back on
+// sale; the saga carries it out (and resumes it after a crash). Repeating it refunds nothing more.
+func (s *Server) refundOrder(ctx *fasthttp.RequestCtx, order string) error {
+	if err := s.auth.organizer(ctx); err != nil {
+		return err
+	}
+	actx, cancel := adminCtx()
+	defer cancel()
+	o, err := s.settl.RequestRefund(actx, order)
+	if err != nil {
+		return fmt.Errorf("refund %s: %w", order, err)
+	}
+	return writeJSON(ctx, fasthttp.StatusAccepted, refundView{OrderID: o.ID, Status: string(o.Status),
+		RefundRequested: o.RefundRequested || o.Status == settlement.Refunded})
+}
+
+type refundView struct {
+	OrderID         string `json:"order_id"`
+	Status          string `json:"status"`
+	RefundRequested bool   `json:"refund_requested"`
 }

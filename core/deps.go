@@ -31,6 +31,7 @@ type Room interface {
 type Settlement interface {
 	Checkout(ctx context.Context, req settlement.CheckoutRequest) (settlement.Order, error)
 	Order(ctx context.Context, id string) (settlement.Order, error)
+	RequestRefund(ctx context.Context, orderID string) (settlement.Order, error)
 	HandleWebhook(ctx context.Context, payload []byte, signatureHeader string) error
 	RegisterEvent(ctx context.Context, ev inventory.Event) error
 }

@@ -121,7 +121,7 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 		"/v1/events/{event}/queue/stream", "/e/{event}", "/admin", "/v1/events/{event}/holds", "/v1/holds/{hold}",
 		"/v1/holds/{hold}/checkout", "/v1/orders/{order}", "/v1/events/{event}/availability", "/v1/webhooks/stripe",
 		"/openapi.json", "/openapi.yaml", "/docs", "/v1/test-payments/{payment_intent}/confirm",
-		"/v1/test-payments/{payment_intent}/authenticate", "/pay/3ds/{payment_intent}"}
+		"/v1/test-payments/{payment_intent}/authenticate", "/pay/3ds/{payment_intent}", "/v1/admin/orders/{order}/refund"}
 	for _, p := range want {
 		if doc.Paths.Value(p) == nil {
 			t.Errorf("path %s is missing", p)
@@ -801,10 +801,25 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 		e.check(t, oaCall{method: "DELETE", path: "/v1/holds/" + seatsHold, header: fan, status: 409, problem: "conflict"})
 
+		refund := "/v1/admin/orders/" + order + "/refund"
+		e.check(t, oaCall{method: "POST", path: refund, invalid: true, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "POST", path: "/v1/admin/orders/ord_nope/refund", header: admin, status: 404, problem: "not-found"})
+		e.check(t, oaCall{method: "POST", path: refund, header: admin, status: 202})
+		waitFor(t, "the order refunded", func() bool {
+			return e.check(t, oaCall{method: "GET", path: path, header: fan, status: 200}).str("status") == "refunded"
+		})
+		if r := e.check(t, oaCall{method: "POST", path: refund, header: admin, status: 202}); r.str("status") != "refunded" {
+			t.Errorf("refund again answered %s", r.raw)
+		}
+		if r := e.check(t, oaCall{method: "GET", path: "/v1/holds/" + seatsHold, header: fan, status: 200}); r.str("state") != "released" {
+			t.Errorf("refunded hold state %q, want released", r.str("state"))
+		}
+
 		declined := e.check(t, oaCall{method: "POST", path: "/v1/holds/" + pairHold + "/checkout", body: map[string]any{"payment_method": "pm_card_chargeDeclined"}, header: fan, status: 202}).str("order_id")
 		waitFor(t, "the declined order failed", func() bool {
 			return e.check(t, oaCall{method: "GET", path: "/v1/orders/" + declined, header: fan, status: 200}).str("status") == "failed"
 		})
+		e.check(t, oaCall{method: "POST", path: "/v1/admin/orders/" + declined + "/refund", header: admin, status: 409, problem: "conflict"})
 	})
 
 	t.Run("pay in the page", func(t *testing.T) {

@@ -79,6 +79,7 @@ const (
 	pCheckout
 	pOrder
 	pWebhook
+	pAdminRefund
 	pTestConfirm
 	pTestAuthenticate
 	pTestThreeDS
@@ -124,6 +125,7 @@ func (s *Server) routes() []*pattern {
 	add(pCheckout, "/v1/holds/{hold}/checkout", map[method]handler{mPOST: s.checkout})
 	add(pOrder, "/v1/orders/{order}", map[method]handler{mGET: s.getOrder})
 	add(pWebhook, "/v1/webhooks/stripe", map[method]handler{mPOST: s.webhook})
+	add(pAdminRefund, "/v1/admin/orders/{order}/refund", map[method]handler{mPOST: s.refundOrder})
 	add(pTestConfirm, "/v1/test-payments/{payment_intent}/confirm", map[method]handler{mPOST: s.testConfirm})
 	add(pTestAuthenticate, "/v1/test-payments/{payment_intent}/authenticate", map[method]handler{mPOST: s.testAuthenticate})
 	add(pTestThreeDS, "/pay/3ds/{payment_intent}", map[method]handler{mGET: s.testThreeDS})
@@ -226,6 +228,10 @@ func matchPath(path []byte) (int, []byte) {
 			return pAdminAdmission, arg
 		case "/stats":
 			return pAdminStats, arg
+		}
+	} else if rest, ok := bytes.CutPrefix(path, []byte("/v1/admin/orders/")); ok {
+		if arg, tail := segment(rest); string(tail) == "/refund" {
+			return pAdminRefund, arg
 		}
 	} else if rest, ok := bytes.CutPrefix(path, []byte("/v1/test-payments/")); ok {
 		arg, tail := segment(rest)

@@ -119,6 +119,7 @@ type Transition struct {
 	ClientSecret  string      // stored when set
 	NextAction    *NextAction // stored when set
 	PayBy         time.Time   // stored when set
+	RequestRefund bool        // marks the order's refund as requested (the order is re-driven until refunded)
 	Deadline      time.Time
 	MessageID     string
 	Outbox        []Message
@@ -148,7 +149,8 @@ type Ledger interface {
 	RelayOutbox(ctx context.Context, limit int, publish func(context.Context, []Message) ([]string, error)) (int, error)
 	// OutboxPending counts unsent rows.
 	OutboxPending(ctx context.Context) (int, error)
-	// Redrive claims up to limit orders not yet settled (pending, paying, requires_action) whose deadline passed, pushes each deadline to
+	// Redrive claims up to limit orders not yet settled (pending, paying, requires_action, or paid with a refund
+	// requested) whose deadline passed, pushes each deadline to
 	// next(order) and writes the outbox rows msg(order) returns, in one transaction; it returns the orders.
 	Redrive(ctx context.Context, now time.Time, limit int, next func(Order) time.Time, msg func(Order) Message) ([]Order, error)
 

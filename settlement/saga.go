@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/onsale/onsale/inventory"
 )
@@ -69,6 +70,9 @@ func (s *Service) drive(ctx context.Context, orderID, holdID, messageID string) 
 	o, err := s.ledger.Order(ctx, orderID)
 	if err != nil {
 		return fmt.Errorf("order %s: %w", orderID, err)
+	}
+	if o.Status == Paid && o.RefundRequested {
+		return s.refund(ctx, o, messageID)
 	}
 	if o.Status.Terminal() {
 		return s.markProcessed(ctx, messageID)
@@ -245,6 +249,45 @@ func (s *Service) giveBack(ctx context.Context, o Order) error {
 	return nil
 }
 
+// RequestRefund asks for a paid order's money back in full (an organizer's refund): the request is stored with
+// the payment message in one ledger transaction, then the saga refunds with the key refund:<pi>, puts the seats
+// back on sale and ends the order refunded, resuming after a crash until it has. Repeating it refunds nothing
+// more; an order that is not paid (nor refunded already) fails with ErrConflict.
+func (s *Service) RequestRefund(ctx context.Context, orderID string) (Order, error) {
+	o, err := s.Order(ctx, orderID)
+	if err != nil {
+		return Order{}, err
+	}
+	switch {
+	case o.Status == Refunded, o.Status == Paid && o.RefundRequested:
+		return o, nil
+	case o.Status != Paid:
+		return o, fmt.Errorf("refund order %s (%s): %w", o.ID, o.Status, ErrConflict)
+	}
+	got, err := s.transition(ctx, Transition{OrderID: o.ID, From: []Status{Paid}, To: Paid, RequestRefund: true,
+		Deadline: s.opts.Now().Add(s.opts.StallAfter), Outbox: []Message{paymentMessage(o)}})
+	if errors.Is(err, ErrConflict) {
+		return s.RequestRefund(ctx, orderID) // it moved meanwhile: answer from what it is now
+	}
+	return got, err
+}
+
+// refund carries out a requested refund: the money back first, then the seats, then the outcome; each step
+// repeats safely (the refund is keyed, Return is idempotent, the transition applies once).
+func (s *Service) refund(ctx context.Context, o Order, messageID string) error {
+	if err := s.pay.Refund(ctx, o.PaymentIntent, RefundKey(o.PaymentIntent)); err != nil {
+		// Refunded before under another key (at the provider's dashboard) is as good: the money is back.
+		if p, rerr := s.pay.Payment(ctx, o.PaymentIntent); rerr != nil || p.Amount == 0 || p.Refunded < p.Amount {
+			s.m.payErrors.Inc()
+			return fmt.Errorf("order %s: refund %s: %w", o.ID, o.PaymentIntent, err)
+		}
+	}
+	if _, err := s.stock.Return(ctx, o.HoldID); err != nil && !errors.Is(err, inventory.ErrNotFound) {
+		return fmt.Errorf("order %s: return hold %s: %w", o.ID, o.HoldID, err)
+	}
+	return s.finish(ctx, o, Transition{From: []Status{Paid}, To: Refunded, MessageID: messageID})
+}
+
 // awaitFan records that the fan must confirm or authenticate, until the hold's checkout deadline; past it the
 // payment is cancelled so a late confirmation cannot authorize anything.
 func (s *Service) awaitFan(ctx context.Context, o Order, p Payment, messageID string) error {
@@ -298,7 +341,9 @@ func (s *Service) finish(ctx context.Context, o Order, t Transition) error {
 	case Paid:
 		s.m.paymentsSucceeded.Inc()
 	case Refunded:
-		s.m.paymentsSucceeded.Inc()
+		if !slices.Contains(t.From, Paid) { // a payment taken after its hold ended, given back at once
+			s.m.paymentsSucceeded.Inc()
+		}
 		s.m.refunds.Inc()
 	case Failed:
 		s.m.paymentsFailed.Inc()

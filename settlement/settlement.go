@@ -51,7 +51,10 @@ type Order struct {
 	ClientSecret  string           `json:"-"` // what the page confirms the payment with
 	NextAction    *NextAction      `json:"-"` // what the fan must do while requires_action
 	PayBy         time.Time        `json:"-"` // while requires_action: the hold's checkout deadline
-	Attempts      int              `json:"-"` // times the poller re-drove it
-	CreatedAt     time.Time        `json:"created_at"`
-	UpdatedAt     time.Time        `json:"updated_at"`
+	// RefundRequested: the organizer asked for a paid order's money back; the saga gives it back and ends the
+	// order refunded.
+	RefundRequested bool      `json:"-"`
+	Attempts        int       `json:"-"` // times the poller re-drove it
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }

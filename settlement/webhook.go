@@ -119,6 +119,11 @@ func (s *Service) afterOutcome(ctx context.Context, o Order, p Payment, messageI
 			return fmt.Errorf("order %s: cancel %s: %w", o.ID, p.ID, err)
 		}
 		s.m.lateCancels.Inc()
+	case o.Status == Paid && !o.RefundRequested && p.Amount > 0 && p.Refunded >= p.Amount:
+		// Refunded at the provider (Stripe's dashboard): the seats go back on sale as for an organizer's refund.
+		if _, err := s.RequestRefund(ctx, o.ID); err != nil {
+			return fmt.Errorf("order %s: refunded at the provider: %w", o.ID, err)
+		}
 	case o.Status == Failed && p.Status == PaymentSucceeded:
 		if err := s.pay.Refund(ctx, p.ID, RefundKey(p.ID)); err != nil {
 			return fmt.Errorf("order %s: refund %s: %w", o.ID, p.ID, err)

@@ -170,6 +170,9 @@ func (l *Ledger) Transition(_ context.Context, t settlement.Transition) (settlem
 	if !t.PayBy.IsZero() {
 		o.PayBy = t.PayBy
 	}
+	if t.RequestRefund {
+		o.RefundRequested = true
+	}
 	if !t.Deadline.IsZero() {
 		o.deadline = t.Deadline
 	}
@@ -260,7 +263,7 @@ func (l *Ledger) Redrive(_ context.Context, now time.Time, limit int, next func(
 	defer l.mu.Unlock()
 	var due []*order
 	for _, o := range l.orders {
-		if !o.Status.Terminal() && !o.deadline.After(now) {
+		if (!o.Status.Terminal() || o.Status == settlement.Paid && o.RefundRequested) && !o.deadline.After(now) {
 			due = append(due, o)
 		}
 	}

@@ -42,7 +42,8 @@ func (l *Ledger) Close() error { return nil }
 
 const orderColumns = `id, hold_id, event_id, fan, status, seats, lines, total, currency, payment_method,
 	coalesce(payment_key, ''), coalesce(payment_intent, ''), failure_reason, attempts, created_at, updated_at,
-	coalesce(client_secret, ''), coalesce(next_action_type, ''), coalesce(next_action_url, ''), pay_by`
+	coalesce(client_secret, ''), coalesce(next_action_type, ''), coalesce(next_action_url, ''), pay_by,
+	refund_requested_at IS NOT NULL`
 
 // scanOrder reads orderColumns, after the columns lead reads when a query returns some first.
 func scanOrder(row pgx.Row, lead ...any) (settlement.Order, error) {
@@ -52,7 +53,7 @@ func scanOrder(row pgx.Row, lead ...any) (settlement.Order, error) {
 	var payBy *time.Time
 	err := row.Scan(append(lead, &o.ID, &o.HoldID, &o.Event, &o.Fan, &status, &o.Seats, &lines, &o.Total, &o.Currency,
 		&o.PaymentMethod, &o.PaymentKey, &o.PaymentIntent, &o.FailureReason, &o.Attempts, &o.CreatedAt, &o.UpdatedAt,
-		&o.ClientSecret, &actionType, &actionURL, &payBy)...)
+		&o.ClientSecret, &actionType, &actionURL, &payBy, &o.RefundRequested)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return o, settlement.ErrNotFound
 	}
@@ -318,7 +319,8 @@ func (l *Ledger) Redrive(ctx context.Context, now time.Time, limit int, next fun
 		}
 		// settled_at IS NULL (not settled yet) is what orders_unsettled holds.
 		rows, err := tx.Query(ctx, `SELECT `+orderColumns+` FROM orders
-			WHERE settled_at IS NULL AND status IN ('pending', 'paying', 'requires_action') AND deadline <= $1
+			WHERE settled_at IS NULL AND (status IN ('pending', 'paying', 'requires_action')
+				OR status = 'paid' AND refund_requested_at IS NOT NULL) AND deadline <= $1
 			ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
 		if err != nil {
 			return err
