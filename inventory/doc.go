@@ -13,6 +13,7 @@
 //	a fan's live held units + bought units ≤ the event's max_per_fan
 //	a hold leaves the held state exactly once (released, expired or confirmed); a confirmed one may later be
 //	returned once, which releases it; a released or expired hold never changes again
+//	a cancelled event takes no new hold, and stays cancelled
 //
 // The rules both adapters share live here as plain Go, so they are written once: Event.Validate (limits and
 // defaults of an event definition), HoldRequest.Validate and Event.CheckHold (what makes a request invalid),

@@ -16,6 +16,7 @@ var (
 	ErrHoldExpired       = errors.New("hold is no longer live")
 	ErrInvalidState      = errors.New("hold is not in a state that allows this")
 	ErrIdempotencyReused = errors.New("idempotency key reused with another request")
+	ErrEventClosed       = errors.New("event is cancelled")
 	ErrInvalid           = errors.New("invalid request") // wrapped with the reason: fmt.Errorf("%w: …", ErrInvalid)
 )
 
@@ -132,8 +133,9 @@ type SectionStats struct {
 
 // Stats are an event's live counters.
 type Stats struct {
-	Event    string         `json:"event"`
-	Sections []SectionStats `json:"sections"`
+	Event     string         `json:"event"`
+	Cancelled bool           `json:"cancelled,omitempty"` // Cancel closed the event: Hold is refused
+	Sections  []SectionStats `json:"sections"`
 }
 
 // Totals sums the sections.
@@ -167,7 +169,8 @@ type Store interface {
 	Events(ctx context.Context) ([]string, error)
 
 	// Hold takes units out of sale for a fan, all or nothing: ErrSoldOut, ErrSeatsUnavailable, ErrLimitExceeded,
-	// ErrIdempotencyReused, ErrNotFound (event), or ErrInvalid (unknown section or seat, bad quantity).
+	// ErrIdempotencyReused, ErrNotFound (event), ErrEventClosed (a cancelled event, even for a request that would
+	// replay a hold by its idempotency key), or ErrInvalid (unknown section or seat, bad quantity).
 	Hold(ctx context.Context, req HoldRequest) (Hold, error)
 	// Get returns a hold in any state, or ErrNotFound.
 	Get(ctx context.Context, holdID string) (Hold, error)
@@ -190,7 +193,7 @@ type Store interface {
 	Return(ctx context.Context, holdID string) (Hold, error)
 
 	// ReleaseWave makes withheld units buyable: release maps section → units. It is applied once per wave id;
-	// applying the same wave again is a no-op.
+	// applying the same wave again is a no-op. On a cancelled event it still moves the counters; Hold stays refused.
 	ReleaseWave(ctx context.Context, event, wave string, release map[string]int) error
 	// Sweep expires up to limit holds of an event whose deadline has passed and returns how many it expired.
 	Sweep(ctx context.Context, event string, limit int) (int, error)
@@ -199,8 +202,20 @@ type Store interface {
 	// Audit recomputes the counters from holds and seat states and reports every difference.
 	Audit(ctx context.Context, event string) (AuditReport, error)
 
+	// Cancel closes an event for good (the event is cancelled): from then on Hold fails with ErrEventClosed, and
+	// live holds (held or checkout) are released, up to limit of them per call, so BeginCheckout, Extend and Confirm
+	// of those fail with ErrHoldExpired (the settlement then cancels the payment). It returns how many holds it
+	// released and whether live holds remain (call again until more is false). A live hold whose deadline has passed
+	// is expired instead, as a sweep would, and not counted. Confirmed holds are left as they are: Return still puts
+	// them back one by one as their refunds complete, and their units then stay unbuyable because Hold is refused.
+	// Cancelling a cancelled event only releases what remains; ErrNotFound for an unknown event, ErrInvalid for a
+	// limit below 1 (nothing is closed then).
+	Cancel(ctx context.Context, event string, limit int) (released int, more bool, err error)
+
 	// Restore re-applies confirmed and in-checkout holds after the store lost them (reconcile from the ledger):
 	// holds the store already knows are left alone, so it is safe to run while the sale goes on. The event must
-	// exist (CreateEvent it first). It returns how many holds it re-applied.
+	// exist (CreateEvent it first). It returns how many holds it re-applied. Restore does not look at Cancel: on a
+	// cancelled event it re-applies in-checkout holds as live too, and a store that lost its data has lost the
+	// cancellation with it, so the caller cancels such an event again after Restore.
 	Restore(ctx context.Context, event string, holds []Hold) (int, error)
 }

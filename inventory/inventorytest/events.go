@@ -80,6 +80,8 @@ var eventCases = []testCase{
 		wantErr(f.t, "release wave", f.s.ReleaseWave(f.ctx, id, "w1", map[string]int{"GA": 1}), inventory.ErrNotFound)
 		_, err = f.s.Restore(f.ctx, id, nil)
 		wantErr(f.t, "restore", err, inventory.ErrNotFound)
+		_, _, err = f.s.Cancel(f.ctx, id, 1)
+		wantErr(f.t, "cancel", err, inventory.ErrNotFound)
 		f.holdFails(inventory.HoldRequest{Event: id, Fan: "alice", Items: items(qty("GA", 1))}, inventory.ErrNotFound)
 	}},
 	{"Stats/TotalsAndVersions", func(f *fixture) {

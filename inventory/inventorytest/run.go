@@ -14,7 +14,7 @@ type testCase struct {
 
 // Run runs the conformance suite against stores made by newStore (called once per case).
 func Run(t *testing.T, newStore func(t *testing.T) inventory.Store) {
-	groups := [][]testCase{eventCases, holdCases, seatCases, lifecycleCases, returnCases, expiryCases, waveCases, restoreCases}
+	groups := [][]testCase{eventCases, holdCases, seatCases, lifecycleCases, returnCases, cancelCases, expiryCases, waveCases, restoreCases}
 	for _, g := range groups {
 		for _, c := range g {
 			t.Run(c.name, func(t *testing.T) {

@@ -23,10 +23,12 @@
 -- Numbers the call knows to be there are converted by arithmetic: tonumber converts its argument twice (checking,
 -- then converting) and is a call of its own.
 local K = ARGV[1] + 0
-local meta = redis.call('HMGET', K_META, 'ttl', 'maxfan', 'cur', 'due')
-if not meta[1] then
+local meta = redis.call('HMGET', K_META, 'ttl', 'maxfan', 'cur', 'due', 'closed')
+-- A cancelled event (see cancel.lua) refuses every hold before any is judged, replays included.
+if not meta[1] or meta[5] then
+  local code = meta[1] and 'EVENT_CLOSED' or 'NOT_FOUND event'
   local out = {}
-  for i = 1, K do out[i] = { 'ERR', 'NOT_FOUND event' } end
+  for i = 1, K do out[i] = { 'ERR', code } end
   out[K + 1] = { '', 0, 0 }
   return out
 end

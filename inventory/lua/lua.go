@@ -28,6 +28,8 @@ var (
 	confirm string
 	//go:embed return.lua
 	ret string
+	//go:embed cancel.lua
+	cancel string
 	//go:embed wave.lua
 	wave string
 	//go:embed sweep.lua
@@ -49,6 +51,7 @@ var (
 	Checkout = common + single + checkout
 	Confirm  = common + single + confirm
 	Return   = common + single + ret
+	Cancel   = common + single + cancel
 	Wave     = common + single + wave
 	Sweep    = common + single + sweep
 	Stats    = common + single + stats

@@ -17,11 +17,18 @@ func (s *Store) Hold(_ context.Context, req inventory.HoldRequest) (inventory.Ho
 	if err != nil {
 		return inventory.Hold{}, fmt.Errorf("hold: %w", err)
 	}
+	if e.closed.Load() {
+		return inventory.Hold{}, fmt.Errorf("hold %s: %w", req.Event, inventory.ErrEventClosed)
+	}
 	if err := e.def.CheckHold(req); err != nil { // the definition is immutable: no lock needed
 		return inventory.Hold{}, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// Again under the lock: a Cancel that ran meanwhile has released every live hold and must not miss this one.
+	if e.closed.Load() {
+		return inventory.Hold{}, fmt.Errorf("hold %s: %w", req.Event, inventory.ErrEventClosed)
+	}
 	now := s.now()
 	e.reclaim(now, lazyReclaim)
 

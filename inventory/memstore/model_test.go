@@ -63,12 +63,13 @@ type mSection struct {
 }
 
 type mEvent struct {
-	def   inventory.Event
-	secs  []*mSection
-	fans  map[string]*[2]int // held, bought
-	waves map[string]bool
-	idem  map[[2]string][2]string // fan, key → hold id, fingerprint
-	holds []string
+	def    inventory.Event
+	secs   []*mSection
+	fans   map[string]*[2]int // held, bought
+	waves  map[string]bool
+	idem   map[[2]string][2]string // fan, key → hold id, fingerprint
+	holds  []string
+	closed bool
 }
 
 type model struct {
@@ -233,6 +234,9 @@ func (m *model) hold(t *rapid.T, e *mEvent, req inventory.HoldRequest) {
 
 // predict is the model's answer to a hold request; it changes nothing. A replay returns a hold with only its id.
 func (m *model) predict(e *mEvent, req inventory.HoldRequest) (*mHold, error) {
+	if e.closed {
+		return nil, inventory.ErrEventClosed
+	}
 	if req.IdempotencyKey != "" {
 		if prev, ok := e.idem[[2]string{req.Fan, req.IdempotencyKey}]; ok {
 			if prev[1] != req.Fingerprint {
@@ -513,6 +517,55 @@ func TestModel(t *testing.T) {
 					t.Fatalf("sweep: %d, %v; want %d", n, err, want)
 				}
 			},
+			"cancel": func(t *rapid.T) {
+				// Rarely, so that most of a run's steps meet an open event.
+				if rapid.IntRange(0, 4).Draw(t, "cancel_now") > 0 {
+					t.Skip("not now")
+				}
+				e := m.pickEvent(t)
+				limit := rapid.IntRange(1, 4).Draw(t, "limit")
+				n, more, err := m.s.Cancel(m.ctx, e.def.ID, limit)
+				if err != nil {
+					t.Fatalf("cancel: %v", err)
+				}
+				e.closed = true
+				m.reclaim(e)
+				// The store releases the earliest deadlines first; which of equal ones is its choice.
+				var live []*mHold
+				for _, id := range e.holds {
+					if h := m.holds[id]; h.state.Live() {
+						live = append(live, h)
+					}
+				}
+				if n != min(limit, len(live)) || more != (len(live) > limit) {
+					t.Fatalf("cancel limit %d: %d, more %t; model has %d live", limit, n, more, len(live))
+				}
+				var last, first time.Time // latest released deadline, earliest kept one
+				for _, h := range live {
+					got, err := m.s.Get(m.ctx, h.id)
+					if err != nil {
+						t.Fatalf("get: %v", err)
+					}
+					switch got.State {
+					case inventory.Released:
+						m.free(e, h, inventory.Released)
+						last = maxTime(last, h.expires)
+					case h.state:
+						if first.IsZero() || h.expires.Before(first) {
+							first = h.expires
+						}
+					default:
+						t.Fatalf("hold %s after cancel: %s", h.id, got.State)
+					}
+				}
+				if !first.IsZero() && first.Before(last) {
+					t.Fatalf("cancel kept a hold due %s and released one due %s", first, last)
+				}
+				st, _ := m.s.Stats(m.ctx, e.def.ID)
+				if !st.Cancelled {
+					t.Fatal("stats after cancel: not cancelled")
+				}
+			},
 			"release wave": func(t *rapid.T) {
 				e := m.pickEvent(t)
 				wave := "w" + strconv.Itoa(rapid.IntRange(1, 3).Draw(t, "wave"))
@@ -539,6 +592,13 @@ func TestModel(t *testing.T) {
 			},
 		})
 	})
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func (h *mHold) String() string { return fmt.Sprintf("%s(%s)", h.id, h.state) }

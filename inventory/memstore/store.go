@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/onsale/onsale/inventory"
@@ -68,6 +69,9 @@ type event struct {
 	fans   map[string]*fanCount
 	idem   map[idemKey]idemEntry
 	waves  map[string]struct{}
+	// closed is set under mu by Cancel and never cleared; Hold reads it before CheckHold as well, so that a
+	// cancelled event refuses a request before judging it, as the Redis script does.
+	closed atomic.Bool
 	// ended and idemOrder are in time order, so forgetting old entries costs O(1) each.
 	ended     []stamped[string]
 	idemOrder []stamped[idemKey]
@@ -180,7 +184,7 @@ func (s *Store) Stats(_ context.Context, id string) (inventory.Stats, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	st := inventory.Stats{Event: id, Sections: make([]inventory.SectionStats, len(e.secs))}
+	st := inventory.Stats{Event: id, Cancelled: e.closed.Load(), Sections: make([]inventory.SectionStats, len(e.secs))}
 	for i, sec := range e.secs {
 		st.Sections[i] = inventory.SectionStats{
 			ID:        sec.def.ID,

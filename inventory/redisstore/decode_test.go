@@ -53,6 +53,7 @@ func TestScriptErrors(t *testing.T) {
 		"HOLD_EXPIRED released":  inventory.ErrHoldExpired,
 		"INVALID_STATE checkout": inventory.ErrInvalidState,
 		"NOT_FOUND hold":         inventory.ErrNotFound,
+		"EVENT_CLOSED":           inventory.ErrEventClosed,
 	} {
 		if err := codeErr(msg); !errors.Is(err, want) {
 			t.Errorf("%q: got %v, want %v", msg, err, want)

@@ -5,9 +5,10 @@
 // Key layout, one hash tag per event so an event lives in one Redis Cluster slot:
 //
 //	<prefix>:{ev:<event>}:def            the event definition (JSON)
-//	<prefix>:{ev:<event>}:meta           hash {ttl, maxlife, cotl, maxfan, cur, secs, due}; due (ms) is never later
-//	                                     than the earliest deadline, so a hold call skips its lazy reclaim until
-//	                                     then (absent: unknown, reclaim); a script that adds a deadline lowers it
+//	<prefix>:{ev:<event>}:meta           hash {ttl, maxlife, cotl, maxfan, cur, secs, due, closed}; due (ms) is
+//	                                     never later than the earliest deadline, so a hold call skips its lazy
+//	                                     reclaim until then (absent: unknown, reclaim); a script that adds a
+//	                                     deadline lowers it; closed ("1") is set by Cancel, for good
 //	<prefix>:{ev:<event>}:sec:<section>  hash {kind, cap, avail, held, sold, wh, ver, price, rows}
 //	<prefix>:{ev:<event>}:seats:<sec>    seated sections: one byte per seat in row order (0 free, h, s, w)
 //	<prefix>:{ev:<event>}:hold:<id>      "<state>\n<deadline ms>\n<created ms>\n<lines>\n<seats>\n<alloc>\n<fan>"

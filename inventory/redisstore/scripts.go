@@ -15,7 +15,7 @@ import (
 )
 
 type scripts struct {
-	create, hold, extend, release, checkout, confirm, ret, wave, sweep, stats, audit, restore *redis.Script
+	create, hold, extend, release, checkout, confirm, ret, cancel, wave, sweep, stats, audit, restore *redis.Script
 }
 
 func newScripts() scripts {
@@ -27,6 +27,7 @@ func newScripts() scripts {
 		checkout: redis.NewScript(lua.Checkout),
 		confirm:  redis.NewScript(lua.Confirm),
 		ret:      redis.NewScript(lua.Return),
+		cancel:   redis.NewScript(lua.Cancel),
 		wave:     redis.NewScript(lua.Wave),
 		sweep:    redis.NewScript(lua.Sweep),
 		stats:    redis.NewScript(lua.Stats),
@@ -36,8 +37,8 @@ func newScripts() scripts {
 }
 
 func (sc scripts) all() []*redis.Script {
-	return []*redis.Script{sc.create, sc.hold, sc.extend, sc.release, sc.checkout, sc.confirm, sc.ret, sc.wave,
-		sc.sweep, sc.stats, sc.audit, sc.restore}
+	return []*redis.Script{sc.create, sc.hold, sc.extend, sc.release, sc.checkout, sc.confirm, sc.ret, sc.cancel,
+		sc.wave, sc.sweep, sc.stats, sc.audit, sc.restore}
 }
 
 // load sends every script with SCRIPT LOAD (on a cluster, to every shard), so pipelines can use EVALSHA at once.
@@ -68,6 +69,7 @@ var scriptErrors = map[string]error{
 	"HOLD_EXPIRED":      inventory.ErrHoldExpired,
 	"INVALID_STATE":     inventory.ErrInvalidState,
 	"IDEM_REUSED":       inventory.ErrIdempotencyReused,
+	"EVENT_CLOSED":      inventory.ErrEventClosed,
 	"INVALID":           inventory.ErrInvalid,
 }
 

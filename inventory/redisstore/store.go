@@ -182,8 +182,11 @@ func (s *Store) Stats(ctx context.Context, event string) (inventory.Stats, error
 		return inventory.Stats{}, fmt.Errorf("stats %s: %w", event, err)
 	}
 	vals, _ := v.([]any)
-	st := inventory.Stats{Event: event}
-	for i := 0; i+8 <= len(vals); i += 8 {
+	if len(vals) == 0 {
+		return inventory.Stats{}, fmt.Errorf("stats %s: empty reply", event)
+	}
+	st := inventory.Stats{Event: event, Cancelled: toStr(vals[0]) == "1"}
+	for i := 1; i+8 <= len(vals); i += 8 {
 		n := make([]int64, 7)
 		for k := range n {
 			n[k], err = toInt(vals[i+1+k])
@@ -257,6 +260,45 @@ func (s *Store) Sweep(ctx context.Context, event string, limit int) (int, error)
 		done += int(got)
 		if int(got) < n {
 			return done, nil
+		}
+	}
+}
+
+// cancelChunk bounds one cancel script, as sweepChunk does a sweep's.
+const cancelChunk = 256
+
+// Cancel closes an event for good and releases up to limit of its live holds, in scripts of at most cancelChunk.
+// On an error, released counts what the scripts before it released.
+func (s *Store) Cancel(ctx context.Context, event string, limit int) (int, bool, error) {
+	if limit < 1 {
+		return 0, false, fmt.Errorf("cancel %s: %w: limit %d", event, inventory.ErrInvalid, limit)
+	}
+	if !inventory.ValidEventID(event) {
+		return 0, false, fmt.Errorf("cancel %q: %w", event, inventory.ErrNotFound)
+	}
+	done, used := 0, 0
+	for {
+		n := min(limit-used, cancelChunk)
+		v, err := s.run(ctx, s.sc.cancel, s.base(event, 0), n)
+		if err != nil {
+			return done, false, fmt.Errorf("cancel %s: %w", event, err)
+		}
+		vals, _ := v.([]any)
+		if len(vals) != 2 {
+			return done, false, fmt.Errorf("cancel %s: unexpected reply %v", event, v)
+		}
+		released, err := toInt(vals[0])
+		if err != nil {
+			return done, false, fmt.Errorf("cancel %s: %w", event, err)
+		}
+		left, err := toInt(vals[1])
+		if err != nil {
+			return done, false, fmt.Errorf("cancel %s: %w", event, err)
+		}
+		// With holds left, the script went through n of them (released or expired), as memstore counts its limit.
+		done, used = done+int(released), used+n
+		if left == 0 || used >= limit {
+			return done, left > 0, nil
 		}
 	}
 }

@@ -451,6 +451,23 @@ func TestScriptFlush(t *testing.T) {
 			if c := b.counts(t, ev.ID, "GA"); c != [4]int{10, 0, 0, 0} {
 				t.Fatalf("counts %v", c)
 			}
+			live := b.hold(t, inventory.HoldRequest{Event: ev.ID, Fan: "b", Items: []inventory.Item{item("GA", 2)}})
+			if err := b.c.ScriptFlush(b.ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if n, more, err := b.s.Cancel(b.ctx, ev.ID, 5); err != nil || n != 1 || more {
+				t.Fatalf("cancel after flush: %d %t %v", n, more, err)
+			}
+			if g, err := b.s.Get(b.ctx, live.ID); err != nil || g.State != inventory.Released {
+				t.Fatalf("hold after cancel: %+v, %v", g, err)
+			}
+			if err := b.c.ScriptFlush(b.ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			_, err := b.s.Hold(b.ctx, inventory.HoldRequest{Event: ev.ID, Fan: "a", Items: []inventory.Item{item("GA", 1)}})
+			if !errors.Is(err, inventory.ErrEventClosed) {
+				t.Fatalf("hold after cancel and flush: %v", err)
+			}
 			b.auditClean(t, ev.ID)
 		})
 	}
