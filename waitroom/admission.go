@@ -127,6 +127,10 @@ func (r *Room) pruneClaims() {
 // units left to sell, or close the queue when nothing is left.
 func (r *Room) tick(ctx context.Context, ev *eventState) error {
 	c := &ev.ctl
+	if s := ev.snap.Load(); s != nil && s.view.Closed { // for good: no store call for a cancelled event
+		r.resignClosed(ev)
+		return nil
+	}
 	ok, err := r.store.Lease(ctx, ev.name, r.opts.Owner, r.opts.LeaseTTL)
 	if err != nil || !ok {
 		if c.leader {
@@ -141,6 +145,10 @@ func (r *Room) tick(ctx context.Context, ev *eventState) error {
 		return err
 	}
 	v := &snap.view
+	if v.Closed {
+		r.resignClosed(ev)
+		return nil
+	}
 	if !c.leader {
 		// Taking over: start from the measured rates the previous controller left.
 		*c = controller{leader: true, last: now, rate: v.Rate}
@@ -249,6 +257,14 @@ func (r *Room) tick(ctx context.Context, ev *eventState) error {
 		r.m.queued.WithLabelValues(ev.name).Set(float64(queued(&snap.view)))
 	}
 	return err
+}
+
+// resignClosed stops controlling a closed event; the lease lapses on its own, and no process takes it again.
+func (r *Room) resignClosed(ev *eventState) {
+	if ev.ctl.leader {
+		ev.ctl.leader = false
+		r.m.forget(ev.name)
+	}
 }
 
 // draw fixes the pre-queue at open: freeze its sizes, generate the seed, map the fans who left the pre-queue to

@@ -3,6 +3,7 @@ package waitroom_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -92,4 +93,55 @@ func BenchmarkJoinRedis(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkVerifyAccess measures the access token check every hold and checkout makes, on a fixed clock so no
+// call is due to keep its fan active in the store.
+func BenchmarkVerifyAccess(b *testing.B) {
+	ctx := context.Background()
+	clk := &clock{now: t0}
+	room, err := waitroom.New(memstore.New(), newStock(1000), waitroom.Options{Secret: secret, Now: clk.Now,
+		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := room.Configure(ctx, waitroom.Config{Event: "bench", Waves: []waitroom.Wave{{ID: "g",
+		StartsAt: t0.Add(-time.Minute), AdmitPerMin: 60000, MaxActive: 1000}}}); err != nil {
+		b.Fatal(err)
+	}
+	queue := make([]string, 1000)
+	for i := range queue {
+		tk, err := room.Join(ctx, "bench", fmt.Sprintf("fan-%d", i), "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		queue[i] = tk.Token
+	}
+	for range 2 {
+		if err := room.TickForTest(ctx, "bench"); err != nil {
+			b.Fatal(err)
+		}
+		clk.Advance(time.Second)
+	}
+	tokens := make([]string, len(queue))
+	for i, q := range queue {
+		st, err := room.Status(ctx, "bench", q)
+		if err != nil || st.AccessToken == "" {
+			b.Fatalf("fan %d not admitted: %+v %v", i, st, err)
+		}
+		tokens[i] = st.AccessToken
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(next.Add(1)) * 7919
+		for pb.Next() {
+			i++
+			if _, err := room.VerifyAccess("bench", tokens[i%len(tokens)]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

@@ -42,6 +42,15 @@
 // wave. When available + held reaches 0 in the last wave, the controller closes the queue: fans not admitted see
 // sold-out, and Stats.Queued (like the queued gauge) counts 0 from then on, since no waiting fan can be served.
 //
+// # Cancellation
+//
+// Close closes an event's queue for good when the event is cancelled: from then on the store gives no place, claims
+// no access and admits nobody, and neither a sold-out close nor a new configuration reopens it. Every fan, in the
+// pre-queue, waiting or admitted, is answered closed with PollAfter 0 (at once by the process that closed, by the
+// others from their next refresh), streams end, and VerifyAccess and VerifyAccessForRead refuse the event's access
+// tokens with ErrClosed. They read the closure from a set of closed events each process keeps from its snapshots
+// (copied on write), so the hold path still makes no store call.
+//
 // # Active fans
 //
 // An admitted place counts as active until its fan claims access (ArrivalTTL, so no-shows never stall the queue).
@@ -56,14 +65,14 @@
 //   - the fan releases a hold (DELETE);
 //   - a hold request of the fan is answered sold-out while the event has nothing available at all.
 //
-// The access token itself stays valid until AccessTTL (VerifyAccess reads only the token), so a freed fan can
-// still hold, pay or read: being freed only lets someone else in. Counting a fan who still shops for at most
-// IdleTTL is safe for the stock: the units a fan holds are already out of "available", which bounds admission,
-// so a freed fan with a live hold cannot make an admitted fan unable to buy; it only lets the number of shoppers
-// exceed max active for the rest of that fan's visit. (The store cannot cheaply tell whether a fan holds anything,
-// so IdleTTL runs from the last call, live hold or not.) Without these rules a fan who declined, released, let a hold
-// expire or was told sold-out kept a slot for the whole access, and the last units stayed unsold while the queue
-// waited.
+// The access token itself stays valid until AccessTTL (VerifyAccess reads only the token, unless the event is
+// closed), so a freed fan can still hold, pay or read: being freed only lets someone else in. Counting a fan who
+// still shops for at most IdleTTL is safe for the stock: the units a fan holds are already out of "available",
+// which bounds admission, so a freed fan with a live hold cannot make an admitted fan unable to buy; it only lets
+// the number of shoppers exceed max active for the rest of that fan's visit. (The store cannot cheaply tell whether
+// a fan holds anything, so IdleTTL runs from the last call, live hold or not.) Without these rules a fan who
+// declined, released, let a hold expire or was told sold-out kept a slot for the whole access, and the last units
+// stayed unsold while the queue waited.
 //
 // # Polls
 //

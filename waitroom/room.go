@@ -13,6 +13,7 @@ var (
 	ErrNotAdmitted = errors.New("access token is missing, forged, expired or for another event") // 403 not-admitted
 	ErrInvalid     = errors.New("invalid request")                                               // 400, wrapped with the reason
 	ErrBadCode     = errors.New("unknown presale code")                                          // 400 bad-request (or 403)
+	ErrClosed      = errors.New("the event's queue is closed for good")                          // the event is cancelled
 )
 
 // State is where a fan stands.
@@ -23,7 +24,7 @@ const (
 	Waiting  State = "waiting"
 	Admitted State = "admitted"
 	SoldOut  State = "sold-out"
-	Closed   State = "closed" // the fan left, or the event's queue is closed
+	Closed   State = "closed" // the fan left, or the event's queue is closed (Room.Close)
 )
 
 // Wave is one phase of the on-sale.
@@ -89,6 +90,7 @@ type Stats struct {
 	// wave's id): with LotterySeed they are all Draw needs to recompute the order.
 	PrequeueSizes map[string]int64 `json:"prequeue_sizes,omitempty"`
 	SoldOut       bool             `json:"sold_out,omitempty"` // the queue is closed: nothing is left to sell
+	Closed        bool             `json:"closed,omitempty"`   // the queue is closed for good: the event is cancelled
 }
 
 // Stock is what the waiting room asks of the inventory; core adapts inventory.Store to it.

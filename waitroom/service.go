@@ -58,6 +58,9 @@ type Room struct {
 
 	mu     sync.Mutex
 	events map[string]*eventState
+	// closed names the events this process has seen closed, so VerifyAccess checks it without a lock or a store
+	// call: copied on write under mu (closures are rare and permanent).
+	closed atomic.Pointer[map[string]struct{}]
 
 	claimMu sync.Mutex
 	claims  map[claimKey]claim // access already claimed in this process: no store call for repeated polls
@@ -236,6 +239,9 @@ func (r *Room) load(ctx context.Context, ev *eventState) (*snapshot, error) {
 		}
 	}
 	ev.snap.Store(s)
+	if v.Closed && !r.isClosed(ev.name) {
+		r.markClosed(ev.name)
+	}
 	if old == nil || changed(old, s) {
 		select {
 		case ev.wake <- struct{}{}:
@@ -247,7 +253,7 @@ func (r *Room) load(ctx context.Context, ev *eventState) (*snapshot, error) {
 
 // changed reports whether a watcher could see a different status.
 func changed(a, b *snapshot) bool {
-	if a.view.SoldOut != b.view.SoldOut || (a.view.Seed == nil) != (b.view.Seed == nil) || a.cfg != b.cfg {
+	if a.view.SoldOut != b.view.SoldOut || a.view.Closed != b.view.Closed || (a.view.Seed == nil) != (b.view.Seed == nil) || a.cfg != b.cfg {
 		return true
 	}
 	for i := range MaxLanes {
@@ -256,6 +262,54 @@ func changed(a, b *snapshot) bool {
 		}
 	}
 	return false
+}
+
+// isClosed reports whether this process has seen event closed.
+func (r *Room) isClosed(event string) bool {
+	m := r.closed.Load()
+	if m == nil {
+		return false
+	}
+	_, ok := (*m)[event]
+	return ok
+}
+
+func (r *Room) markClosed(event string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var m map[string]struct{}
+	if old := r.closed.Load(); old != nil {
+		if _, ok := (*old)[event]; ok {
+			return
+		}
+		m = make(map[string]struct{}, len(*old)+1)
+		for k := range *old {
+			m[k] = struct{}{}
+		}
+	} else {
+		m = map[string]struct{}{}
+	}
+	m[event] = struct{}{}
+	r.closed.Store(&m)
+}
+
+// Close closes an event's queue for good (the event is cancelled): nobody else is admitted, a waiting or
+// pre-queue fan's status becomes Closed, an admitted fan's status too, and Join answers Closed without taking
+// a place. Access tokens already issued stop verifying (VerifyAccess / VerifyAccessForRead fail with ErrClosed)
+// once this process has seen the closure (within one snapshot refresh). Closing a closed room is a no-op;
+// ErrNotFound for an unknown event.
+func (r *Room) Close(ctx context.Context, event string) error {
+	if !validID(event) {
+		return ErrNotFound
+	}
+	if err := r.store.Close(ctx, event); err != nil {
+		return fmt.Errorf("close %s: %w", event, err)
+	}
+	r.markClosed(event)
+	if _, err := r.load(ctx, r.event(event)); err != nil { // polls and streams here answer closed at once
+		return fmt.Errorf("close %s: %w", event, err)
+	}
+	return nil
 }
 
 // Configure creates or replaces an event's waves.
@@ -304,12 +358,18 @@ func (r *Room) Join(ctx context.Context, event, fan, code string) (Ticket, error
 	if err != nil {
 		return Ticket{}, err
 	}
+	if snap.view.Closed {
+		return Ticket{State: Closed}, nil
+	}
 	lane, err := snap.cfg.laneOf(code)
 	if err != nil {
 		return Ticket{}, err
 	}
 	now := r.now()
 	p, err := r.store.Join(ctx, event, fan, lane, now, snap.cfg.openAt())
+	if errors.Is(err, ErrClosed) { // closed by another process since the last refresh
+		return Ticket{State: Closed}, nil
+	}
 	if err != nil {
 		return Ticket{}, fmt.Errorf("join %s: %w", event, err)
 	}
@@ -383,7 +443,7 @@ func (r *Room) status(ctx context.Context, snap *snapshot, t queueToken, now tim
 	r.claimMu.Unlock()
 	if !ok {
 		deadline, first, err := r.store.Claim(ctx, t.Event, t.Fan, t.Lane, t.Seq, st.Position, now, r.opts.AccessTTL, r.opts.IdleTTL)
-		if errors.Is(err, ErrGone) {
+		if errors.Is(err, ErrGone) || errors.Is(err, ErrClosed) {
 			return Status{State: Closed, Position: st.Position, Lane: st.Lane}, nil
 		}
 		if err != nil {
@@ -425,6 +485,12 @@ func (r *Room) evaluate(snap *snapshot, t queueToken, now time.Time) Status {
 		case v.Seed != nil && t.Seq <= int64(len(snap.perms[t.Lane])):
 			pos = int64(snap.perms[t.Lane][t.Seq-1])
 		}
+	}
+	if v.Closed { // the position still matters to Leave and Finished
+		st.State, st.Position = Closed, pos
+		return st
+	}
+	if t.Pos == 0 {
 		if pos != 0 {
 			nt := t
 			nt.Prequeue, nt.Pos, nt.Issued, nt.Expires = false, pos, now, now.Add(r.opts.QueueTTL)
@@ -541,13 +607,17 @@ func (r *Room) forgetClaim(k claimKey) {
 	r.claimMu.Unlock()
 }
 
-// VerifyAccess checks an access token for event and returns its fan. It reads nothing but the token; every
-// IdleTTL/4 per fan it also writes to the store that the fan is still there (see Options.IdleTTL).
+// VerifyAccess checks an access token for event and returns its fan. It reads nothing but the token and the
+// events this process has seen closed (ErrClosed); every IdleTTL/4 per fan it also writes to the store that the fan
+// is still there (see Options.IdleTTL).
 func (r *Room) VerifyAccess(event, accessToken string) (string, error) {
 	now := r.now()
 	t, err := r.sig.parseAccess(accessToken, event, now)
 	if err != nil {
 		return "", ErrNotAdmitted
+	}
+	if r.isClosed(event) {
+		return "", ErrClosed
 	}
 	if t.Pos > 0 {
 		r.touch(event, t.Lane, t.Pos, now)
@@ -594,6 +664,9 @@ func (r *Room) VerifyAccessForRead(event, accessToken string) (string, error) {
 	t, err := r.sig.parseAccess(accessToken, event, now.Add(-r.opts.ReadGrace))
 	if err != nil {
 		return "", ErrNotAdmitted
+	}
+	if r.isClosed(event) {
+		return "", ErrClosed
 	}
 	if t.Pos > 0 && now.Before(t.Expires) {
 		r.touch(event, t.Lane, t.Pos, now)
@@ -680,7 +753,8 @@ func (r *Room) Stats(ctx context.Context, event string) (Stats, error) {
 		return Stats{}, err
 	}
 	v := &snap.view
-	s := Stats{Admitted: v.Admitted, Active: v.Active, AdmitRatePerMin: v.Rate, Paused: v.Paused, SoldOut: v.SoldOut}
+	s := Stats{Admitted: v.Admitted, Active: v.Active, AdmitRatePerMin: v.Rate, Paused: v.Paused, SoldOut: v.SoldOut,
+		Closed: v.Closed}
 	s.Queued = queued(v)
 	cur := snap.cfg.current(r.now())
 	if cur >= 0 {
@@ -703,9 +777,9 @@ func (r *Room) Stats(ctx context.Context, event string) (Stats, error) {
 }
 
 // queued counts the places not admitted yet whose fans did not leave and can still be served: none once the queue
-// is closed as sold out (those fans are told sold-out; counting them would report a queue that will never move).
+// is closed, sold out or for good (those fans are told so; counting them would report a queue that will never move).
 func queued(v *View) int64 {
-	if v.SoldOut {
+	if v.SoldOut || v.Closed {
 		return 0
 	}
 	var n int64

@@ -56,6 +56,7 @@ type View struct {
 	Admitted      int64 // admissions so far (holes excluded)
 	Active        int64 // admitted fans still counted (arrival or access deadline in the future)
 	SoldOut       bool
+	Closed        bool // closed for good (Close); unlike SoldOut, no configuration reopens it
 	Paused        bool
 	Overrides     Overrides
 	Rate          float64         // measured admissions per minute, all lanes
@@ -109,7 +110,7 @@ type AdmitResult struct {
 // expiry uses the store's clock.
 type Store interface {
 	// PutConfig stores an event's configuration (opaque bytes), registers the event, bumps its version and clears a
-	// sold-out close (a new configuration may bring new stock).
+	// sold-out close (a new configuration may bring new stock); it keeps a Close.
 	PutConfig(ctx context.Context, event string, cfg []byte) error
 	// Config returns the stored configuration and its version; ErrNotFound for an unknown event.
 	Config(ctx context.Context, event string) ([]byte, int64, error)
@@ -118,7 +119,7 @@ type Store interface {
 
 	// Join gives fan a new place at the back of lane, or its existing place (in whatever lane) back. When
 	// now ≥ openAt and the pre-queue is not frozen yet, it freezes every lane's pre-queue size first, so the draw
-	// covers exactly the fans who joined before open.
+	// covers exactly the fans who joined before open. ErrClosed once the event is closed: no place is given.
 	Join(ctx context.Context, event, fan string, lane int, now, openAt time.Time) (Place, error)
 	// Lookup returns fan's place (Created false); ErrGone when it has none.
 	Lookup(ctx context.Context, event, fan string) (Place, error)
@@ -130,7 +131,7 @@ type Store interface {
 	// Claim records that the admitted fan at (lane, seq), drawn position pos, takes up its access: the first claim
 	// fixes the access deadline at now+ttl and counts the place active until now+idle (at most the deadline; 0
 	// means the deadline); later claims return the same deadline and change nothing. ErrGone when the fan no
-	// longer holds the place, finished, or its access has expired.
+	// longer holds the place, finished, or its access has expired; ErrClosed once the event is closed.
 	Claim(ctx context.Context, event, fan string, lane int, seq, pos int64, now time.Time, ttl, idle time.Duration) (deadline time.Time, first bool, err error)
 	// Touch records that the fan of the claimed place (lane, pos) is still there: the place counts as active until
 	// now+idle (at most its access deadline; never shortened). A place that no longer counts (idle past its life,
@@ -157,8 +158,11 @@ type Store interface {
 	Draw(ctx context.Context, event, owner string, seed []byte, leaves []DrawnLeave) error
 	// Admit moves the serving counters: up to req.N places from req.Lanes in order, skipping holes, never past a
 	// lane's Seq; it drops active places whose deadline passed, records the measured rates and the sold-out close.
-	// ErrLeaseLost unless req.Owner holds the lease.
+	// A closed event admits nobody and records no sold-out close. ErrLeaseLost unless req.Owner holds the lease.
 	Admit(ctx context.Context, event string, req AdmitRequest) (AdmitResult, error)
+	// Close closes the event's queue for good: Join and Claim answer ErrClosed and Admit admits nobody from then
+	// on, and View reports Closed. Closing again is a no-op; ErrNotFound for an unknown event.
+	Close(ctx context.Context, event string) error
 }
 
 // Member is the name of an admitted place in the store's active set.

@@ -35,6 +35,7 @@ type event struct {
 	claimed  map[string]int64     // member → access deadline (unix ms); 0 once finished
 	admitted int64
 	soldOut  bool
+	closed   bool
 	paused   bool
 	ovr      waitroom.Overrides
 	rates    [lanes]float64
@@ -135,6 +136,9 @@ func (s *Store) Join(_ context.Context, name, fan string, lane int, now, openAt 
 	if err != nil {
 		return waitroom.Place{}, err
 	}
+	if ev.closed {
+		return waitroom.Place{}, waitroom.ErrClosed
+	}
 	if !now.Before(openAt) {
 		ev.freeze()
 	}
@@ -210,6 +214,9 @@ func (s *Store) Claim(_ context.Context, name, fan string, lane int, seq, pos in
 	if err != nil {
 		return time.Time{}, false, err
 	}
+	if ev.closed {
+		return time.Time{}, false, waitroom.ErrClosed
+	}
 	if v, ok := ev.fans[fan]; !ok || v != seq*lanes+int64(lane) || pos < 1 || pos > ev.serving[lane] {
 		return time.Time{}, false, waitroom.ErrGone
 	}
@@ -283,7 +290,7 @@ func (s *Store) View(_ context.Context, name string, now time.Time) (waitroom.Vi
 	}
 	v := waitroom.View{
 		ConfigVersion: ev.ver, Frozen: ev.frozen, Seed: slices.Clone(ev.seed), PendingLeaves: int64(len(ev.leftPre)),
-		Admitted: ev.admitted, SoldOut: ev.soldOut, Paused: ev.paused, Overrides: ev.ovr, Rate: ev.rate,
+		Admitted: ev.admitted, SoldOut: ev.soldOut, Closed: ev.closed, Paused: ev.paused, Overrides: ev.ovr, Rate: ev.rate,
 		Released: map[string]bool{},
 	}
 	for i := range lanes {
@@ -447,12 +454,12 @@ func (s *Store) Admit(_ context.Context, name string, req waitroom.AdmitRequest)
 	for _, w := range req.Released {
 		ev.released[w] = true
 	}
-	if req.SoldOut {
+	if req.SoldOut && !ev.closed {
 		ev.soldOut = true
 	}
 	var res waitroom.AdmitResult
 	n := 0
-	if !ev.soldOut {
+	if !ev.soldOut && !ev.closed {
 		for _, lane := range req.Lanes {
 			for steps := 0; n < req.N && ev.serving[lane] < ev.seq[lane] && steps < waitroom.AdmitStepLimit(req.N); steps++ {
 				ev.serving[lane]++
@@ -471,4 +478,16 @@ func (s *Store) Admit(_ context.Context, name string, req waitroom.AdmitRequest)
 	res.Serving = ev.serving
 	res.Active = int64(len(ev.active))
 	return res, nil
+}
+
+// Close implements waitroom.Store.
+func (s *Store) Close(_ context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ev, err := s.get(name)
+	if err != nil {
+		return err
+	}
+	ev.closed = true
+	return nil
 }

@@ -2,8 +2,9 @@
 // {ev:<event>}, so an event is one Redis Cluster slot and each Lua script is atomic over it:
 //
 //	<prefix>:{ev:<event>}:q:config         the configuration (string)
-//	<prefix>:{ev:<event>}:q:state          hash: ver, frozen, seed (the lottery seed), paused, soldout, ovr_wave,
-//	                                       ovr_rate, ovr_max (live overrides), admitted, rate, r<lane>, rel:<wave>
+//	<prefix>:{ev:<event>}:q:state          hash: ver, frozen, seed (the lottery seed), paused, soldout, closed,
+//	                                       ovr_wave, ovr_rate, ovr_max (live overrides), admitted, rate, r<lane>,
+//	                                       rel:<wave>
 //	<prefix>:{ev:<event>}:q:seq            hash lane → places given
 //	<prefix>:{ev:<event>}:q:serving        hash lane → serving position
 //	<prefix>:{ev:<event>}:q:pre            hash lane → pre-queue size frozen at open
@@ -73,6 +74,8 @@ var (
 	overridesSrc string
 	//go:embed lua/config.lua
 	configSrc string
+	//go:embed lua/close.lua
+	closeSrc string
 
 	joinScript      = redis.NewScript(joinSrc)
 	joinsScript     = redis.NewScript(joinsSrc)
@@ -88,6 +91,7 @@ var (
 	admitScript     = redis.NewScript(admitSrc)
 	overridesScript = redis.NewScript(overridesSrc)
 	configScript    = redis.NewScript(configSrc)
+	closeScript     = redis.NewScript(closeSrc)
 )
 
 // Store is the Redis waitroom.Store.
@@ -136,6 +140,8 @@ func translate(event string, err error) error {
 		return fmt.Errorf("event %s: %w", event, waitroom.ErrNotFound)
 	case strings.Contains(msg, "LEASE"):
 		return waitroom.ErrLeaseLost
+	case strings.Contains(msg, "CLOSED"):
+		return fmt.Errorf("event %s: %w", event, waitroom.ErrClosed)
 	}
 	return fmt.Errorf("event %s: redis: %w", event, err)
 }
@@ -326,6 +332,7 @@ func (s *Store) View(ctx context.Context, event string, now time.Time) (waitroom
 	}
 	v.Admitted, _ = strconv.ParseInt(st["admitted"], 10, 64)
 	v.SoldOut = st["soldout"] != ""
+	v.Closed = st["closed"] != ""
 	v.Paused = st["paused"] != ""
 	v.Overrides.Wave = st["ovr_wave"]
 	v.Overrides.AdmitPerMin, _ = strconv.Atoi(st["ovr_rate"])
@@ -503,6 +510,11 @@ func (s *Store) Admit(ctx context.Context, event string, req waitroom.AdmitReque
 	laneInts(r[1], func(l int, n int64) { res.Serving[l] = n })
 	res.Active, _ = r[2].(int64)
 	return res, nil
+}
+
+// Close implements waitroom.Store.
+func (s *Store) Close(ctx context.Context, event string) error {
+	return translate(event, closeScript.Run(ctx, s.rdb, []string{s.keys(event).k("q:state")}).Err())
 }
 
 // idleOr is the claim's active life: idle, or the whole access when idle is 0.

@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) waitroom.Store) {
 		"claim":     testClaim,
 		"touch":     testTouch,
 		"overrides": testOverrides,
+		"close":     testClose,
 		"parallel":  testParallelJoins,
 	}
 	for name, fn := range tests {
@@ -488,6 +489,53 @@ func testOverrides(t *testing.T, s waitroom.Store, ev string) {
 	}
 	if err := s.SetOverrides(ctx, ev+"x", &yes, waitroom.Overrides{}); !errors.Is(err, waitroom.ErrNotFound) {
 		t.Fatalf("overrides of an unknown event: %v", err)
+	}
+}
+
+// testClose: a closed event gives no place, claims nothing and admits nobody, whatever the controller asks; neither
+// a sold-out close nor a new configuration undoes it.
+func testClose(t *testing.T, s waitroom.Store, ev string) {
+	if err := s.Close(ctx, ev); !errors.Is(err, waitroom.ErrNotFound) {
+		t.Fatalf("close of an unknown event: %v", err)
+	}
+	openEvent(t, s, ev, 4)
+	admit(t, s, ev, open, 2, 0)
+	_, _, err := s.Claim(ctx, ev, "fan-1", 0, 1, 1, open, 10*time.Minute, 0)
+	must(t, err)
+	if view(t, s, ev, open).Closed {
+		t.Fatal("closed before Close")
+	}
+	must(t, s.Close(ctx, ev))
+	must(t, s.Close(ctx, ev)) // closing again is a no-op
+	before := view(t, s, ev, open)
+	if !before.Closed || before.SoldOut {
+		t.Fatalf("after close: closed %v sold out %v", before.Closed, before.SoldOut)
+	}
+	if _, err := s.Join(ctx, ev, "late", 0, open, open); !errors.Is(err, waitroom.ErrClosed) {
+		t.Fatalf("join after close: %v", err)
+	}
+	if _, err := s.Join(ctx, ev, "fan-3", 0, open, open); !errors.Is(err, waitroom.ErrClosed) {
+		t.Fatalf("rejoin of a waiting fan after close: %v", err)
+	}
+	if _, _, err := s.Claim(ctx, ev, "fan-2", 0, 2, 2, open, 10*time.Minute, 0); !errors.Is(err, waitroom.ErrClosed) {
+		t.Fatalf("first claim after close: %v", err)
+	}
+	r, err := s.Admit(ctx, ev, waitroom.AdmitRequest{Owner: "ctl", Now: open, Arrival: open.Add(time.Minute),
+		Lanes: []int{0}, N: 10, SoldOut: true})
+	must(t, err)
+	if r.Admitted[0] != 0 || r.Serving[0] != 2 {
+		t.Fatalf("a closed event admitted %d (serving %d)", r.Admitted[0], r.Serving[0])
+	}
+	configure(t, s, ev)
+	v := view(t, s, ev, open)
+	if !v.Closed || v.SoldOut {
+		t.Fatalf("after admit and reconfiguration: closed %v sold out %v", v.Closed, v.SoldOut)
+	}
+	if v.Lanes[0].Seq != before.Lanes[0].Seq || v.Lanes[0].Serving != 2 || v.Admitted != 2 {
+		t.Fatalf("places moved after close: seq %d serving %d admitted %d", v.Lanes[0].Seq, v.Lanes[0].Serving, v.Admitted)
+	}
+	if _, err := s.Join(ctx, ev, "later", 0, open, open); !errors.Is(err, waitroom.ErrClosed) {
+		t.Fatalf("join after reconfiguration of a closed event: %v", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 -- admit: one controller tick. Drop active places past their deadline, record the measured rates, releases and a
 -- sold-out close, then move the serving counters of the lanes in priority order by up to N admissions, skipping
--- holes (places whose fans left); every admitted place counts as active until its arrival deadline.
+-- holes (places whose fans left); every admitted place counts as active until its arrival deadline. A closed event
+-- admits nobody and takes no sold-out close.
 -- KEYS: 1 q:state, 2 q:lease, 3 q:seq, 4 q:serving, 5 q:left, 6 q:leftcount, 7 q:active
 -- ARGV: 1 owner, 2 now ms, 3 arrival ms, 4 N, 5 sold out 0|1, 6 rate, 7 number of lanes, lanes…,
 --       number of rate pairs, lane, rate pairs…, released wave ids…
@@ -20,11 +21,12 @@ while i <= #ARGV do
   redis.call('HSET', KEYS[1], 'rel:' .. ARGV[i], '1')
   i = i + 1
 end
-if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'soldout', '1') end
+local closed = redis.call('HGET', KEYS[1], 'closed')
+if ARGV[5] == '1' and not closed then redis.call('HSET', KEYS[1], 'soldout', '1') end
 local out = {}
 local n, N = 0, tonumber(ARGV[4])
 local limit = 4 * N + 1000
-if not redis.call('HGET', KEYS[1], 'soldout') then
+if not closed and not redis.call('HGET', KEYS[1], 'soldout') then
   for _, lane in ipairs(lanes) do
     local seq = tonumber(redis.call('HGET', KEYS[3], lane) or '0')
     local srv = tonumber(redis.call('HGET', KEYS[4], lane) or '0')

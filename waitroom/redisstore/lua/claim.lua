@@ -1,8 +1,10 @@
 -- claim: an admitted fan takes up its access; the first claim fixes the access deadline and counts the place
--- active until min(deadline, now + idle). Later claims change nothing.
+-- active until min(deadline, now + idle). Later claims change nothing. Nothing is claimed in a closed event.
 -- KEYS: 1 q:state, 2 q:fans:<bucket>, 3 q:serving, 4 q:active, 5 q:claims
 -- ARGV: 1 fan field, 2 lane, 3 seq, 4 pos, 5 now ms, 6 ttl ms, 7 MaxLanes, 8 idle ms
-if not redis.call('HGET', KEYS[1], 'ver') then return redis.error_reply('NOTFOUND') end
+local st = redis.call('HMGET', KEYS[1], 'ver', 'closed')
+if not st[1] then return redis.error_reply('NOTFOUND') end
+if st[2] then return redis.error_reply('CLOSED') end
 local lane, seq, pos, now = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local v = redis.call('HGET', KEYS[2], ARGV[1])
 if not v or tonumber(v) ~= seq * tonumber(ARGV[7]) + tonumber(lane) then return {-1, 0} end

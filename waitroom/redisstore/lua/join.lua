@@ -1,8 +1,11 @@
--- join: give a fan a place, or its place back; freeze the pre-queue sizes at the first join after open.
+-- join: give a fan a place, or its place back; freeze the pre-queue sizes at the first join after open. A closed
+-- event gives no place.
 -- KEYS: 1 q:state, 2 q:seq, 3 q:pre, 4 q:fans:<bucket>
 -- ARGV: 1 fan field, 2 lane, 3 now ms, 4 open ms, 5 MaxLanes
-if not redis.call('HGET', KEYS[1], 'ver') then return redis.error_reply('NOTFOUND') end
-local frozen = redis.call('HGET', KEYS[1], 'frozen')
+local st = redis.call('HMGET', KEYS[1], 'ver', 'frozen', 'closed')
+if not st[1] then return redis.error_reply('NOTFOUND') end
+if st[3] then return redis.error_reply('CLOSED') end
+local frozen = st[2]
 if not frozen and tonumber(ARGV[3]) >= tonumber(ARGV[4]) then
   local all = redis.call('HGETALL', KEYS[2])
   if #all > 0 then redis.call('HSET', KEYS[3], unpack(all)) end

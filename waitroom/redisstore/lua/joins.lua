@@ -2,9 +2,11 @@
 -- join.lua's: a place, or the fan's place back; the pre-queue sizes freeze at the first join after open.
 -- KEYS: 1 q:state, 2 q:seq, 3 q:pre, then the q:fans:<bucket> of each join
 -- ARGV: 1 MaxLanes, then per join: fan field, lane, now ms, open ms
--- Returns v, created, pre per join.
-if not redis.call('HGET', KEYS[1], 'ver') then return redis.error_reply('NOTFOUND') end
-local frozen = redis.call('HGET', KEYS[1], 'frozen')
+-- Returns v, created, pre per join. A closed event gives no place.
+local st = redis.call('HMGET', KEYS[1], 'ver', 'frozen', 'closed')
+if not st[1] then return redis.error_reply('NOTFOUND') end
+if st[3] then return redis.error_reply('CLOSED') end
+local frozen = st[2]
 local ml = tonumber(ARGV[1])
 local out = {}
 for i = 1, #KEYS - 3 do
