@@ -239,7 +239,20 @@ type eventView struct {
 	AdmitPerMin int    `json:"admit_per_min"`
 	MaxActive   int    `json:"max_active"`
 	Wave        string `json:"wave,omitempty"`
+	// Status is scheduled, on-sale, sold-out or cancelled.
+	Status      string     `json:"status"`
+	CancelledAt *time.Time `json:"cancelled_at,omitempty"`
+	// Refunds counts the refunds of paid orders (all of them once the event is cancelled).
+	Refunds settlement.RefundProgress `json:"refunds"`
 }
+
+// Event statuses (API.md, Organizer operations).
+const (
+	statusScheduled = "scheduled"
+	statusOnSale    = "on-sale"
+	statusSoldOut   = "sold-out"
+	statusCancelled = "cancelled"
+)
 
 type sectionView struct {
 	ID        string          `json:"id"`
@@ -306,10 +319,26 @@ func (s *Server) eventView(ctx context.Context, event string) (eventView, error)
 	if err != nil {
 		return eventView{}, err
 	}
-	return eventView{ID: ev.ID, Name: ev.Name, Currency: ev.Currency, HoldTTLS: int(ev.HoldTTL / time.Second),
+	c, err := s.settl.Cancellation(ctx, event)
+	if err != nil {
+		return eventView{}, err
+	}
+	v := eventView{ID: ev.ID, Name: ev.Name, Currency: ev.Currency, HoldTTLS: int(ev.HoldTTL / time.Second),
 		CheckoutTTLS: int(ev.CheckoutTTL / time.Second),
 		MaxPerFan:    ev.MaxPerFan, CreatedAt: ev.CreatedAt, statsView: st,
-		Paused: rs.Paused, AdmitPerMin: rs.AdmitPerMin, MaxActive: rs.MaxActive, Wave: rs.Wave}, nil
+		Paused: rs.Paused, AdmitPerMin: rs.AdmitPerMin, MaxActive: rs.MaxActive, Wave: rs.Wave,
+		Refunds: c.Refunds}
+	switch {
+	case !c.CancelledAt.IsZero():
+		v.Status, v.CancelledAt = statusCancelled, &c.CancelledAt
+	case rs.SoldOut:
+		v.Status = statusSoldOut
+	case rs.Wave != "":
+		v.Status = statusOnSale
+	default:
+		v.Status = statusScheduled // no wave has started
+	}
+	return v, nil
 }
 
 // getEvent: GET /v1/admin/events/{event}.
@@ -398,6 +427,30 @@ func (s *Server) refundOrder(ctx *fasthttp.RequestCtx, order string) error {
 	}
 	return writeJSON(ctx, fasthttp.StatusAccepted, refundView{OrderID: o.ID, Status: string(o.Status),
 		RefundRequested: o.RefundRequested || o.Status == settlement.Refunded})
+}
+
+// cancelEvent: POST /v1/admin/events/{event}/cancel → 202: the queue closes, the settlement records the
+// cancellation, and its job ends the holds and refunds every paid order (resumed after a crash, on any replica).
+// The queue closes first so that no fan is admitted once the organizer has been answered. Repeating it is
+// harmless.
+func (s *Server) cancelEvent(ctx *fasthttp.RequestCtx, event string) error {
+	if err := s.auth.organizer(ctx); err != nil {
+		return err
+	}
+	actx, cancel := adminCtx()
+	defer cancel()
+	if err := s.room.Close(actx, event); err != nil {
+		return fmt.Errorf("close the queue of %s: %w", event, err)
+	}
+	if _, err := s.settl.CancelEvent(actx, event); err != nil {
+		return fmt.Errorf("cancel %s: %w", event, err)
+	}
+	s.log.Info("event cancelled", "event", event)
+	v, err := s.eventView(actx, event)
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusAccepted, v)
 }
 
 type refundView struct {

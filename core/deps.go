@@ -24,6 +24,8 @@ type Room interface {
 	// Finished frees the fan's active slot (the fan's access token stays valid).
 	Finished(ctx context.Context, event, fan string) error
 	SetAdmission(ctx context.Context, event string, a waitroom.Admission) error
+	// Close closes the event's queue for good (the event is cancelled).
+	Close(ctx context.Context, event string) error
 	Stats(ctx context.Context, event string) (waitroom.Stats, error)
 }
 
@@ -32,6 +34,8 @@ type Settlement interface {
 	Checkout(ctx context.Context, req settlement.CheckoutRequest) (settlement.Order, error)
 	Order(ctx context.Context, id string) (settlement.Order, error)
 	RequestRefund(ctx context.Context, orderID string) (settlement.Order, error)
+	CancelEvent(ctx context.Context, event string) (settlement.Cancellation, error)
+	Cancellation(ctx context.Context, event string) (settlement.Cancellation, error)
 	HandleWebhook(ctx context.Context, payload []byte, signatureHeader string) error
 	RegisterEvent(ctx context.Context, ev inventory.Event) error
 }

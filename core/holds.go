@@ -11,6 +11,7 @@ import (
 
 	"github.com/onsale/onsale/inventory"
 	"github.com/onsale/onsale/settlement"
+	"github.com/onsale/onsale/waitroom"
 )
 
 // Holds, checkout and orders: every call carries the waiting room's access token, which names the fan; a hold or
@@ -40,6 +41,9 @@ func (s *Server) verify(ctx *fasthttp.RequestCtx, event string, check func(event
 		return "", errNoAccess
 	}
 	fan, err := check(event, string(tok))
+	if errors.Is(err, waitroom.ErrClosed) {
+		return "", err // the event is cancelled: nothing more is sold
+	}
 	if err != nil {
 		return "", problemf(403, typeNotAdmitted, "the access token is forged, expired or for another event")
 	}

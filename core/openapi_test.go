@@ -121,7 +121,8 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 		"/v1/events/{event}/queue/stream", "/e/{event}", "/admin", "/v1/events/{event}/holds", "/v1/holds/{hold}",
 		"/v1/holds/{hold}/checkout", "/v1/orders/{order}", "/v1/events/{event}/availability", "/v1/webhooks/stripe",
 		"/openapi.json", "/openapi.yaml", "/docs", "/v1/test-payments/{payment_intent}/confirm",
-		"/v1/test-payments/{payment_intent}/authenticate", "/pay/3ds/{payment_intent}", "/v1/admin/orders/{order}/refund"}
+		"/v1/test-payments/{payment_intent}/authenticate", "/pay/3ds/{payment_intent}", "/v1/admin/orders/{order}/refund",
+		"/v1/admin/events/{event}/cancel"}
 	for _, p := range want {
 		if doc.Paths.Value(p) == nil {
 			t.Errorf("path %s is missing", p)
@@ -902,6 +903,40 @@ func TestOpenAPIConformance(t *testing.T) {
 		e.check(t, oaCall{method: "POST", path: "/v1/webhooks/stripe", body: string(payload), invalid: true, status: 400, problem: "bad-request"})
 		e.check(t, oaCall{method: "POST", path: "/v1/webhooks/stripe", body: string(payload), header: []string{"Stripe-Signature", signed.Header}, status: 200})
 		e.check(t, oaCall{method: "POST", path: "/v1/webhooks/stripe", body: string(payload), header: []string{"Stripe-Signature", signed.Header}, status: 200})
+	})
+
+	t.Run("cancel the event", func(t *testing.T) {
+		// Last: a cancelled event sells nothing more. A paid order first, to be refunded by the cancellation.
+		fan := oaBearer(access)
+		holds := "/v1/events/" + ev + "/holds"
+		hold := e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"items": []any{map[string]any{"section": "GA", "quantity": 1}}}, header: fan, status: 201}).str("hold_id")
+		order := e.check(t, oaCall{method: "POST", path: "/v1/holds/" + hold + "/checkout", body: map[string]any{"payment_method": "pm_card_visa"}, header: fan, status: 202}).str("order_id")
+		waitFor(t, "the order paid", func() bool {
+			return e.check(t, oaCall{method: "GET", path: "/v1/orders/" + order, header: fan, status: 200}).str("status") == "paid"
+		})
+		tok := e.check(t, oaCall{method: "POST", path: "/v1/events/" + ev + "/queue", body: map[string]any{"fan": "erin"}, status: 201}).str("queue_token")
+
+		cancel := "/v1/admin/events/" + ev + "/cancel"
+		e.check(t, oaCall{method: "POST", path: cancel, invalid: true, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "POST", path: "/v1/admin/events/nope-" + ev + "/cancel", header: admin, status: 404, problem: "not-found"})
+		if r := e.check(t, oaCall{method: "POST", path: cancel, header: admin, status: 202}); r.str("status") != "cancelled" {
+			t.Fatalf("cancel answered %s", r.raw)
+		}
+		waitFor(t, "every refund done", func() bool {
+			r := e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev, header: admin, status: 200})
+			refunds, _ := r.body["refunds"].(map[string]any)
+			return r.str("status") == "cancelled" && refunds["total"] != float64(0) && refunds["total"] == refunds["done"]
+		})
+		if r := e.check(t, oaCall{method: "GET", path: "/v1/orders/" + order, header: fan, status: 200}); r.str("status") != "refunded" {
+			t.Errorf("the paid order is %s after the cancellation, want refunded", r.str("status"))
+		}
+		e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"items": []any{map[string]any{"section": "GA", "quantity": 1}}}, header: fan, status: 409, problem: "conflict"})
+		if r := e.check(t, oaCall{method: "GET", path: "/v1/events/" + ev + "/queue", header: []string{"Queue-Token", tok}, status: 200}); r.str("state") != "closed" {
+			t.Errorf("a waiting fan's state %q, want closed", r.str("state"))
+		}
+		if r := e.check(t, oaCall{method: "POST", path: cancel, header: admin, status: 202}); r.str("status") != "cancelled" {
+			t.Errorf("cancel again answered %s", r.raw)
+		}
 	})
 
 	// Every operation of the document was answered with a success at least once.

@@ -102,6 +102,8 @@ func classify(err error) (p *problemError, internal bool) {
 	}
 	detail := err.Error()
 	switch {
+	case errors.Is(err, inventory.ErrEventClosed), errors.Is(err, waitroom.ErrClosed):
+		return problemf(409, typeConflict, "the event is cancelled"), false
 	case errors.Is(err, inventory.ErrSoldOut):
 		return problemf(409, typeSoldOut, detail), false
 	case errors.Is(err, inventory.ErrSeatsUnavailable):

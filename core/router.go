@@ -71,6 +71,7 @@ const (
 	pAdminEvent
 	pAdminAdmission
 	pAdminStats
+	pAdminCancel
 	pQueue
 	pQueueStream
 	pHolds
@@ -117,6 +118,7 @@ func (s *Server) routes() []*pattern {
 	add(pAdminEvent, "/v1/admin/events/{event}", map[method]handler{mGET: s.getEvent})
 	add(pAdminAdmission, "/v1/admin/events/{event}/admission", map[method]handler{mPATCH: s.patchAdmission})
 	add(pAdminStats, "/v1/admin/events/{event}/stats", map[method]handler{mGET: s.eventStats})
+	add(pAdminCancel, "/v1/admin/events/{event}/cancel", map[method]handler{mPOST: s.cancelEvent})
 	add(pQueue, "/v1/events/{event}/queue", map[method]handler{mPOST: s.join, mGET: s.queueStatus, mDELETE: s.leave})
 	add(pQueueStream, "/v1/events/{event}/queue/stream", map[method]handler{mGET: s.queueStream})
 	add(pHolds, "/v1/events/{event}/holds", map[method]handler{mPOST: s.createHold})
@@ -228,6 +230,8 @@ func matchPath(path []byte) (int, []byte) {
 			return pAdminAdmission, arg
 		case "/stats":
 			return pAdminStats, arg
+		case "/cancel":
+			return pAdminCancel, arg
 		}
 	} else if rest, ok := bytes.CutPrefix(path, []byte("/v1/admin/orders/")); ok {
 		if arg, tail := segment(rest); string(tail) == "/refund" {

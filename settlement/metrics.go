@@ -18,6 +18,8 @@ type metrics struct {
 
 	lateCancels, captureFailures prometheus.Counter
 
+	refundFailures, cancelRefunds, cancelErrors prometheus.Counter
+
 	// The series every order moves, looked up once: a vector's lookup hashes the label under a lock each time.
 	byStatus                                     map[Status]prometheus.Counter
 	paymentsSucceeded, paymentsFailed, payErrors prometheus.Counter
@@ -68,6 +70,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		captureFailures: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "onsale_settlement_capture_failures_total",
 			Help: "Authorizations that could not be captured after the seats were sold; the seats went back on sale.",
+		})),
+		refundFailures: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "onsale_settlement_refund_failures_total",
+			Help: "Refund attempts that failed; each is retried until the money is back.",
+		})),
+		cancelRefunds: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "onsale_settlement_cancellation_refunds_total",
+			Help: "Refunds asked for by cancelled events' jobs.",
+		})),
+		cancelErrors: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "onsale_settlement_cancellation_errors_total",
+			Help: "Cancellation job steps that failed and will be retried.",
 		})),
 	}
 	m.byStatus = map[Status]prometheus.Counter{}

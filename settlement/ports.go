@@ -59,6 +59,7 @@ type ReconcileReport struct {
 	Paid         int    `json:"paid"`          // paid orders found in the ledger
 	InCheckout   int    `json:"in_checkout"`   // pending or paying orders found in the ledger
 	Restored     int    `json:"restored"`      // holds the store did not know and re-applied
+	Cancelled    bool   `json:"cancelled"`     // the event is cancelled: the store was closed again
 }
 
 // Message is one outbox row, published to the bus under its topic. ID is unique and is the bus message id
@@ -120,6 +121,7 @@ type Transition struct {
 	NextAction    *NextAction // stored when set
 	PayBy         time.Time   // stored when set
 	RequestRefund bool        // marks the order's refund as requested (the order is re-driven until refunded)
+	RefundReason  string      // with RequestRefund: why (RefundByOrganizer, ReasonEventCancelled, …), stored once
 	Deadline      time.Time
 	MessageID     string
 	Outbox        []Message
@@ -160,8 +162,48 @@ type Ledger interface {
 	// LiveOrders returns an event's orders that own seats: paid, and those not settled yet.
 	LiveOrders(ctx context.Context, event string) ([]Order, error)
 
+	// CancelEvent records that an event is cancelled (a repeat keeps the first record) and returns the record;
+	// ErrNotFound for an event the ledger does not know.
+	CancelEvent(ctx context.Context, event string, at time.Time) (Cancellation, error)
+	// Cancellation returns an event's cancellation record, zero CancelledAt when it is not cancelled, with the
+	// progress of its refunds either way; ErrNotFound for an unknown event.
+	Cancellation(ctx context.Context, event string) (Cancellation, error)
+	// OpenCancellations lists the cancelled events whose cancellation job has not finished.
+	OpenCancellations(ctx context.Context) ([]string, error)
+	// HoldsClosed records that a cancelled event's inventory is closed and makes its unsettled orders (pending,
+	// paying, requires_action) due for the poller at once, in one transaction.
+	HoldsClosed(ctx context.Context, event string, at time.Time) error
+	// RequestEventRefunds counts the event's unsettled orders (open), then asks, in one transaction, for the
+	// refund of up to limit of its paid orders whose refund was not asked yet, with reason, deadline and the
+	// outbox row msg(order) each; it returns how many it asked for. Counting first means an order that becomes
+	// paid between the two is either counted open or asked for, never neither.
+	RequestEventRefunds(ctx context.Context, event, reason string, limit int, deadline time.Time, msg func(Order) Message) (requested, open int, err error)
+	// FinishCancellation records that every paid order of a cancelled event has its refund asked for and none is
+	// left unsettled: the saga carries the refunds out from there.
+	FinishCancellation(ctx context.Context, event string, at time.Time) error
+	// RefundFailed counts a failed attempt at an order's refund and keeps its error (the saga retries it).
+	RefundFailed(ctx context.Context, orderID, reason string) error
+
 	// Ping reports whether the ledger is reachable.
 	Ping(ctx context.Context) error
+}
+
+// Cancellation is an event's cancellation and how far its refunds are.
+type Cancellation struct {
+	Event       string    `json:"event"`
+	CancelledAt time.Time `json:"cancelled_at"` // zero: the event is not cancelled
+	// HoldsClosedAt: the inventory refuses holds and its live holds were released.
+	HoldsClosedAt time.Time `json:"holds_closed_at"`
+	// FinishedAt: every paid order's refund was asked for and no order is left unsettled.
+	FinishedAt time.Time      `json:"finished_at"`
+	Refunds    RefundProgress `json:"refunds"`
+}
+
+// RefundProgress counts an event's refunds of paid orders (an organizer's, or a cancellation's).
+type RefundProgress struct {
+	Total  int `json:"total"`  // paid orders still to refund (once the event is cancelled) plus refunds asked for
+	Done   int `json:"done"`   // money back
+	Failed int `json:"failed"` // refunds whose attempts failed so far and that are still retried
 }
 
 // PaymentStatus is a payment's state as the saga sees it. The values follow Stripe's PaymentIntent statuses
@@ -248,6 +290,7 @@ type Stock interface {
 	Confirm(ctx context.Context, holdID string) (inventory.Hold, error)
 	Release(ctx context.Context, holdID string) (inventory.Hold, error)
 	Return(ctx context.Context, holdID string) (inventory.Hold, error)
+	Cancel(ctx context.Context, event string, limit int) (released int, more bool, err error)
 }
 
 // Terminal reports whether s is an outcome.

@@ -60,5 +60,18 @@ func (s *Service) Reconcile(ctx context.Context, event string, store inventory.S
 		return rep, fmt.Errorf("reconcile %s: restore: %w", event, err)
 	}
 	rep.Restored = n
+	// A store that lost the event lost its cancellation too: close it again.
+	c, err := s.ledger.Cancellation(ctx, event)
+	if err != nil {
+		return rep, fmt.Errorf("reconcile %s: %w", event, err)
+	}
+	if !c.CancelledAt.IsZero() {
+		for more := true; more; {
+			if _, more, err = store.Cancel(ctx, event, cancelBatch); err != nil {
+				return rep, fmt.Errorf("reconcile %s: cancel: %w", event, err)
+			}
+		}
+		rep.Cancelled = true
+	}
 	return rep, nil
 }

@@ -14,8 +14,8 @@ var (
 	BookingsQueue = Queue{Name: "bookings", Bind: "booking.*"}
 )
 
-// Run runs the outbox relay, the payment workers, the stalled-saga poller and, when OnBooking is set, the
-// booking consumer, until ctx ends. It returns nil at ctx end.
+// Run runs the outbox relay, the payment workers, the stalled-saga poller, the cancellation jobs and, when
+// OnBooking is set, the booking consumer, until ctx ends. It returns nil at ctx end.
 func (s *Service) Run(ctx context.Context) error {
 	// Declare first, so that nothing the relay publishes finds no queue.
 	queues := []Queue{PaymentsQueue}
@@ -48,6 +48,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}
 	start(s.poll)
+	start(s.cancellations)
 	q := PaymentsQueue
 	q.Prefetch = s.opts.Prefetch
 	for range s.opts.Workers {

@@ -84,7 +84,7 @@ func (s *Service) drive(ctx context.Context, orderID, holdID, messageID string) 
 		case err == nil && !s.holdLive(h) && h.State != inventory.Confirmed,
 			errors.Is(err, inventory.ErrNotFound):
 			return s.finish(ctx, o, Transition{From: fromPending, To: Failed,
-				FailureReason: ReasonHoldExpired, MessageID: messageID})
+				FailureReason: s.failReason(o.Event, ReasonHoldExpired), MessageID: messageID})
 		case err != nil:
 			return fmt.Errorf("order %s: hold %s: %w", o.ID, o.HoldID, err)
 		}
@@ -233,7 +233,7 @@ func (s *Service) cancelLate(ctx context.Context, o Order, p Payment, messageID 
 	}
 	s.m.lateCancels.Inc()
 	return s.finish(ctx, o, Transition{From: fromActive, To: Failed, PaymentIntent: p.ID,
-		FailureReason: ReasonHoldExpired, MessageID: messageID})
+		FailureReason: s.failReason(o.Event, ReasonHoldExpired), MessageID: messageID})
 }
 
 // giveBack puts an order's units back on sale after its payment failed: a live hold is released, and one that
@@ -254,6 +254,10 @@ func (s *Service) giveBack(ctx context.Context, o Order) error {
 // back on sale and ends the order refunded, resuming after a crash until it has. Repeating it refunds nothing
 // more; an order that is not paid (nor refunded already) fails with ErrConflict.
 func (s *Service) RequestRefund(ctx context.Context, orderID string) (Order, error) {
+	return s.requestRefund(ctx, orderID, RefundByOrganizer)
+}
+
+func (s *Service) requestRefund(ctx context.Context, orderID, reason string) (Order, error) {
 	o, err := s.Order(ctx, orderID)
 	if err != nil {
 		return Order{}, err
@@ -265,9 +269,9 @@ func (s *Service) RequestRefund(ctx context.Context, orderID string) (Order, err
 		return o, fmt.Errorf("refund order %s (%s): %w", o.ID, o.Status, ErrConflict)
 	}
 	got, err := s.transition(ctx, Transition{OrderID: o.ID, From: []Status{Paid}, To: Paid, RequestRefund: true,
-		Deadline: s.opts.Now().Add(s.opts.StallAfter), Outbox: []Message{paymentMessage(o)}})
+		RefundReason: reason, Deadline: s.opts.Now().Add(s.opts.StallAfter), Outbox: []Message{paymentMessage(o)}})
 	if errors.Is(err, ErrConflict) {
-		return s.RequestRefund(ctx, orderID) // it moved meanwhile: answer from what it is now
+		return s.requestRefund(ctx, orderID, reason) // it moved meanwhile: answer from what it is now
 	}
 	return got, err
 }
@@ -279,6 +283,7 @@ func (s *Service) refund(ctx context.Context, o Order, messageID string) error {
 		// Refunded before under another key (at the provider's dashboard) is as good: the money is back.
 		if p, rerr := s.pay.Payment(ctx, o.PaymentIntent); rerr != nil || p.Amount == 0 || p.Refunded < p.Amount {
 			s.m.payErrors.Inc()
+			s.noteRefundFailure(ctx, o, err)
 			return fmt.Errorf("order %s: refund %s: %w", o.ID, o.PaymentIntent, err)
 		}
 	}
@@ -329,6 +334,9 @@ func (s *Service) finish(ctx context.Context, o Order, t Transition) error {
 		next.PaymentIntent = t.PaymentIntent
 	}
 	next.FailureReason = t.FailureReason
+	if next.Status == Refunded && next.FailureReason == "" {
+		next.FailureReason = o.RefundReason // the booking event says why the money went back
+	}
 	t.Outbox = []Message{bookingMessage(next, s.opts.Now().UTC())}
 	done, err := s.transition(ctx, t)
 	switch {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,8 +34,12 @@ type Options struct {
 	Relays       int           // outbox relays running at once (they share the outbox with SKIP LOCKED) [1]
 	RelayIdle    time.Duration // outbox poll interval when nothing wakes the relay [200ms]
 	RelayLinger  time.Duration // longest a woken relay waits for more rows to publish together [100ms]
+	CancelEvery  time.Duration // how often open cancellation jobs are looked at (and resumed) [2s]
 	Now          func() time.Time
 	DisableRelay bool // for tests that need a service whose outbox is never published
+	// CancelHook, when set, is called before each step of a cancellation job ("holds", "refunds"); an error stops
+	// the job there, as a crash would (tests).
+	CancelHook func(ctx context.Context, step, event string) error
 }
 
 // Service runs the settlement saga. It is safe for concurrent use.
@@ -47,6 +52,9 @@ type Service struct {
 	log    *slog.Logger
 	m      *metrics
 	wake   chan struct{} // nudges the relay when a transaction wrote outbox rows
+	// cancelled holds the events this process knows are cancelled; cancelWake starts a cancellation job now.
+	cancelled  sync.Map
+	cancelWake chan struct{}
 }
 
 // New returns a Service over its four ports.
@@ -83,6 +91,9 @@ func New(ledger Ledger, bus Bus, pay Payments, stock Stock, opts Options) *Servi
 		// The longest wait, after rounds of a quarter of a RelayBatch or more (see lingerAfter).
 		opts.RelayLinger = 100 * time.Millisecond
 	}
+	if opts.CancelEvery <= 0 {
+		opts.CancelEvery = 2 * time.Second
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -92,9 +103,10 @@ func New(ledger Ledger, bus Bus, pay Payments, stock Stock, opts Options) *Servi
 	}
 	return &Service{
 		ledger: ledger, bus: bus, pay: pay, stock: stock, opts: opts,
-		log:  log.With(slog.String("component", "settlement")),
-		m:    newMetrics(opts.Registerer),
-		wake: make(chan struct{}, 1),
+		log:        log.With(slog.String("component", "settlement")),
+		m:          newMetrics(opts.Registerer),
+		wake:       make(chan struct{}, 1),
+		cancelWake: make(chan struct{}, 1),
 	}
 }
 

@@ -31,6 +31,13 @@ const (
 const (
 	ReasonHoldExpired   = "hold-expired"   // the hold ended before the money was authorized
 	ReasonCaptureFailed = "capture-failed" // the authorization could not be captured; the seats went back on sale
+	// ReasonEventCancelled: the event was cancelled; an order not paid yet fails with it, a paid one is refunded
+	// with it.
+	ReasonEventCancelled = "event-cancelled"
+	// RefundByOrganizer and RefundAtProvider say who asked for a paid order's refund: the organizer's API, or
+	// someone at the payment provider (Stripe's dashboard).
+	RefundByOrganizer = "organizer"
+	RefundAtProvider  = "provider"
 )
 
 // Order is a checkout of one hold.
@@ -53,8 +60,12 @@ type Order struct {
 	PayBy         time.Time        `json:"-"` // while requires_action: the hold's checkout deadline
 	// RefundRequested: the organizer asked for a paid order's money back; the saga gives it back and ends the
 	// order refunded.
-	RefundRequested bool      `json:"-"`
-	Attempts        int       `json:"-"` // times the poller re-drove it
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	RefundRequested bool   `json:"-"`
+	RefundReason    string `json:"refund_reason,omitempty"`
+	// RefundFailures counts failed attempts at the refund (each retried); RefundError is the last one's.
+	RefundFailures int       `json:"-"`
+	RefundError    string    `json:"-"`
+	Attempts       int       `json:"-"` // times the poller re-drove it
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }

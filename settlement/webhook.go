@@ -121,7 +121,7 @@ func (s *Service) afterOutcome(ctx context.Context, o Order, p Payment, messageI
 		s.m.lateCancels.Inc()
 	case o.Status == Paid && !o.RefundRequested && p.Amount > 0 && p.Refunded >= p.Amount:
 		// Refunded at the provider (Stripe's dashboard): the seats go back on sale as for an organizer's refund.
-		if _, err := s.RequestRefund(ctx, o.ID); err != nil {
+		if _, err := s.requestRefund(ctx, o.ID, RefundAtProvider); err != nil {
 			return fmt.Errorf("order %s: refunded at the provider: %w", o.ID, err)
 		}
 	case o.Status == Failed && p.Status == PaymentSucceeded:

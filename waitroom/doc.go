@@ -47,8 +47,8 @@
 // Close closes an event's queue for good when the event is cancelled: from then on the store gives no place, claims
 // no access and admits nobody, and neither a sold-out close nor a new configuration reopens it. Every fan, in the
 // pre-queue, waiting or admitted, is answered closed with PollAfter 0 (at once by the process that closed, by the
-// others from their next refresh), streams end, and VerifyAccess and VerifyAccessForRead refuse the event's access
-// tokens with ErrClosed. They read the closure from a set of closed events each process keeps from its snapshots
+// others from their next refresh), streams end, and VerifyAccess refuses the event's access tokens with ErrClosed
+// (VerifyAccessForRead still passes them: fans read their orders while the refunds go out). It reads the closure from a set of closed events each process keeps from its snapshots
 // (copied on write), so the hold path still makes no store call.
 //
 // # Active fans

@@ -295,7 +295,7 @@ func (r *Room) markClosed(event string) {
 
 // Close closes an event's queue for good (the event is cancelled): nobody else is admitted, a waiting or
 // pre-queue fan's status becomes Closed, an admitted fan's status too, and Join answers Closed without taking
-// a place. Access tokens already issued stop verifying (VerifyAccess / VerifyAccessForRead fail with ErrClosed)
+// a place. Access tokens already issued stop verifying for changes (VerifyAccess fails with ErrClosed; reads still pass)
 // once this process has seen the closure (within one snapshot refresh). Closing a closed room is a no-op;
 // ErrNotFound for an unknown event.
 func (r *Room) Close(ctx context.Context, event string) error {
@@ -665,10 +665,8 @@ func (r *Room) VerifyAccessForRead(event, accessToken string) (string, error) {
 	if err != nil {
 		return "", ErrNotAdmitted
 	}
-	if r.isClosed(event) {
-		return "", ErrClosed
-	}
-	if t.Pos > 0 && now.Before(t.Expires) {
+	// A closed event's fans still read their holds and orders: they watch their refunds arrive.
+	if t.Pos > 0 && now.Before(t.Expires) && !r.isClosed(event) {
 		r.touch(event, t.Lane, t.Pos, now)
 	}
 	return t.Fan, nil

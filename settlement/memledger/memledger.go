@@ -38,6 +38,7 @@ type Ledger struct {
 	seq       int64
 	processed map[string]bool
 	events    map[string]inventory.Event
+	cancels   map[string]*settlement.Cancellation
 	now       func() time.Time
 }
 
@@ -48,7 +49,7 @@ func New() *Ledger {
 	return &Ledger{
 		orders: map[string]*order{}, byHold: map[string]string{}, byKey: map[string]string{},
 		byPI: map[string]string{}, processed: map[string]bool{}, events: map[string]inventory.Event{},
-		now: time.Now,
+		cancels: map[string]*settlement.Cancellation{}, now: time.Now,
 	}
 }
 
@@ -172,6 +173,9 @@ func (l *Ledger) Transition(_ context.Context, t settlement.Transition) (settlem
 	}
 	if t.RequestRefund {
 		o.RefundRequested = true
+		if o.RefundReason == "" {
+			o.RefundReason = t.RefundReason
+		}
 	}
 	if !t.Deadline.IsZero() {
 		o.deadline = t.Deadline
@@ -310,6 +314,133 @@ func (l *Ledger) LiveOrders(_ context.Context, event string) ([]settlement.Order
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
 	return out, nil
+}
+
+func (l *Ledger) CancelEvent(_ context.Context, event string, at time.Time) (settlement.Cancellation, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.events[event]; !ok {
+		return settlement.Cancellation{}, settlement.ErrNotFound
+	}
+	c, ok := l.cancels[event]
+	if !ok {
+		c = &settlement.Cancellation{Event: event, CancelledAt: at.UTC()}
+		l.cancels[event] = c
+	}
+	return *c, nil
+}
+
+func (l *Ledger) Cancellation(_ context.Context, event string) (settlement.Cancellation, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.events[event]; !ok {
+		return settlement.Cancellation{}, settlement.ErrNotFound
+	}
+	c := settlement.Cancellation{Event: event}
+	if got, ok := l.cancels[event]; ok {
+		c = *got
+	}
+	for _, o := range l.orders {
+		if o.Event != event {
+			continue
+		}
+		switch {
+		case o.Status == settlement.Paid && o.RefundRequested:
+			c.Refunds.Total++
+			if o.RefundFailures > 0 {
+				c.Refunds.Failed++
+			}
+		case o.Status == settlement.Paid && !c.CancelledAt.IsZero():
+			c.Refunds.Total++
+		case o.Status == settlement.Refunded && o.RefundRequested:
+			c.Refunds.Total++
+			c.Refunds.Done++
+		}
+	}
+	return c, nil
+}
+
+func (l *Ledger) OpenCancellations(context.Context) ([]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for id, c := range l.cancels {
+		if c.FinishedAt.IsZero() {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func (l *Ledger) HoldsClosed(_ context.Context, event string, at time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.cancels[event]
+	if !ok {
+		return settlement.ErrNotFound
+	}
+	if c.HoldsClosedAt.IsZero() {
+		c.HoldsClosedAt = at.UTC()
+	}
+	for _, o := range l.orders {
+		if o.Event == event && !o.Status.Terminal() && o.deadline.After(at) {
+			o.deadline = at
+		}
+	}
+	return nil
+}
+
+func (l *Ledger) RequestEventRefunds(_ context.Context, event, reason string, limit int, deadline time.Time, msg func(settlement.Order) settlement.Message) (int, int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	open, n := 0, 0
+	var due []*order
+	for _, o := range l.orders {
+		switch {
+		case o.Event != event:
+		case !o.Status.Terminal():
+			open++
+		case o.Status == settlement.Paid && !o.RefundRequested:
+			due = append(due, o)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].CreatedAt.Before(due[j].CreatedAt) })
+	now := l.now().UTC()
+	for _, o := range due {
+		if n == limit {
+			break
+		}
+		o.RefundRequested, o.RefundReason, o.deadline, o.UpdatedAt = true, reason, deadline, now
+		l.append([]settlement.Message{msg(o.copy())})
+		n++
+	}
+	return n, open, nil
+}
+
+func (l *Ledger) FinishCancellation(_ context.Context, event string, at time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.cancels[event]
+	if !ok {
+		return settlement.ErrNotFound
+	}
+	if c.FinishedAt.IsZero() {
+		c.FinishedAt = at.UTC()
+	}
+	return nil
+}
+
+func (l *Ledger) RefundFailed(_ context.Context, orderID, reason string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	o, ok := l.orders[orderID]
+	if !ok {
+		return settlement.ErrNotFound
+	}
+	o.RefundFailures++
+	o.RefundError = reason
+	return nil
 }
 
 func (l *Ledger) Ping(context.Context) error { return nil }

@@ -291,9 +291,9 @@ func queueCreates(pb *pgx.Batch, batch []*stmt) error {
 // rows are written only for the transitions that applied.
 const transitionSQL = `WITH t AS (
 		SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-			$8::timestamptz[], $9::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[], $18::bool[])
+			$8::timestamptz[], $9::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[], $18::bool[], $19::text[])
 			AS t(i, id, to_status, from_states, payment_key, payment_intent, failure_reason, deadline, message_id,
-				client_secret, next_action_type, next_action_url, pay_by, refund)
+				client_secret, next_action_type, next_action_url, pay_by, refund, refund_reason)
 	), dedupe AS (
 		INSERT INTO processed_messages (message_id)
 		SELECT t.message_id FROM t JOIN orders o ON o.id = t.id
@@ -311,6 +311,7 @@ const transitionSQL = `WITH t AS (
 			next_action_url = CASE WHEN t.next_action_type <> '' THEN nullif(t.next_action_url, '') ELSE o.next_action_url END,
 			pay_by = coalesce(t.pay_by, o.pay_by),
 			refund_requested_at = CASE WHEN t.refund THEN coalesce(o.refund_requested_at, now()) ELSE o.refund_requested_at END,
+			refund_reason = CASE WHEN t.refund AND o.refund_reason = '' THEN t.refund_reason ELSE o.refund_reason END,
 			deadline = coalesce(t.deadline, o.deadline),
 			updated_at = now(),
 			settled_at = CASE WHEN t.refund THEN NULL
@@ -330,7 +331,8 @@ const transitionSQL = `WITH t AS (
 const qualifiedOrderColumns = `o.id, o.hold_id, o.event_id, o.fan, o.status, o.seats, o.lines, o.total, o.currency,
 	o.payment_method, coalesce(o.payment_key, ''), coalesce(o.payment_intent, ''), o.failure_reason, o.attempts,
 	o.created_at, o.updated_at, coalesce(o.client_secret, ''), coalesce(o.next_action_type, ''),
-	coalesce(o.next_action_url, ''), o.pay_by, o.refund_requested_at IS NOT NULL`
+	coalesce(o.next_action_url, ''), o.pay_by, o.refund_requested_at IS NOT NULL, o.refund_reason, o.refund_failures,
+	o.refund_error`
 
 func queueTransitions(pb *pgx.Batch, batch []*stmt) {
 	n := len(batch)
@@ -340,6 +342,7 @@ func queueTransitions(pb *pgx.Batch, batch []*stmt) {
 		deadlines, payBys                            = make([]*time.Time, n), make([]*time.Time, n)
 		secrets, actionTypes, actionURLs             = make([]string, n), make([]string, n), make([]string, n)
 		refunds                                      = make([]bool, n)
+		refundReasons                                = make([]string, n)
 		mIdx                                         []int32
 		mID, mTopic, mBody                           []string
 		from                                         strings.Builder
@@ -361,7 +364,7 @@ func queueTransitions(pb *pgx.Batch, batch []*stmt) {
 		if !t.PayBy.IsZero() {
 			payBys[i] = &t.PayBy
 		}
-		secrets[i], refunds[i] = t.ClientSecret, t.RequestRefund
+		secrets[i], refunds[i], refundReasons[i] = t.ClientSecret, t.RequestRefund, t.RefundReason
 		if t.NextAction != nil {
 			actionTypes[i], actionURLs[i] = t.NextAction.Type, t.NextAction.URL
 		}
@@ -370,7 +373,7 @@ func queueTransitions(pb *pgx.Batch, batch []*stmt) {
 		}
 	}
 	pb.Queue(transitionSQL, idx, ids, tos, froms, keys, intents, reasons, deadlines, msg,
-		mIdx, mID, mTopic, mBody, secrets, actionTypes, actionURLs, payBys, refunds).Query(func(rows pgx.Rows) error {
+		mIdx, mID, mTopic, mBody, secrets, actionTypes, actionURLs, payBys, refunds, refundReasons).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var i int32
 			o, err := scanOrder(rows, &i)

@@ -43,7 +43,7 @@ func (l *Ledger) Close() error { return nil }
 const orderColumns = `id, hold_id, event_id, fan, status, seats, lines, total, currency, payment_method,
 	coalesce(payment_key, ''), coalesce(payment_intent, ''), failure_reason, attempts, created_at, updated_at,
 	coalesce(client_secret, ''), coalesce(next_action_type, ''), coalesce(next_action_url, ''), pay_by,
-	refund_requested_at IS NOT NULL`
+	refund_requested_at IS NOT NULL, refund_reason, refund_failures, refund_error`
 
 // scanOrder reads orderColumns, after the columns lead reads when a query returns some first.
 func scanOrder(row pgx.Row, lead ...any) (settlement.Order, error) {
@@ -53,7 +53,8 @@ func scanOrder(row pgx.Row, lead ...any) (settlement.Order, error) {
 	var payBy *time.Time
 	err := row.Scan(append(lead, &o.ID, &o.HoldID, &o.Event, &o.Fan, &status, &o.Seats, &lines, &o.Total, &o.Currency,
 		&o.PaymentMethod, &o.PaymentKey, &o.PaymentIntent, &o.FailureReason, &o.Attempts, &o.CreatedAt, &o.UpdatedAt,
-		&o.ClientSecret, &actionType, &actionURL, &payBy, &o.RefundRequested)...)
+		&o.ClientSecret, &actionType, &actionURL, &payBy, &o.RefundRequested, &o.RefundReason, &o.RefundFailures,
+		&o.RefundError)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return o, settlement.ErrNotFound
 	}
