@@ -151,7 +151,7 @@ func TestCancelEvent(t *testing.T) {
 		paid := payMany(t, f, 12, "pm_card_visa")
 		f.booking(t, paid[0].ID)
 		held := f.hold(t, "browsing", 2)
-		waiting := f.checkout(t, "confirming", 1, "")     // the fan confirms in the page
+		waiting := f.checkout(t, "confirming", 1, "") // the fan confirms in the page
 		threeDS := f.checkout(t, "authenticating", 1, "pm_card_threeDSecure2Required")
 		for _, o := range []settlement.Order{waiting, threeDS} {
 			f.awaitStatus(t, o.ID, settlement.RequiresAction)

@@ -122,9 +122,12 @@ type Transition struct {
 	PayBy         time.Time   // stored when set
 	RequestRefund bool        // marks the order's refund as requested (the order is re-driven until refunded)
 	RefundReason  string      // with RequestRefund: why (RefundByOrganizer, ReasonEventCancelled, …), stored once
-	Deadline      time.Time
-	MessageID     string
-	Outbox        []Message
+	// Tickets are written with a transition to paid (TicketsOf); a refund request, or the order refunded, revokes
+	// the order's tickets in the same transaction.
+	Tickets   []Ticket
+	Deadline  time.Time
+	MessageID string
+	Outbox    []Message
 }
 
 // Ledger is the system of record for orders (PostgreSQL, or memory for the embedded default).
@@ -184,8 +187,69 @@ type Ledger interface {
 	// RefundFailed counts a failed attempt at an order's refund and keeps its error (the saga retries it).
 	RefundFailed(ctx context.Context, orderID, reason string) error
 
+	// Tickets returns an order's tickets, in their order (none for an order never paid).
+	Tickets(ctx context.Context, orderID string) ([]Ticket, error)
+	// RevokedTickets lists the ids of an event's revoked tickets, as of the time it returns.
+	RevokedTickets(ctx context.Context, event string) (ids []string, asOf time.Time, err error)
+	// CheckIn records one scan at the door in one transaction (see Scan) and returns its answer; a nonce already
+	// recorded for the event returns the first answer, Replayed set.
+	CheckIn(ctx context.Context, s Scan) (ScanResult, error)
+	// DoorStats counts an event's tickets inside (entered, not exited) and ever entered, per gate of first entry.
+	DoorStats(ctx context.Context, event string) (DoorStats, error)
+	// SaveTicketKey stores an event's ticket signing key (its private half sealed by the caller); TicketKeys
+	// returns the event's keys, oldest first.
+	SaveTicketKey(ctx context.Context, k TicketKey) error
+	TicketKeys(ctx context.Context, event string) ([]TicketKey, error)
+
 	// Ping reports whether the ledger is reachable.
 	Ping(ctx context.Context) error
+}
+
+// TicketKey is one of an event's ticket signing keys as the ledger keeps it: the private half sealed under the
+// configured master key, so a copy of the database signs nothing.
+type TicketKey struct {
+	Event     string
+	ID        string // kid
+	Public    []byte
+	Sealed    []byte
+	CreatedAt time.Time
+}
+
+// Scan is one scan at the door. Verdict, when set (invalid, wrong-event: the code did not verify for the event),
+// is recorded as the answer without looking at any ticket; otherwise TicketID enters (Direction entry: only if it
+// is valid and not inside) or exits (only if inside).
+type Scan struct {
+	Event     string
+	Nonce     string
+	TicketID  string
+	Verdict   string
+	Gate      string
+	Direction string // entry or exit
+	ScannedAt time.Time
+}
+
+// Check-in results (API.md, Check-in).
+const (
+	ScanOK          = "ok"
+	ScanAlreadyUsed = "already-used"
+	ScanRevoked     = "revoked"
+	ScanInvalid     = "invalid"
+	ScanWrongEvent  = "wrong-event"
+)
+
+// ScanResult is a scan's answer.
+type ScanResult struct {
+	Result       string    `json:"result"`
+	TicketID     string    `json:"ticket_id,omitempty"`
+	FirstEntryAt time.Time `json:"first_entry_at,omitzero"`
+	Replayed     bool      `json:"replayed,omitempty"`
+}
+
+// DoorStats are an event's check-in counters.
+type DoorStats struct {
+	Inside    int            `json:"inside"`
+	CheckedIn int            `json:"checked_in"` // tickets that entered at least once
+	Gates     map[string]int `json:"gates"`      // first entries per gate
 }
 
 // Cancellation is an event's cancellation and how far its refunds are.

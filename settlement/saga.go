@@ -338,6 +338,9 @@ func (s *Service) finish(ctx context.Context, o Order, t Transition) error {
 		next.FailureReason = o.RefundReason // the booking event says why the money went back
 	}
 	t.Outbox = []Message{bookingMessage(next, s.opts.Now().UTC())}
+	if t.To == Paid {
+		t.Tickets = TicketsOf(next) // one per unit, in the transaction that marks it paid
+	}
 	done, err := s.transition(ctx, t)
 	switch {
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrDuplicate):

@@ -39,7 +39,17 @@ type Ledger struct {
 	processed map[string]bool
 	events    map[string]inventory.Event
 	cancels   map[string]*settlement.Cancellation
+	tickets   map[string]*ticket               // by id
+	byOrder   map[string][]string              // order → ticket ids, in order
+	scans     map[string]settlement.ScanResult // event + "\x00" + nonce
+	keys      map[string][]settlement.TicketKey
 	now       func() time.Time
+}
+
+type ticket struct {
+	settlement.Ticket
+	inside    bool
+	firstGate string
 }
 
 var _ settlement.Ledger = (*Ledger)(nil)
@@ -49,7 +59,8 @@ func New() *Ledger {
 	return &Ledger{
 		orders: map[string]*order{}, byHold: map[string]string{}, byKey: map[string]string{},
 		byPI: map[string]string{}, processed: map[string]bool{}, events: map[string]inventory.Event{},
-		cancels: map[string]*settlement.Cancellation{}, now: time.Now,
+		cancels: map[string]*settlement.Cancellation{}, tickets: map[string]*ticket{}, byOrder: map[string][]string{},
+		scans: map[string]settlement.ScanResult{}, keys: map[string][]settlement.TicketKey{}, now: time.Now,
 	}
 }
 
@@ -176,6 +187,16 @@ func (l *Ledger) Transition(_ context.Context, t settlement.Transition) (settlem
 		if o.RefundReason == "" {
 			o.RefundReason = t.RefundReason
 		}
+	}
+	for _, k := range t.Tickets {
+		if _, ok := l.tickets[k.ID]; !ok {
+			k.OrderID, k.Status = o.ID, settlement.TicketValid
+			l.tickets[k.ID] = &ticket{Ticket: k}
+			l.byOrder[o.ID] = append(l.byOrder[o.ID], k.ID)
+		}
+	}
+	if t.RequestRefund || t.To == settlement.Refunded {
+		l.revoke(o.ID)
 	}
 	if !t.Deadline.IsZero() {
 		o.deadline = t.Deadline
@@ -412,6 +433,7 @@ func (l *Ledger) RequestEventRefunds(_ context.Context, event, reason string, li
 			break
 		}
 		o.RefundRequested, o.RefundReason, o.deadline, o.UpdatedAt = true, reason, deadline, now
+		l.revoke(o.ID)
 		l.append([]settlement.Message{msg(o.copy())})
 		n++
 	}

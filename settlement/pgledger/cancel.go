@@ -130,8 +130,15 @@ func (l *Ledger) RequestEventRefunds(ctx context.Context, event, reason string, 
 		}
 		requested = len(orders)
 		msgs := make([]settlement.Message, len(orders))
+		ids := make([]string, len(orders))
 		for i, o := range orders {
-			msgs[i] = msg(o)
+			msgs[i], ids[i] = msg(o), o.ID
+		}
+		if len(ids) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE tickets SET status = 'revoked', inside = false, updated_at = now()
+				WHERE order_id = ANY($1) AND status <> 'revoked'`, ids); err != nil {
+				return err
+			}
 		}
 		return insertOutbox(ctx, tx, msgs)
 	})

@@ -324,6 +324,17 @@ const transitionSQL = `WITH t AS (
 		INSERT INTO outbox (message_id, topic, body)
 		SELECT m.id, m.topic, m.body FROM unnest($10::int[], $11::text[], $12::text[], $13::text[]) AS m(i, id, topic, body)
 		WHERE m.i IN (SELECT i FROM upd)
+	), tk AS (
+		INSERT INTO tickets (id, order_id, event_id, section, seat)
+		SELECT k.id, k.order_id, k.event_id, k.section, k.seat
+		FROM unnest($20::int[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[])
+			AS k(i, id, order_id, event_id, section, seat)
+		WHERE k.i IN (SELECT i FROM upd)
+		ON CONFLICT (id) DO NOTHING
+	), rv AS (
+		UPDATE tickets SET status = 'revoked', inside = false, updated_at = now()
+		WHERE order_id IN (SELECT t.id FROM t WHERE (t.refund OR t.to_status = 'refunded') AND t.i IN (SELECT i FROM upd))
+			AND status <> 'revoked'
 	)
 	SELECT * FROM upd`
 
@@ -345,6 +356,8 @@ func queueTransitions(pb *pgx.Batch, batch []*stmt) {
 		refundReasons                                = make([]string, n)
 		mIdx                                         []int32
 		mID, mTopic, mBody                           []string
+		kIdx                                         []int32
+		kID, kOrder, kEvent, kSection, kSeat         []string
 		from                                         strings.Builder
 	)
 	for i, s := range batch {
@@ -371,9 +384,14 @@ func queueTransitions(pb *pgx.Batch, batch []*stmt) {
 		for _, m := range t.Outbox {
 			mIdx, mID, mTopic, mBody = append(mIdx, int32(i)), append(mID, m.ID), append(mTopic, m.Topic), append(mBody, string(m.Body))
 		}
+		for _, k := range t.Tickets {
+			kIdx, kID, kOrder = append(kIdx, int32(i)), append(kID, k.ID), append(kOrder, t.OrderID)
+			kEvent, kSection, kSeat = append(kEvent, k.Event), append(kSection, k.Section), append(kSeat, k.Seat)
+		}
 	}
 	pb.Queue(transitionSQL, idx, ids, tos, froms, keys, intents, reasons, deadlines, msg,
-		mIdx, mID, mTopic, mBody, secrets, actionTypes, actionURLs, payBys, refunds, refundReasons).Query(func(rows pgx.Rows) error {
+		mIdx, mID, mTopic, mBody, secrets, actionTypes, actionURLs, payBys, refunds, refundReasons,
+		kIdx, kID, kOrder, kEvent, kSection, kSeat).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var i int32
 			o, err := scanOrder(rows, &i)
