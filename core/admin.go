@@ -168,6 +168,9 @@ func (s *Server) createEvent(ctx *fasthttp.RequestCtx, _ string) error {
 	if err := s.settl.RegisterEvent(actx, ev); err != nil {
 		return fmt.Errorf("register %s with the settlement: %w", ev.ID, err)
 	}
+	if _, err := s.tickets.signer(actx, ev.ID); err != nil { // the event's ticket key, made with the event
+		return fmt.Errorf("ticket key of %s: %w", ev.ID, err)
+	}
 	if err := s.room.Configure(actx, cfg); err != nil {
 		return fmt.Errorf("configure the waiting room of %s: %w", ev.ID, err)
 	}
@@ -269,19 +272,22 @@ type sectionView struct {
 
 // statsView is GET /v1/admin/events/{event}/stats.
 type statsView struct {
-	Event           string        `json:"event"`
-	Queued          int64         `json:"queued"`
-	Admitted        int64         `json:"admitted"`
-	Active          int64         `json:"active"`
-	Held            int           `json:"held"`
-	Sold            int           `json:"sold"`
-	Available       int           `json:"available"`
-	Withheld        int           `json:"withheld"`
-	Capacity        int           `json:"capacity"`
-	AdmitRatePerMin float64       `json:"admit_rate_per_min"`
-	Revenue         money         `json:"revenue"`
-	LotterySeed     string        `json:"lottery_seed,omitempty"`
-	SectionStats    []sectionView `json:"sections"`
+	Event           string         `json:"event"`
+	Queued          int64          `json:"queued"`
+	Admitted        int64          `json:"admitted"`
+	Active          int64          `json:"active"`
+	Held            int            `json:"held"`
+	Sold            int            `json:"sold"`
+	Available       int            `json:"available"`
+	Withheld        int            `json:"withheld"`
+	Capacity        int            `json:"capacity"`
+	AdmitRatePerMin float64        `json:"admit_rate_per_min"`
+	Revenue         money          `json:"revenue"`
+	LotterySeed     string         `json:"lottery_seed,omitempty"`
+	SectionStats    []sectionView  `json:"sections"`
+	CheckedIn       int            `json:"checked_in"`
+	Inside          int            `json:"inside"`
+	Gates           map[string]int `json:"gates"` // first entries per gate
 }
 
 func (s *Server) stats(ctx context.Context, event string) (inventory.Event, statsView, waitroom.Stats, error) {
@@ -301,6 +307,11 @@ func (s *Server) stats(ctx context.Context, event string) (inventory.Event, stat
 	v := statsView{Event: event, Queued: rs.Queued, Admitted: rs.Admitted, Active: rs.Active, Held: t.Held, Sold: t.Sold,
 		Available: t.Available, Withheld: t.Withheld, Capacity: t.Capacity, AdmitRatePerMin: rs.AdmitRatePerMin,
 		Revenue: money{t.Revenue, ev.Currency}, LotterySeed: rs.LotterySeed, SectionStats: make([]sectionView, 0, len(st.Sections))}
+	door, err := s.settl.DoorStats(ctx, event)
+	if err != nil {
+		return ev, statsView{}, waitroom.Stats{}, fmt.Errorf("door stats of %s: %w", event, err)
+	}
+	v.CheckedIn, v.Inside, v.Gates = door.CheckedIn, door.Inside, door.Gates
 	defs := make(map[string]inventory.Section, len(ev.Sections))
 	for _, d := range ev.Sections {
 		defs[d.ID] = d

@@ -88,6 +88,34 @@ func (a *authenticator) organizer(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
+// door checks that the request carries door staff's credentials: an organizer's, or an OIDC token with the door
+// role (scanner phones need not carry full organizer rights).
+func (a *authenticator) door(ctx *fasthttp.RequestCtx) error {
+	tok := bearer(ctx)
+	if len(tok) == 0 {
+		return errNoCredentials
+	}
+	if len(a.adminToken) > 0 && subtle.ConstantTimeCompare(tok, a.adminToken) == 1 {
+		return nil
+	}
+	if a.verifier == nil {
+		return errBadCredential
+	}
+	c, err := a.verify(ctx, string(tok))
+	if err != nil {
+		return err
+	}
+	if !c.hasRole(a.role) && !c.hasRole(doorRole) {
+		return errNotDoor
+	}
+	return nil
+}
+
+// doorRole is the OIDC role of door staff.
+const doorRole = "door"
+
+var errNotDoor = problemf(403, typeForbidden, "the token carries neither the organizer nor the door role")
+
 // fan returns the subject of the request's OIDC token; ok is false when no issuer is configured (dev mode, where
 // the fan names itself).
 func (a *authenticator) fan(ctx *fasthttp.RequestCtx) (fan string, ok bool, err error) {

@@ -35,6 +35,7 @@ type Settlement interface {
 	Order(ctx context.Context, id string) (settlement.Order, error)
 	RequestRefund(ctx context.Context, orderID string) (settlement.Order, error)
 	CancelEvent(ctx context.Context, event string) (settlement.Cancellation, error)
+	TicketLedger
 	Cancellation(ctx context.Context, event string) (settlement.Cancellation, error)
 	HandleWebhook(ctx context.Context, payload []byte, signatureHeader string) error
 	RegisterEvent(ctx context.Context, ev inventory.Event) error

@@ -278,13 +278,16 @@ func (s *Server) checkout(ctx *fasthttp.RequestCtx, id string) error {
 	if err != nil {
 		return fmt.Errorf("checkout %s: %w", id, err)
 	}
-	return writeJSON(ctx, fasthttp.StatusAccepted, checkoutView{OrderID: o.ID, HoldID: o.HoldID, Status: string(o.Status)})
+	return writeJSON(ctx, fasthttp.StatusAccepted, checkoutView{OrderID: o.ID, HoldID: o.HoldID, Status: string(o.Status),
+		OrderToken: s.tickets.orders.Issue(o.ID)})
 }
 
 type checkoutView struct {
 	OrderID string `json:"order_id"`
 	HoldID  string `json:"hold_id"`
 	Status  string `json:"status"`
+	// OrderToken opens the order and its tickets for as long as the order exists (the access token expires).
+	OrderToken string `json:"order_token"`
 }
 
 // orderView is an order as fans see it.
@@ -300,11 +303,13 @@ type orderView struct {
 	Payment       *paymentView     `json:"payment,omitempty"`
 	FailureReason string           `json:"failure_reason,omitempty"`
 	PayBy         *time.Time       `json:"pay_by,omitempty"`
+	RefundReason  string           `json:"refund_reason,omitempty"`
+	Tickets       []ticketView     `json:"tickets,omitempty"`
 	CreatedAt     time.Time        `json:"created_at"`
 	UpdatedAt     time.Time        `json:"updated_at"`
 }
 
-// getOrder: GET /v1/orders/{order}.
+// getOrder: GET /v1/orders/{order}, with the fan's access token or the order's own token.
 func (s *Server) getOrder(ctx *fasthttp.RequestCtx, id string) error {
 	tok := bearer(ctx)
 	if len(tok) == 0 {
@@ -314,21 +319,39 @@ func (s *Server) getOrder(ctx *fasthttp.RequestCtx, id string) error {
 	if err != nil {
 		return fmt.Errorf("order %s: %w", id, err)
 	}
-	fan, err := s.reader(ctx, o.Event)
-	if err != nil {
-		return err
-	}
-	if o.Fan != fan {
-		return errNotFound
+	if owner, err := s.tickets.orders.Verify(string(tok)); err == nil {
+		if owner != o.ID {
+			return errNotFound // another order's token: nothing is revealed about this one
+		}
+	} else {
+		fan, err := s.reader(ctx, o.Event)
+		if err != nil {
+			return err
+		}
+		if o.Fan != fan {
+			return errNotFound
+		}
 	}
 	v := orderView{OrderID: o.ID, HoldID: o.HoldID, Event: o.Event, Status: string(o.Status), Seats: o.Seats,
 		Items: o.Lines, Total: money{o.Total, o.Currency}, PaymentIntent: o.PaymentIntent,
-		Payment: s.paymentOf(o), FailureReason: o.FailureReason, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+		Payment: s.paymentOf(o), FailureReason: o.FailureReason, RefundReason: o.RefundReason,
+		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
 	if o.Status == settlement.RequiresAction && !o.PayBy.IsZero() {
 		v.PayBy = &o.PayBy
 	}
 	if v.Seats == nil {
 		v.Seats = []string{}
+	}
+	if o.Status == settlement.Paid || o.Status == settlement.Refunded {
+		tctx, cancel := adminCtx()
+		defer cancel()
+		ts, err := s.settl.Tickets(tctx, o.ID)
+		if err != nil {
+			return err
+		}
+		if v.Tickets, err = s.tickets.views(tctx, ts, o.Event); err != nil {
+			return err
+		}
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, v)
 }

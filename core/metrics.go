@@ -23,6 +23,7 @@ type metrics struct {
 	expired      prometheus.Counter
 	holdsCreated prometheus.Counter
 	holds        map[string]prometheus.Counter // by result
+	scans        *prometheus.CounterVec        // check-in scans by result
 
 	mu     sync.Mutex
 	others map[string]*routeMetrics // 405s by pattern
@@ -57,6 +58,8 @@ func newMetrics(reg prometheus.Registerer, patterns []*pattern, pool func() Pool
 			[]string{"event"}),
 		expired: f.NewCounter(prometheus.CounterOpts{Name: "onsale_inventory_expired_total",
 			Help: "Holds the sweeper expired after their deadline."}),
+		scans: f.NewCounterVec(prometheus.CounterOpts{Name: "onsale_checkin_scans_total",
+			Help: "Check-in scans by result (ok, already-used, revoked, invalid, wrong-event)."}, []string{"result"}),
 		holds:  map[string]prometheus.Counter{},
 		others: map[string]*routeMetrics{},
 	}

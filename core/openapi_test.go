@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,7 +123,8 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 		"/v1/holds/{hold}/checkout", "/v1/orders/{order}", "/v1/events/{event}/availability", "/v1/webhooks/stripe",
 		"/openapi.json", "/openapi.yaml", "/docs", "/v1/test-payments/{payment_intent}/confirm",
 		"/v1/test-payments/{payment_intent}/authenticate", "/pay/3ds/{payment_intent}", "/v1/admin/orders/{order}/refund",
-		"/v1/admin/events/{event}/cancel"}
+		"/v1/admin/events/{event}/cancel",
+		"/v1/events/{event}/checkin", "/v1/events/{event}/checkin/keys", "/v1/events/{event}/checkin/revoked"}
 	for _, p := range want {
 		if doc.Paths.Value(p) == nil {
 			t.Errorf("path %s is missing", p)
@@ -903,6 +905,67 @@ func TestOpenAPIConformance(t *testing.T) {
 		e.check(t, oaCall{method: "POST", path: "/v1/webhooks/stripe", body: string(payload), invalid: true, status: 400, problem: "bad-request"})
 		e.check(t, oaCall{method: "POST", path: "/v1/webhooks/stripe", body: string(payload), header: []string{"Stripe-Signature", signed.Header}, status: 200})
 		e.check(t, oaCall{method: "POST", path: "/v1/webhooks/stripe", body: string(payload), header: []string{"Stripe-Signature", signed.Header}, status: 200})
+	})
+
+	t.Run("tickets and the door", func(t *testing.T) {
+		fan := oaBearer(access)
+		holds := "/v1/events/" + ev + "/holds"
+		hold := e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"items": []any{map[string]any{"section": "GA", "quantity": 2}}}, header: fan, status: 201}).str("hold_id")
+		co := e.check(t, oaCall{method: "POST", path: "/v1/holds/" + hold + "/checkout", body: map[string]any{"payment_method": "pm_card_visa"}, header: fan, status: 202})
+		order, otok := co.str("order_id"), co.str("order_token")
+		if otok == "" {
+			t.Fatalf("checkout without an order token: %s", co.raw)
+		}
+		path := "/v1/orders/" + order
+		var paid oaReply
+		waitFor(t, "the order paid", func() bool {
+			paid = e.check(t, oaCall{method: "GET", path: path, header: oaBearer(otok), status: 200})
+			return paid.str("status") == "paid"
+		})
+		ts, _ := paid.body["tickets"].([]any)
+		if len(ts) != 2 {
+			t.Fatalf("paid order's tickets: %s", paid.raw)
+		}
+		first, _ := ts[0].(map[string]any)
+		code, _ := first["code"].(string)
+		tid, _ := first["ticket_id"].(string)
+		e.check(t, oaCall{method: "GET", path: "/v1/orders/ord_nope", header: oaBearer(otok), status: 404, problem: "not-found"})
+
+		door := "/v1/events/" + ev + "/checkin"
+		keys := e.check(t, oaCall{method: "GET", path: door + "/keys", header: admin, status: 200})
+		if ks, _ := keys.body["keys"].([]any); len(ks) == 0 {
+			t.Fatalf("no keys: %s", keys.raw)
+		}
+		e.check(t, oaCall{method: "GET", path: door + "/keys", invalid: true, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "GET", path: "/v1/events/nope-" + ev + "/checkin/keys", header: admin, status: 404, problem: "not-found"})
+		e.check(t, oaCall{method: "POST", path: door, body: map[string]any{"code": code, "nonce": "n1"}, invalid: true, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "POST", path: door, body: map[string]any{"code": code}, header: admin, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: door, body: map[string]any{"code": code, "nonce": "n0", "direction": "sideways"}, header: admin, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: "/v1/events/nope-" + ev + "/checkin", body: map[string]any{"code": code, "nonce": "n1"}, header: admin, status: 404, problem: "not-found"})
+		if r := e.check(t, oaCall{method: "POST", path: door, body: map[string]any{"code": code, "nonce": "n1", "gate": "north"}, header: admin, status: 200}); r.str("result") != "ok" || r.str("ticket_id") != tid {
+			t.Fatalf("first scan %s", r.raw)
+		}
+		if r := e.check(t, oaCall{method: "POST", path: door, body: map[string]any{"code": code, "nonce": "n2"}, header: admin, status: 200}); r.str("result") != "already-used" {
+			t.Errorf("second scan %s", r.raw)
+		}
+		if r := e.check(t, oaCall{method: "POST", path: door, body: map[string]any{"code": code, "nonce": "n1"}, header: admin, status: 200}); r.str("result") != "ok" {
+			t.Errorf("replayed nonce %s", r.raw)
+		}
+		forged := code[:len(code)-3] + "AAA"
+		if forged == code {
+			forged = code[:len(code)-3] + "BBB"
+		}
+		for _, bad := range []string{forged, "", "not.a.jws", strings.Repeat("x", 5000)} {
+			if r := e.check(t, oaCall{method: "POST", path: door, body: map[string]any{"code": bad, "nonce": "bad" + strconv.Itoa(len(bad))}, header: admin, status: 200}); r.str("result") != "invalid" {
+				t.Errorf("code %.20q answered %s", bad, r.raw)
+			}
+		}
+		if r := e.check(t, oaCall{method: "GET", path: door + "/revoked", header: admin, status: 200}); r.str("as_of") == "" {
+			t.Errorf("revoked %s", r.raw)
+		}
+		if st := e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev + "/stats", header: admin, status: 200}); st.body["checked_in"] != float64(1) {
+			t.Errorf("stats checked_in %v", st.body["checked_in"])
+		}
 	})
 
 	t.Run("cancel the event", func(t *testing.T) {

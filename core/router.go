@@ -84,6 +84,9 @@ const (
 	pTestConfirm
 	pTestAuthenticate
 	pTestThreeDS
+	pCheckin
+	pCheckinKeys
+	pCheckinRevoked
 	nPatterns
 )
 
@@ -131,6 +134,9 @@ func (s *Server) routes() []*pattern {
 	add(pTestConfirm, "/v1/test-payments/{payment_intent}/confirm", map[method]handler{mPOST: s.testConfirm})
 	add(pTestAuthenticate, "/v1/test-payments/{payment_intent}/authenticate", map[method]handler{mPOST: s.testAuthenticate})
 	add(pTestThreeDS, "/pay/3ds/{payment_intent}", map[method]handler{mGET: s.testThreeDS})
+	add(pCheckin, "/v1/events/{event}/checkin", map[method]handler{mPOST: s.checkin})
+	add(pCheckinKeys, "/v1/events/{event}/checkin/keys", map[method]handler{mGET: s.checkinKeys})
+	add(pCheckinRevoked, "/v1/events/{event}/checkin/revoked", map[method]handler{mGET: s.checkinRevoked})
 	// The last entry answers every path the API does not have.
 	notFound := func(*fasthttp.RequestCtx, string) error { return errNotFoundRoute }
 	p := &pattern{name: "unmatched"}
@@ -208,6 +214,12 @@ func matchPath(path []byte) (int, []byte) {
 			return pHolds, arg
 		case "/availability":
 			return pAvailability, arg
+		case "/checkin":
+			return pCheckin, arg
+		case "/checkin/keys":
+			return pCheckinKeys, arg
+		case "/checkin/revoked":
+			return pCheckinRevoked, arg
 		}
 	} else if rest, ok := bytes.CutPrefix(path, []byte("/v1/holds/")); ok {
 		arg, tail := segment(rest)

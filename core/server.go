@@ -38,6 +38,9 @@ type Config struct {
 	Loops bool
 	// StripePublishableKey is handed to the fan's page, which loads Stripe.js with it; empty with the test provider.
 	StripePublishableKey string
+	// TicketKey (32 bytes) seals the events' ticket signing keys in the ledger and signs order tokens; a process
+	// without one makes one up, so its tickets and order tokens do not outlive it.
+	TicketKey []byte
 
 	AvailabilityTTL time.Duration // availability cache lifetime, default 250 ms
 	SweepEvery      time.Duration // default 1 s
@@ -70,13 +73,14 @@ type Deps struct {
 
 // Server is the seat-hold HTTP service.
 type Server struct {
-	cfg   Config
-	inv   inventory.Store
-	room  Room
-	settl Settlement
-	tpay  TestPayments
-	log   *slog.Logger
-	now   func() time.Time
+	cfg     Config
+	inv     inventory.Store
+	room    Room
+	settl   Settlement
+	tpay    TestPayments
+	tickets *ticketing
+	log     *slog.Logger
+	now     func() time.Time
 
 	srv      *fasthttp.Server
 	metrics  *metrics
@@ -136,6 +140,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.base, s.stop = context.WithCancel(context.Background())
 	var err error
 	if s.auth, err = newAuthenticator(s.base, cfg); err != nil {
+		return nil, err
+	}
+	if s.tickets, err = newTicketing(s.settl, cfg.TicketKey, s.now); err != nil {
 		return nil, err
 	}
 	s.joins = newIPLimiter(cfg.JoinRatePerIP, 100_000)

@@ -94,7 +94,7 @@ func appendJSONString(b []byte, s string) []byte {
 
 // bookingMessage writes the BookingEvent of an order's outcome. It is written by hand, with the fields, names
 // and order of BookingEvent's JSON: one is made per order, and encoding/json's reflection was most of its cost.
-func bookingMessage(o Order, at time.Time) Message {
+func bookingMessage(o Order, link string, at time.Time) Message {
 	var typ string
 	switch o.Status {
 	case Paid:
@@ -157,6 +157,10 @@ func bookingMessage(o Order, at time.Time) Message {
 		b = append(b, `,"reason":`...)
 		b = appendJSONString(b, o.FailureReason)
 	}
+	if link != "" {
+		b = append(b, `,"order_url":`...)
+		b = appendJSONString(b, link)
+	}
 	b = append(b, `,"at":`...)
 	if at.Year() < 0 || at.Year() > 9999 {
 		at = time.Time{} // out of JSON's range, as encoding/json would refuse it
@@ -199,6 +203,8 @@ func readBookingEvent(data []byte) (BookingEvent, error) {
 			ev.PaymentIntent, ok = plainValue(v)
 		case "reason":
 			ev.Reason, ok = plainValue(v)
+		case "order_url":
+			ev.OrderURL, ok = plainValue(v)
 		case "total":
 			ev.Total, ok = intValue(v)
 		case "at":
@@ -440,6 +446,9 @@ func scanBookingEvent(data []byte) (BookingEvent, bool) {
 	}
 	if r.opt(`,"reason":`) {
 		ev.Reason = r.str()
+	}
+	if r.opt(`,"order_url":`) {
+		ev.OrderURL = r.str()
 	}
 	r.lit(`,"at":`)
 	if at := r.str(); r.ok {

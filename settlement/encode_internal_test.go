@@ -25,11 +25,15 @@ func TestBookingMessageMatchesEncodingJSON(t *testing.T) {
 		{ID: "ord_3", Status: Refunded, Lines: []inventory.Line{{Section: "GA", Quantity: 1}, {Section: "B", Amount: -1}},
 			FailureReason: "hold expired"},
 	}
-	for _, o := range orders {
-		m := bookingMessage(o, at)
+	for i, o := range orders {
+		link := ""
+		if i%2 == 0 {
+			link = "https://tickets.example/o/" + o.ID + "?t=ot1.\"<&>"
+		}
+		m := bookingMessage(o, link, at)
 		want := BookingEvent{Type: m.Topic, OrderID: o.ID, HoldID: o.HoldID, Event: o.Event, Fan: o.Fan, Status: o.Status,
 			Seats: o.Seats, Lines: o.Lines, Total: o.Total, Currency: o.Currency, PaymentIntent: o.PaymentIntent,
-			Reason: o.FailureReason, At: at}
+			Reason: o.FailureReason, OrderURL: link, At: at}
 		ref, err := json.Marshal(want)
 		if err != nil {
 			t.Fatal(err)
@@ -84,7 +88,7 @@ func TestReadBookingEvent(t *testing.T) {
 			Total: 9000, Currency: "EUR", PaymentIntent: "pi_1"},
 		{ID: "ord_2", Fan: "fän \"q\"", Status: Failed, FailureReason: "declined"},
 	} {
-		bodies = append(bodies, string(bookingMessage(o, at).Body))
+		bodies = append(bodies, string(bookingMessage(o, "https://x.example/o/"+o.ID+"?t=ot1.a_b", at).Body))
 	}
 	bodies = append(bodies,
 		`{"at": "2026-11-26T06:30:00.5+01:00", "fan": "f", "type": "booking.confirmed", "event": "e", "items": [{"amount": 4500, "section": "GA", "quantity": 1, "unit_price": 4500}], "seats": [], "total": 4500, "status": "paid", "hold_id": "h", "currency": "EUR", "order_id": "o"}`,
@@ -152,7 +156,7 @@ func TestScanBookingEvent(t *testing.T) {
 		{ID: "ord_3", Status: Refunded, Seats: []string{"x"}, PaymentIntent: "pi_3", FailureReason: "hold expired"},
 		{},
 	} {
-		body := bookingMessage(o, at).Body
+		body := bookingMessage(o, "", at).Body
 		fast, ok := scanBookingEvent(body)
 		if !ok {
 			t.Fatalf("%s not read in one pass", body)
@@ -166,12 +170,12 @@ func TestScanBookingEvent(t *testing.T) {
 		}
 	}
 	for _, other := range []string{
-		string(bookingMessage(Order{Fan: "fän \"q\""}, at).Body),
+		string(bookingMessage(Order{Fan: "fän \"q\""}, "", at).Body),
 		`{"type": "booking.confirmed"}`,
 		`{"order_id":"o","type":"t"}`,
-		strings.TrimSuffix(string(bookingMessage(Order{ID: "o"}, at).Body), "}") + `,"x":1}`,
-		string(bookingMessage(Order{ID: "o"}, at).Body) + " ",
-		strings.Replace(string(bookingMessage(Order{ID: "o", Lines: []inventory.Line{{Quantity: 1}}}, at).Body), `"quantity":1`, `"quantity":1.5`, 1),
+		strings.TrimSuffix(string(bookingMessage(Order{ID: "o"}, "", at).Body), "}") + `,"x":1}`,
+		string(bookingMessage(Order{ID: "o"}, "", at).Body) + " ",
+		strings.Replace(string(bookingMessage(Order{ID: "o", Lines: []inventory.Line{{Quantity: 1}}}, "", at).Body), `"quantity":1`, `"quantity":1.5`, 1),
 	} {
 		if ev, ok := scanBookingEvent([]byte(other)); ok {
 			t.Errorf("%s read in one pass as %+v", other, ev)

@@ -49,6 +49,7 @@ type BookingEvent struct {
 	Currency      string           `json:"currency"`
 	PaymentIntent string           `json:"payment_intent,omitempty"`
 	Reason        string           `json:"reason,omitempty"`
+	OrderURL      string           `json:"order_url,omitempty"` // the fan's order page with the tickets
 	At            time.Time        `json:"at"`
 }
 

@@ -337,7 +337,11 @@ func (s *Service) finish(ctx context.Context, o Order, t Transition) error {
 	if next.Status == Refunded && next.FailureReason == "" {
 		next.FailureReason = o.RefundReason // the booking event says why the money went back
 	}
-	t.Outbox = []Message{bookingMessage(next, s.opts.Now().UTC())}
+	link := ""
+	if s.opts.OrderURL != nil && next.Status != Failed {
+		link = s.opts.OrderURL(next)
+	}
+	t.Outbox = []Message{bookingMessage(next, link, s.opts.Now().UTC())}
 	if t.To == Paid {
 		t.Tickets = TicketsOf(next) // one per unit, in the transaction that marks it paid
 	}

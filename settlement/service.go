@@ -25,6 +25,8 @@ type Options struct {
 	OnBooking     func(ctx context.Context, ev BookingEvent)
 	// ReturnURL, when set, names the page a fan comes back to after authenticating a payment (3-D Secure).
 	ReturnURL func(Order) string
+	// OrderURL, when set, is the link booking events carry to the fan's order page (its tickets).
+	OrderURL func(Order) string
 
 	Prefetch     int           // unacknowledged deliveries per payment consumer [32]
 	MaxAttempts  int           // deliveries of a message before it is parked [5]

@@ -73,3 +73,29 @@ func SortTickets(ts []Ticket) {
 	}
 	slices.SortFunc(ts, func(a, b Ticket) int { return cmp.Compare(num(a.ID), num(b.ID)) })
 }
+
+// RevokedTickets, CheckIn, DoorStats, SaveTicketKey and TicketKeys are the ledger's, for core's door and ticket
+// signing.
+func (s *Service) RevokedTickets(ctx context.Context, event string) ([]string, time.Time, error) {
+	return s.ledger.RevokedTickets(ctx, event)
+}
+
+func (s *Service) CheckIn(ctx context.Context, sc Scan) (ScanResult, error) {
+	res, err := s.ledger.CheckIn(ctx, sc)
+	if err != nil {
+		return ScanResult{}, fmt.Errorf("check in: %w", err)
+	}
+	return res, nil
+}
+
+func (s *Service) DoorStats(ctx context.Context, event string) (DoorStats, error) {
+	return s.ledger.DoorStats(ctx, event)
+}
+
+func (s *Service) SaveTicketKey(ctx context.Context, k TicketKey) error {
+	return s.ledger.SaveTicketKey(ctx, k)
+}
+
+func (s *Service) TicketKeys(ctx context.Context, event string) ([]TicketKey, error) {
+	return s.ledger.TicketKeys(ctx, event)
+}

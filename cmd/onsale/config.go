@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/onsale/onsale/tickets"
 )
 
 // config is the service's configuration, read once from flags with ONSALE_* environment fallbacks and validated.
@@ -31,6 +34,7 @@ type config struct {
 	StripePublishable   string
 
 	TokenSecret   string
+	TicketKey     []byte // 32 bytes: seals the events' ticket signing keys, signs order tokens
 	AdminToken    string
 	OIDCIssuer    string
 	OIDCClientID  string
@@ -46,6 +50,7 @@ type config struct {
 
 	// generated records which secrets were made up because none was configured (they are logged as warnings).
 	generatedSecret, generatedAdmin bool
+	generatedTicketKey              string
 }
 
 var allRoles = []string{"core", "waitroom", "settler"}
@@ -84,6 +89,8 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 	fs.StringVar(&c.StripeWebhookSecret, "stripe-webhook-secret", env("ONSALE_STRIPE_WEBHOOK_SECRET", ""), "Stripe webhook endpoint secret (ONSALE_STRIPE_WEBHOOK_SECRET)")
 	fs.StringVar(&c.StripePublishable, "stripe-publishable-key", env("ONSALE_STRIPE_PUBLISHABLE_KEY", ""), "Stripe publishable key: the fan's page enters cards with Stripe's Payment Element (ONSALE_STRIPE_PUBLISHABLE_KEY)")
 	fs.StringVar(&c.TokenSecret, "token-secret", env("ONSALE_TOKEN_SECRET", ""), "HMAC key of queue and access tokens, ≥ 16 bytes, shared by all replicas; random per process when empty (ONSALE_TOKEN_SECRET)")
+	ticketKey := fs.String("ticket-key", env("ONSALE_TICKET_KEY", ""), "base64 of 32 bytes sealing the events' ticket keys and signing order tokens, shared by all replicas; generated and logged when empty (ONSALE_TICKET_KEY)")
+	ticketKeyFile := fs.String("ticket-key-file", env("ONSALE_TICKET_KEY_FILE", ""), "file holding the ticket key, instead of -ticket-key (ONSALE_TICKET_KEY_FILE)")
 	fs.StringVar(&c.AdminToken, "admin-token", env("ONSALE_ADMIN_TOKEN", ""), "static organizer token; generated and logged when empty without an OIDC issuer (ONSALE_ADMIN_TOKEN)")
 	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", env("ONSALE_OIDC_ISSUER", ""), "OIDC issuer URL verifying fans' and organizers' tokens (ONSALE_OIDC_ISSUER)")
 	fs.StringVar(&c.OIDCClientID, "oidc-client-id", env("ONSALE_OIDC_CLIENT_ID", ""), "audience OIDC tokens must carry; not checked when empty (ONSALE_OIDC_CLIENT_ID)")
@@ -135,6 +142,31 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 			c.TokenSecret, c.generatedSecret = randomHex(32), true
 		} else if len(c.TokenSecret) < 16 {
 			errs = append(errs, errors.New("token secret: at least 16 bytes"))
+		}
+		switch {
+		case *ticketKey != "" && *ticketKeyFile != "":
+			errs = append(errs, errors.New("ticket key: give -ticket-key or -ticket-key-file, not both"))
+		case *ticketKeyFile != "":
+			raw, err := os.ReadFile(*ticketKeyFile)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("ticket key file: %w", err))
+			} else if c.TicketKey, err = tickets.ParseMasterKey(string(raw)); err != nil {
+				errs = append(errs, fmt.Errorf("ticket key file %s: %w", *ticketKeyFile, err))
+			}
+		case *ticketKey != "":
+			var err error
+			if c.TicketKey, err = tickets.ParseMasterKey(*ticketKey); err != nil {
+				errs = append(errs, fmt.Errorf("ticket key: %w", err))
+			}
+		default:
+			k, err := tickets.GenerateMasterKey()
+			if err == nil {
+				c.TicketKey, err = tickets.ParseMasterKey(k)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("ticket key: %w", err))
+			}
+			c.generatedTicketKey = k
 		}
 		if c.AdminToken == "" && c.OIDCIssuer == "" {
 			c.AdminToken, c.generatedAdmin = randomHex(16), true

@@ -15,7 +15,7 @@ func TestParseConfig(t *testing.T) {
 		"ONSALE_ADDR": ":9000", "ONSALE_REDIS_URL": "redis://r:6379/2", "ONSALE_JOIN_RATE_PER_IP": "0",
 		"ONSALE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1", "ONSALE_ROLES": "core,settler",
 		"ONSALE_TOKEN_SECRET": "0123456789abcdef", "ONSALE_ADMIN_TOKEN": "adm", "ONSALE_AUDIT_EVERY": "5s",
-		"ONSALE_IDLE_TTL": "45s",
+		"ONSALE_IDLE_TTL": "45s", "ONSALE_TICKET_KEY": "bGFwdG9wLXRpY2tldC1rZXktY2hhbmdlLW1lLTMyYiE=",
 	}
 	c, err := parseConfig("serve", []string{"--addr", ":9100"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
@@ -36,13 +36,16 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("loop intervals: audit %v, stats %v", c.AuditEvery, c.StatsEvery)
 	case c.IdleTTL != 45*time.Second:
 		t.Errorf("idle TTL %v", c.IdleTTL)
+	case string(c.TicketKey) != "laptop-ticket-key-change-me-32b!" || c.generatedTicketKey != "":
+		t.Errorf("ticket key %q (generated %q)", c.TicketKey, c.generatedTicketKey)
 	}
 
 	d, err := parseConfig("serve", nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Addr != ":8080" || d.JoinRatePerIP != 5 || len(d.Roles) != 3 || d.AuditEvery != time.Minute || d.IdleTTL != 2*time.Minute || !d.generatedAdmin || !d.generatedSecret || len(d.TokenSecret) < 32 {
+	if d.Addr != ":8080" || d.JoinRatePerIP != 5 || len(d.Roles) != 3 || d.AuditEvery != time.Minute || d.IdleTTL != 2*time.Minute || !d.generatedAdmin || !d.generatedSecret || len(d.TokenSecret) < 32 ||
+		len(d.TicketKey) != 32 || d.generatedTicketKey == "" {
 		t.Errorf("defaults %+v", d)
 	}
 	o, err := parseConfig("serve", []string{"--oidc-issuer", "https://id.example/realms/onsale"}, func(string) string { return "" }, io.Discard)
@@ -56,6 +59,8 @@ func TestParseConfig(t *testing.T) {
 		{"--migrate", "perhaps"}, {"--no-such-flag"}, {"extra-argument"},
 		{"--audit-every", "0s"}, {"--audit-every", "often"}, {"--stats-every", "1ms"},
 		{"--idle-ttl", "0s"}, {"--idle-ttl", "11m"}, {"--idle-ttl", "soon"},
+		{"--ticket-key", "c2hvcnQ="}, {"--ticket-key", "not base64!"}, {"--ticket-key-file", "/no/such/file"},
+		{"--ticket-key", "bGFwdG9wLXRpY2tldC1rZXktY2hhbmdlLW1lLTMyYiE=", "--ticket-key-file", "/etc/hostname"},
 	} {
 		if _, err := parseConfig("serve", bad, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", bad)

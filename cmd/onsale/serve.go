@@ -25,6 +25,10 @@ func serve(ctx context.Context, cfg config, stderr io.Writer, ready func(addr st
 		log.Warn("ONSALE_TOKEN_SECRET is not set: queue and access tokens use a random key of this process, " +
 			"so they do not survive a restart and replicas do not accept each other's")
 	}
+	if cfg.generatedTicketKey != "" {
+		log.Warn("ONSALE_TICKET_KEY is not set: generated one for this process; set it to keep tickets signable "+
+			"after a restart", "ticket_key", cfg.generatedTicketKey)
+	}
 	if cfg.generatedAdmin {
 		log.Warn("ONSALE_ADMIN_TOKEN is not set: generated one for this process", "admin_token", cfg.AdminToken)
 	}
@@ -42,6 +46,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer, ready func(addr st
 		JoinRatePerIP: cfg.JoinRatePerIP, TrustedProxies: cfg.Proxies,
 		OpsOnly: !cfg.has("core"), Loops: cfg.has("core"),
 		AuditEvery: cfg.AuditEvery, StatsEvery: cfg.StatsEvery, StripePublishableKey: cfg.StripePublishable,
+		TicketKey: cfg.TicketKey,
 	}, core.Deps{Inventory: sys.inv, Room: sys.room, Settlement: sys.settl, TestPayments: sys.testPayments(), Checks: sys.checks,
 		RedisPool: sys.pool, Registerer: sys.reg, Gatherer: sys.reg, Logger: log})
 	if err != nil {

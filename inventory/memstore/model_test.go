@@ -190,7 +190,9 @@ func (m *model) fan(e *mEvent, f string) *[2]int {
 // hold asks the store and predicts the outcome.
 func (m *model) hold(t *rapid.T, e *mEvent, req inventory.HoldRequest) {
 	got, err := m.s.Hold(m.ctx, req)
-	m.reclaim(e)
+	if !e.closed { // a cancelled event refuses the hold before it reclaims anything
+		m.reclaim(e)
+	}
 	want, wantErr := m.predict(e, req)
 	if wantErr != nil || err != nil {
 		if !errors.Is(err, wantErr) || wantErr == nil {
