@@ -35,6 +35,9 @@ type OrderRecord struct {
 	Units    int            `json:"units"`
 	Sections map[string]int `json:"sections"` // units per section
 	Seats    []string       `json:"seats,omitempty"`
+	// Pay is how the fan paid (a payment path: browser, 3ds, 3ds-fail, decline, late, server).
+	Pay           string `json:"pay,omitempty"`
+	FailureReason string `json:"failure_reason,omitempty"`
 }
 
 // settled reports whether an order's status is final.
@@ -54,6 +57,8 @@ type Audit struct {
 	PaidUnits     int            `json:"paid_units"`
 	FailedOrders  int            `json:"failed_orders"`  // failed or refunded
 	PendingOrders int            `json:"pending_orders"` // not settled when the audit ran
+	LateOrders    int            `json:"late_orders"`    // of fans who authenticated after pay_by
+	LateCaptured  int            `json:"late_captured"`  // of those, paid or refunded: money taken too late
 	DoubleSold    []string       `json:"double_sold,omitempty"`
 	Sections      []SectionAudit `json:"sections,omitempty"`
 	Failures      []string       `json:"failures,omitempty"`
@@ -75,7 +80,8 @@ type SectionAudit struct {
 //   - no seat in two paid orders, and no hold in two paid orders;
 //   - the units of paid orders equal the units sold during the run, overall and per section (every sale was
 //     paid for and every payment got its units);
-//   - every order settled, since a pending order cannot be checked.
+//   - every order settled, since a pending order cannot be checked;
+//   - no order of a fan who authorized after pay_by was captured: each ended failed with hold-expired.
 func auditSale(before, after EventStats, orders []OrderRecord) Audit {
 	a := Audit{Checked: true, Capacity: after.Capacity, Sold: after.Sold, SoldBefore: before.Sold, Orders: len(orders)}
 	fail := func(format string, args ...any) { a.Failures = append(a.Failures, fmt.Sprintf(format, args...)) }
@@ -94,6 +100,16 @@ func auditSale(before, after EventStats, orders []OrderRecord) Audit {
 	seatOwner := map[string]string{}
 	holdOwner := map[string]string{}
 	for _, o := range orders {
+		if o.Pay == payLate.String() {
+			a.LateOrders++
+			switch {
+			case o.Status == "paid" || o.Status == "refunded":
+				a.LateCaptured++
+				fail("order %s was authorized after pay_by, yet it is %s: a late authorization was captured", o.OrderID, o.Status)
+			case o.Status == "failed" && o.FailureReason != "hold-expired":
+				fail("order %s was authorized after pay_by, yet it failed with %q, not hold-expired", o.OrderID, o.FailureReason)
+			}
+		}
 		switch {
 		case o.Status == "paid":
 			a.PaidOrders++

@@ -77,6 +77,24 @@ func TestAuditFailsAnOversoldSale(t *testing.T) {
 			want:   "still pending",
 		},
 		{
+			name:   "a late authorization captured",
+			after:  stats(10, 8, 0, 2),
+			orders: []OrderRecord{{OrderID: "o1", Status: "paid", Units: 2, Pay: "late"}},
+			want:   "order o1 was authorized after pay_by, yet it is paid",
+		},
+		{
+			name:   "a late authorization captured, then refunded",
+			after:  stats(10, 10, 0, 0),
+			orders: []OrderRecord{{OrderID: "o1", Status: "refunded", Units: 2, Pay: "late"}},
+			want:   "yet it is refunded: a late authorization was captured",
+		},
+		{
+			name:   "a late order failed for another reason",
+			after:  stats(10, 10, 0, 0),
+			orders: []OrderRecord{{OrderID: "o1", Status: "failed", FailureReason: "card_declined", Units: 1, Pay: "late"}},
+			want:   `failed with "card_declined", not hold-expired`,
+		},
+		{
 			name:   "a section oversold although the total fits",
 			after:  stats(10, 2, 0, 8, SectionStats{ID: "GA", Capacity: 5, Sold: 7}, SectionStats{ID: "A", Capacity: 5, Available: 2, Sold: 1}),
 			orders: []OrderRecord{{OrderID: "o1", Status: "paid", Units: 7, Sections: map[string]int{"GA": 7}}, {OrderID: "o2", Status: "paid", Units: 1, Sections: map[string]int{"A": 1}}},
@@ -106,5 +124,27 @@ func TestAuditCountsOnlyTheRunOnAnExistingEvent(t *testing.T) {
 	a := auditSale(before, after, []OrderRecord{{OrderID: "o1", Status: "paid", Units: 3}})
 	if !a.Passed || a.SoldBefore != 4 {
 		t.Fatalf("audit %+v", a)
+	}
+}
+
+func TestAuditPassesLateOrdersThatExpired(t *testing.T) {
+	t.Parallel()
+	orders := []OrderRecord{
+		{OrderID: "o1", Status: "paid", Units: 2, Pay: "browser"},
+		{OrderID: "o2", Status: "failed", FailureReason: "hold-expired", Units: 1, Pay: "late"},
+		{OrderID: "o3", Status: "failed", FailureReason: "payment_intent_authentication_failure", Units: 1, Pay: "3ds-fail"},
+	}
+	a := auditSale(stats(10, 10, 0, 0), stats(10, 8, 0, 2), orders)
+	if !a.Passed || a.LateOrders != 1 || a.LateCaptured != 0 || a.FailedOrders != 2 {
+		t.Fatalf("audit %+v", a)
+	}
+	// The same sale with the late order captured fails, and the budget says so.
+	orders[1].Status, orders[1].FailureReason = "paid", ""
+	a = auditSale(stats(10, 10, 0, 0), stats(10, 7, 0, 3), orders)
+	if a.Passed || a.LateCaptured != 1 {
+		t.Fatalf("a captured late authorization passed: %+v", a)
+	}
+	if v := (Report{Audit: a}).Check(Budget{Overall: OverallBudget{AuditMustPass: true}}); len(v) != 1 || !strings.Contains(v[0].Detail, "late authorization") {
+		t.Fatalf("violations %v", v)
 	}
 }

@@ -17,6 +17,21 @@ var ErrBudget = errors.New("load test budget missed")
 type Budget struct {
 	Endpoints map[Endpoint]EndpointBudget `json:"endpoints"`
 	Overall   OverallBudget               `json:"overall"`
+	Payments  PaymentBudget               `json:"payments"`
+}
+
+// PaymentBudget bounds how the fans paid. Zero values and a nil tolerance are not checked.
+type PaymentBudget struct {
+	TimeToPay LatencyBudget `json:"time_to_pay"` // checkout sent to the order seen paid
+	// OutcomeTolerance bounds how far each outcome's share of the orders may be from the share the orders' cards
+	// call for (paid for visa and passed 3-D Secure, declined, 3ds-failed, hold-expired for late fans).
+	OutcomeTolerance *float64 `json:"outcome_tolerance,omitempty"`
+}
+
+// LatencyBudget bounds a distribution of durations.
+type LatencyBudget struct {
+	P95Ms float64 `json:"p95_ms,omitempty"`
+	P99Ms float64 `json:"p99_ms,omitempty"`
 }
 
 // EndpointBudget bounds one endpoint. A zero latency bound and a nil error rate are not checked.
@@ -72,6 +87,10 @@ func ParseBudget(raw []byte) (Budget, error) {
 	o := b.Overall
 	if bad(o.MinRPS) || bad(o.MaxSellOutS) || badRate(o.MaxErrorRate) {
 		return Budget{}, fmt.Errorf("%w: overall: thresholds must be non-negative, rates at most 1", ErrConfig)
+	}
+	p := b.Payments
+	if bad(p.TimeToPay.P95Ms) || bad(p.TimeToPay.P99Ms) || badRate(p.OutcomeTolerance) {
+		return Budget{}, fmt.Errorf("%w: payments: thresholds must be non-negative, the tolerance at most 1", ErrConfig)
 	}
 	return b, nil
 }
@@ -139,6 +158,31 @@ func (r Report) Check(b Budget) []Violation {
 			miss("overall", "max_sellout_s", o.MaxSellOutS, 0, "the event did not sell out")
 		case *r.SellOutS > o.MaxSellOutS:
 			miss("overall", "max_sellout_s", o.MaxSellOutS, *r.SellOutS, "sold out after %.1f s > %.1f s", *r.SellOutS, o.MaxSellOutS)
+		}
+	}
+	pb, pay := b.Payments, r.Payments
+	if t := pb.TimeToPay; t.P95Ms > 0 || t.P99Ms > 0 {
+		switch ttp := pay.TimeToPay; {
+		case ttp.Count == 0:
+			miss("payments", "time_to_pay", 1, 0, "no order was seen paid")
+		default:
+			if t.P95Ms > 0 && ttp.P95 > t.P95Ms {
+				miss("payments", "time_to_pay.p95_ms", t.P95Ms, ttp.P95, "time to pay p95 %.1f ms > %.1f ms", ttp.P95, t.P95Ms)
+			}
+			if t.P99Ms > 0 && ttp.P99 > t.P99Ms {
+				miss("payments", "time_to_pay.p99_ms", t.P99Ms, ttp.P99, "time to pay p99 %.1f ms > %.1f ms", ttp.P99, t.P99Ms)
+			}
+		}
+	}
+	if tol := pb.OutcomeTolerance; tol != nil {
+		if pay.Orders == 0 {
+			miss("payments", "outcome_tolerance", *tol, 0, "no orders were placed")
+		}
+		for _, k := range Outcomes {
+			if d := math.Abs(pay.Shares[k] - pay.Expected[k]); d > *tol+1e-12 {
+				miss("payments", "outcome_tolerance", *tol, d, "%s %.1f%% of the orders, expected %.1f%% (± %.1f%%)",
+					k, 100*pay.Shares[k], 100*pay.Expected[k], 100**tol)
+			}
 		}
 	}
 	return out

@@ -69,6 +69,7 @@ type call struct {
 	auth       string // bearer token
 	queueToken string
 	idemKey    string
+	expect     string // a problem type that is an answer here, not a failure (e.g. conflict on a repeated confirm)
 }
 
 // reply is what came back: a status (0 when no answer came), the body, and the problem type when it failed.
@@ -139,7 +140,8 @@ func (c *client) do(cl call) reply {
 	if !r.ok() {
 		r.problem = problemType(r.status, resp.Header.ContentType(), r.body)
 	}
-	c.rec.record(cl.ep, elapsed, r.status, r.problem)
+	failed := r.problem != "" && !expectedProblem(r.problem) && r.problem != cl.expect
+	c.rec.recordAs(cl.ep, elapsed, r.status, r.problem, failed)
 	return r
 }
 

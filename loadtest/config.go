@@ -25,6 +25,7 @@ type Config struct {
 	Sections    string        // "GA:general:5000:4500,A:seated:20x25:9000" (id:kind:capacity or ROWSxSEATS:price)
 	Capacity    int           // when Sections is empty: one general section "GA" of this capacity
 	HoldTTL     time.Duration // hold_ttl_s
+	CheckoutTTL time.Duration // checkout_ttl_s: how long an order may take to be authorized (pay_by)
 	MaxPerFan   int           // max_per_fan
 	AdmitPerMin int           // the wave's admit_per_min
 	MaxActive   int           // the wave's max_active
@@ -38,7 +39,14 @@ type Config struct {
 	Quantity int           // each fan wants 1..Quantity units
 	MixGA    float64       // share of fans asking for a general quantity (when the event has both kinds of section)
 	MixSeats float64       // share naming seats; the rest ask for best-available adjacent seats
-	Decline  float64       // share of checkouts paid with a card that declines
+
+	// How fans pay, as shares of the fans; the rest confirm pm_card_visa in the page. See payPath.
+	PayServer  float64 // check out with payment_method pm_card_visa, confirmed by the server (no page)
+	Pay3DS     float64 // confirm pm_card_threeDSecure2Required in the page, then pass 3-D Secure
+	Pay3DSFail float64 // the same, then fail 3-D Secure
+	Decline    float64 // confirm pm_card_chargeDeclined in the page
+	PayLate    float64 // confirm pm_card_authenticationRequired, then pass 3-D Secure only after pay_by
+
 	SSE      float64       // share of fans that follow the status stream instead of polling
 	MaxSSE   int           // at most this many open streams; fans beyond it poll
 	Think    time.Duration // a fan's pause between steps is uniform in [0, Think]
@@ -80,6 +88,7 @@ func Flags(fs *flag.FlagSet) *Config {
 	fs.StringVar(&c.Sections, "sections", "", "sections of the created event: id:general:CAPACITY:PRICE or id:seated:ROWSxSEATS:PRICE, comma separated")
 	fs.IntVar(&c.Capacity, "capacity", d.Capacity, "capacity of the created event's single general section when -sections is empty")
 	fs.DurationVar(&c.HoldTTL, "hold-ttl", d.HoldTTL, "hold TTL of the created event")
+	fs.DurationVar(&c.CheckoutTTL, "checkout-ttl", d.CheckoutTTL, "checkout TTL of the created event: how long an order may take to be paid (pay_by)")
 	fs.IntVar(&c.MaxPerFan, "max-per-fan", d.MaxPerFan, "max_per_fan of the created event")
 	fs.IntVar(&c.AdmitPerMin, "admit-per-min", d.AdmitPerMin, "admit_per_min of the created event's wave")
 	fs.IntVar(&c.MaxActive, "max-active", d.MaxActive, "max_active of the created event's wave")
@@ -91,7 +100,11 @@ func Flags(fs *flag.FlagSet) *Config {
 	fs.IntVar(&c.Quantity, "quantity", d.Quantity, "each fan asks for 1..quantity units")
 	fs.Float64Var(&c.MixGA, "mix-general", d.MixGA, "share of holds asking for a general-admission quantity")
 	fs.Float64Var(&c.MixSeats, "mix-seats", d.MixSeats, "share of holds naming seats (the rest ask for best-available adjacent seats)")
-	fs.Float64Var(&c.Decline, "decline", d.Decline, "share of checkouts with a declining card (pm_card_chargeDeclined)")
+	fs.Float64Var(&c.PayServer, "pay-server", d.PayServer, "share of checkouts with payment_method pm_card_visa, confirmed by the server (fans in no -pay-* or -decline share confirm pm_card_visa in the page)")
+	fs.Float64Var(&c.Pay3DS, "pay-3ds", d.Pay3DS, "share of checkouts confirmed with a 3-D Secure card that passes authentication")
+	fs.Float64Var(&c.Pay3DSFail, "pay-3ds-fail", d.Pay3DSFail, "share of checkouts confirmed with a 3-D Secure card that fails authentication")
+	fs.Float64Var(&c.Decline, "decline", d.Decline, "share of checkouts confirmed in the page with a declining card (pm_card_chargeDeclined)")
+	fs.Float64Var(&c.PayLate, "pay-late", d.PayLate, "share of checkouts that pass 3-D Secure only after pay_by (must end failed hold-expired)")
 	fs.Float64Var(&c.SSE, "sse", d.SSE, "share of fans following the status stream instead of polling")
 	fs.IntVar(&c.MaxSSE, "max-sse", d.MaxSSE, "most status streams open at once")
 	fs.DurationVar(&c.Think, "think", d.Think, "a fan's pause between steps, uniform in [0, think]")
@@ -122,6 +135,7 @@ func Defaults() Config {
 		Base:            "http://127.0.0.1:8080",
 		Capacity:        1000,
 		HoldTTL:         2 * time.Minute,
+		CheckoutTTL:     30 * time.Second,
 		MaxPerFan:       4,
 		AdmitPerMin:     60000,
 		MaxActive:       2000,
@@ -131,7 +145,11 @@ func Defaults() Config {
 		Quantity:        2,
 		MixGA:           0.5,
 		MixSeats:        0.5,
+		PayServer:       0.10,
+		Pay3DS:          0.15,
+		Pay3DSFail:      0.05,
 		Decline:         0.05,
+		PayLate:         0.05,
 		SSE:             0.05,
 		MaxSSE:          500,
 		Think:           500 * time.Millisecond,
@@ -158,6 +176,7 @@ func (c Config) withDefaults() Config {
 	c.Base = cmp.Or(c.Base, d.Base)
 	c.Capacity = cmp.Or(c.Capacity, d.Capacity)
 	c.HoldTTL = cmp.Or(c.HoldTTL, d.HoldTTL)
+	c.CheckoutTTL = cmp.Or(c.CheckoutTTL, d.CheckoutTTL)
 	c.MaxPerFan = cmp.Or(c.MaxPerFan, d.MaxPerFan)
 	c.AdmitPerMin = cmp.Or(c.AdmitPerMin, d.AdmitPerMin)
 	c.MaxActive = cmp.Or(c.MaxActive, d.MaxActive)
@@ -196,13 +215,17 @@ func (c Config) validate() error {
 		}
 	}
 	for name, p := range map[string]float64{
-		"mix-general": c.MixGA, "mix-seats": c.MixSeats, "decline": c.Decline, "sse": c.SSE,
+		"mix-general": c.MixGA, "mix-seats": c.MixSeats, "sse": c.SSE,
+		"pay-server": c.PayServer, "pay-3ds": c.Pay3DS, "pay-3ds-fail": c.Pay3DSFail, "decline": c.Decline, "pay-late": c.PayLate,
 		"abandon-queue": c.AbandonQueue, "abandon-admitted": c.AbandonAdmitted,
 		"abandon-hold": c.AbandonHold, "abandon-checkout": c.AbandonCheckout,
 	} {
 		if p < 0 || p > 1 {
 			return fmt.Errorf("%w: -%s %v is not a share in [0, 1]", ErrConfig, name, p)
 		}
+	}
+	if sum := c.PayServer + c.Pay3DS + c.Pay3DSFail + c.Decline + c.PayLate; sum > 1+1e-9 {
+		return fmt.Errorf("%w: -pay-server, -pay-3ds, -pay-3ds-fail, -decline and -pay-late add up to %v > 1", ErrConfig, sum)
 	}
 	switch {
 	case c.Fans < 1:
@@ -215,6 +238,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: -retries, -think and -open-in cannot be negative", ErrConfig)
 	case c.HoldTTL < time.Second || c.HoldTTL > time.Hour:
 		return fmt.Errorf("%w: -hold-ttl must be 1s to 1h", ErrConfig)
+	case c.CheckoutTTL < time.Second || c.CheckoutTTL > time.Hour:
+		return fmt.Errorf("%w: -checkout-ttl must be 1s to 1h", ErrConfig)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 // Package loadtest rehearses an on-sale against any onsale server: it simulates fans as fans behave (they arrive on
-// a curve, join the waiting room, poll or stream their place, hold seats, pay or fail to, and give up at every
-// step), measures every endpoint, samples the organizer's counters every second, audits the result for oversell,
+// a curve, join the waiting room, poll or stream their place, hold seats, pay in the page or let the server confirm,
+// pass, fail or miss 3-D Secure, and give up at every step), measures every endpoint and the time to pay, samples
+// the organizer's counters every second, audits the result for oversell and for late authorizations captured,
 // checks it against a budget and writes the report as JSON and as a self-contained HTML page.
 //
 // One process drives 100,000 fans on two cores: a fan is a small struct, not a goroutine. Each fan's next action

@@ -15,12 +15,17 @@ import (
 // backend configured, and returns its base URL.
 func startServer(t *testing.T, admin string) string {
 	t.Helper()
-	s := testserver.Start(t, testserver.Options{
+	return startService(t, admin).Base
+}
+
+// startService is startServer with the service's parts, for tests that look behind the HTTP API.
+func startService(t *testing.T, admin string) *testserver.Server {
+	t.Helper()
+	return testserver.Start(t, testserver.Options{
 		Config: core.Config{AdminToken: admin, Loops: true, SweepEvery: 100 * time.Millisecond},
 		// Fans who give up after admission keep their active place until their access ends: short here, so the
 		// places come back within the test.
 		Room: waitroom.Options{AccessTTL: 10 * time.Second, ArrivalTTL: 2 * time.Second}})
-	return s.Base
 }
 
 // TestEndToEndSmallOnSale sells a small venue to a crowd four times its size on the real server: the event sells

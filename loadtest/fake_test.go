@@ -14,15 +14,18 @@ import (
 
 // fakeServer is a tiny in-memory stand-in for the onsale API, enough to test the generator's plumbing and
 // behaviour without the real server: it admits fans at a rate, holds general units and seats, settles orders on
-// the first look after checkout, and can be told to oversell or to fail requests.
+// the first look after checkout (or, paid in the page, as the test provider's confirm and authenticate say), and can
+// be told to oversell, to capture authorizations made after pay_by, or to fail requests.
 type fakeServer struct {
-	t        *testing.T
-	srv      *httptest.Server
-	admitPS  float64       // fans admitted per second
-	minWait  time.Duration // no fan is admitted sooner than this after its join
-	oversell bool          // sell beyond capacity (to see the audit fail)
-	fail503  int           // the first try of every n-th hold request answers 503 before doing anything
-	admin    string
+	t           *testing.T
+	srv         *httptest.Server
+	admitPS     float64       // fans admitted per second
+	minWait     time.Duration // no fan is admitted sooner than this after its join
+	oversell    bool          // sell beyond capacity (to see the audit fail)
+	fail503     int           // the first try of every n-th hold request answers 503 before doing anything
+	admin       string
+	checkoutTTL time.Duration // how long a page payment may take (pay_by)
+	captureLate bool          // never cancel at pay_by and capture late authorizations (to see the audit fail)
 
 	mu        sync.Mutex
 	start     time.Time
@@ -32,6 +35,7 @@ type fakeServer struct {
 	holds     map[string]*fakeHold
 	idem      map[string]string // idempotency key → hold or order id
 	orders    map[string]*fakeHold
+	intents   map[string]*fakeHold // payment intent → hold
 	holdCalls int
 	keysSeen  map[string]int // Idempotency-Key → hold requests carrying it
 }
@@ -50,11 +54,15 @@ type fakeHold struct {
 	items                  []holdItem
 	seats                  []string
 	pm                     string
+	// Paid in the page: the intent's Stripe status, pay_by, and why the order failed.
+	pi, piStatus, reason string
+	payBy                time.Time
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
 	f := &fakeServer{t: t, admitPS: 1e9, admin: "secret", start: time.Now(), positions: map[string]int{}, joined: map[string]time.Time{},
-		holds: map[string]*fakeHold{}, idem: map[string]string{}, orders: map[string]*fakeHold{}, keysSeen: map[string]int{}}
+		holds: map[string]*fakeHold{}, idem: map[string]string{}, orders: map[string]*fakeHold{}, keysSeen: map[string]int{},
+		intents: map[string]*fakeHold{}, checkoutTTL: time.Second}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -101,6 +109,8 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(204)
 	case len(p) == 4 && p[1] == "holds" && p[3] == "checkout":
 		f.checkout(w, r, p[2])
+	case len(p) == 4 && p[1] == "test-payments" && r.Method == "POST":
+		f.testPayment(w, r, p[2], p[3])
 	case len(p) == 3 && p[1] == "orders":
 		h := f.orders[p[2]]
 		if h == nil {
@@ -109,28 +119,88 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		if h.status == "checkout" { // settles on the first look
 			if h.pm == cardDeclined {
-				h.status = "failed"
+				h.status, h.reason = "failed", "card_declined"
 				f.free(h)
 			} else {
-				h.status = "paid"
-				for _, it := range h.items {
-					f.ev.held[it.Section] -= it.Quantity
-					f.ev.sold[it.Section] += it.Quantity
-				}
+				f.sell(h)
 			}
 		}
-		status := map[string]string{"paid": "paid", "failed": "failed"}[h.status]
-		writeJSON(w, 200, map[string]any{"order_id": h.order, "hold_id": h.id, "status": cmpOr(status, "pending"), "seats": h.seats, "items": h.items})
+		if h.status == "page" && time.Now().After(h.payBy) && !f.captureLate { // the deadline's cancel, seen lazily
+			h.status, h.reason, h.piStatus = "failed", "hold-expired", "canceled"
+			f.free(h)
+		}
+		o := map[string]any{"order_id": h.order, "hold_id": h.id, "status": "pending", "seats": h.seats, "items": h.items,
+			"payment_intent": h.pi}
+		switch {
+		case h.status == "paid" || h.status == "failed":
+			o["status"], o["failure_reason"] = h.status, h.reason
+		case h.status == "page" && h.piStatus != "requires_capture":
+			pay := map[string]any{"provider": "test", "client_secret": h.pi + "_secret_x"}
+			if h.piStatus == "requires_action" {
+				pay["next_action"] = map[string]string{"type": "redirect", "url": "/pay/3ds/" + h.pi}
+			}
+			o["status"], o["payment"], o["pay_by"] = "requires_action", pay, h.payBy
+		}
+		writeJSON(w, 200, o)
 	default:
 		problem(w, 404, "not-found")
 	}
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
+// sell moves a hold's units from held to sold.
+func (f *fakeServer) sell(h *fakeHold) {
+	h.status = "paid"
+	for _, it := range h.items {
+		f.ev.held[it.Section] -= it.Quantity
+		f.ev.sold[it.Section] += it.Quantity
 	}
-	return b
+}
+
+// testPayment is the test provider's confirm and authenticate, with Stripe's test cards.
+func (f *fakeServer) testPayment(w http.ResponseWriter, r *http.Request, pi, action string) {
+	h := f.intents[pi]
+	if h == nil {
+		problem(w, 404, "not-found")
+		return
+	}
+	var b struct {
+		PaymentMethod string `json:"payment_method"`
+		Outcome       string `json:"outcome"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&b)
+	switch {
+	case action == "confirm" && h.piStatus == "requires_payment_method" && h.status == "page":
+		switch b.PaymentMethod {
+		case cardOK:
+			h.piStatus = "requires_capture"
+			f.sell(h)
+		case cardDeclined:
+			h.status, h.reason = "failed", "card_declined"
+			f.free(h)
+		case card3DS, cardAuthRequired:
+			h.piStatus = "requires_action"
+		default:
+			problem(w, 400, "bad-request")
+			return
+		}
+	case action == "authenticate" && h.piStatus == "requires_action" && h.status == "page":
+		late := time.Now().After(h.payBy)
+		switch {
+		case b.Outcome == "fail":
+			h.piStatus, h.status, h.reason = "requires_payment_method", "failed", "payment_intent_authentication_failure"
+			f.free(h)
+		case late && !f.captureLate:
+			h.piStatus, h.status, h.reason = "canceled", "failed", "hold-expired"
+			f.free(h)
+		default:
+			h.piStatus = "requires_capture"
+			f.sell(h)
+		}
+	default:
+		problem(w, 409, "conflict")
+		return
+	}
+	writeJSON(w, 200, map[string]any{"payment_intent": pi, "status": h.piStatus})
 }
 
 func (f *fakeServer) adminAPI(w http.ResponseWriter, r *http.Request, p []string) {
@@ -366,6 +436,10 @@ func (f *fakeServer) checkout(w http.ResponseWriter, r *http.Request, id string)
 	_ = json.NewDecoder(r.Body).Decode(&b)
 	if h.order == "" {
 		h.order, h.status, h.pm = "o"+h.id, "checkout", b.PaymentMethod
+		if b.PaymentMethod == "" { // paid in the page
+			h.status, h.pi, h.piStatus, h.payBy = "page", "pi_"+h.id, "requires_payment_method", time.Now().Add(f.checkoutTTL)
+			f.intents[h.pi] = h
+		}
 		f.orders[h.order] = h
 	}
 	writeJSON(w, 202, map[string]any{"order_id": h.order, "status": "pending"})

@@ -16,10 +16,10 @@ const (
 	fsHolding                   // holds units
 	fsPaying                    // checked out, order not settled yet
 	fsPaid                      // bought
-	fsDeclined                  // the payment failed (the declining card, or a refund)
+	fsDeclined                  // the payment failed (a declined card, failed 3-D Secure, or a refund)
 	fsSoldOut                   // the queue said sold-out or closed, or no units were left for it
 	fsAbandoned                 // gave up at some step
-	fsExpired                   // the hold expired before checkout
+	fsExpired                   // the hold expired: before checkout, or before the payment was authorized
 	fsUnsettled                 // stopped polling its order before it settled (the settle phase looks again)
 	fsFailed                    // gave up after errors
 	fanStateCount
@@ -40,6 +40,8 @@ const (
 	stepRelease
 	stepCheckout
 	stepOrder
+	stepConfirm      // the page confirms the card
+	stepAuthenticate // the fan answers 3-D Secure
 )
 
 // Where a fan plans to give up, drawn when it is created.
@@ -71,16 +73,19 @@ type fan struct {
 	quit     uint8
 	ask      uint8
 	qty      uint8
-	decline  bool
+	pay      payPath
+	stage    uint8 // how far the page got with the payment (stageCheckedOut …)
 	sse      bool
 	switched bool  // asked for the other kind of seat after a sold-out
 	attempts uint8 // retries of the current request
 	tries    uint8 // hold attempts
 	keys     uint16
 
-	joinedAt time.Duration // offsets from the run's start
-	leaveAt  time.Duration // when a fan that quits in the queue leaves
-	payUntil time.Duration // when a paying fan stops polling its order
+	joinedAt   time.Duration // offsets from the run's start
+	leaveAt    time.Duration // when a fan that quits in the queue leaves
+	payUntil   time.Duration // when a paying fan stops polling its order
+	checkoutAt time.Duration // when the checkout was first sent
+	payBy      time.Duration // the order's pay_by; 0 until seen
 
 	queueToken string
 	access     string
@@ -89,6 +94,7 @@ type fan struct {
 	section    string // the section of the current hold request
 	hold       *heldUnits
 	orderID    string
+	pi         string // the order's PaymentIntent
 }
 
 // heldUnits is what a fan's hold got.
@@ -153,21 +159,19 @@ type (
 		Items  []holdItem `json:"items"`
 	}
 	checkoutBody struct {
-		PaymentMethod string `json:"payment_method"`
+		PaymentMethod string `json:"payment_method,omitempty"` // omitted: the page confirms
 	}
 	orderAnswer struct {
-		OrderID string     `json:"order_id"`
-		HoldID  string     `json:"hold_id"`
-		Status  string     `json:"status"`
-		Seats   []string   `json:"seats"`
-		Items   []holdItem `json:"items"`
+		OrderID       string         `json:"order_id"`
+		HoldID        string         `json:"hold_id"`
+		Status        string         `json:"status"`
+		Seats         []string       `json:"seats"`
+		Items         []holdItem     `json:"items"`
+		PaymentIntent string         `json:"payment_intent"`
+		Payment       *paymentAnswer `json:"payment"`
+		FailureReason string         `json:"failure_reason"`
+		PayBy         *time.Time     `json:"pay_by"`
 	}
-)
-
-// Test cards of the payment provider (Stripe's test payment methods).
-const (
-	cardOK       = "pm_card_visa"
-	cardDeclined = "pm_card_chargeDeclined"
 )
 
 // act advances a fan by one request. It always either schedules the fan again or finishes it.
@@ -192,6 +196,10 @@ func (r *runner) act(f *fan) {
 		r.checkout(f)
 	case stepOrder:
 		r.pollOrder(f)
+	case stepConfirm:
+		r.confirm(f)
+	case stepAuthenticate:
+		r.authenticate(f)
 	}
 }
 
@@ -447,11 +455,12 @@ func (r *runner) release(f *fan) {
 func (r *runner) checkout(f *fan) {
 	if f.idem == "" {
 		f.newKey(r.runID)
-		pm := cardOK
-		if f.decline {
-			pm = cardDeclined
+		f.checkoutAt = r.sched.now()
+		var b checkoutBody
+		if f.pay == payServer {
+			b.PaymentMethod = f.pay.card()
 		}
-		f.body, _ = json.Marshal(checkoutBody{PaymentMethod: pm})
+		f.body, _ = json.Marshal(b)
 	}
 	rep := r.c.do(call{ep: EpCheckout, method: "POST", path: "/v1/holds/" + f.hold.id + "/checkout", body: f.body, auth: f.access, idemKey: f.idem})
 	if !rep.ok() {
@@ -471,7 +480,7 @@ func (r *runner) checkout(f *fan) {
 	f.idem, f.body = "", nil
 	f.orderID = o.OrderID
 	r.orders.add(OrderRecord{OrderID: o.OrderID, HoldID: f.hold.id, Status: o.Status, Units: f.hold.units,
-		Sections: f.hold.sections, Seats: f.hold.seats}, f.access)
+		Sections: f.hold.sections, Seats: f.hold.seats, Pay: f.pay.String()}, f.access, f.pay, r.sched.start.Add(f.checkoutAt))
 	r.setState(f, fsPaying)
 	f.payUntil = r.sched.now() + r.cfg.Settle
 	f.next = stepOrder
@@ -496,7 +505,16 @@ func (r *runner) pollOrder(f *fan) {
 		r.finish(f, fsPaid)
 	case "failed", "refunded":
 		r.seats.mark(f.hold.seats, false)
+		if o.FailureReason == "hold-expired" {
+			r.finish(f, fsExpired)
+			return
+		}
 		r.finish(f, fsDeclined)
+	case "requires_action":
+		if r.awaitingFan(f, o) {
+			return
+		}
+		fallthrough
 	default:
 		if r.sched.now() >= f.payUntil {
 			r.finish(f, fsUnsettled)

@@ -16,6 +16,7 @@ var reportTemplate string
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"ms":        func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
 	"pct":       func(v float64) string { return strconv.FormatFloat(100*v, 'f', 3, 64) + " %" },
+	"pct1":      func(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) + " %" },
 	"f1":        func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
 	"deref":     func(v *float64) float64 { return *v },
 	"add":       func(a, b int) int { return a + b },
@@ -202,6 +203,20 @@ type htmlView struct {
 	Charts      []chart
 	FanRows     []kv
 	ProblemRows []kv
+	OutcomeRows []outcomeRow
+	PathRows    []pathRow
+}
+
+// outcomeRow is one outcome of the orders: how many, their share, and the share the cards call for.
+type outcomeRow struct {
+	K               string
+	V               int64
+	Share, Expected float64
+}
+
+type pathRow struct {
+	PayPathReport
+	Outcomes string // "paid 590, hold-expired 2"
 }
 
 type kv struct {
@@ -220,6 +235,24 @@ func (r Report) WriteHTML(w io.Writer) error {
 	}
 	for _, k := range sortedKeys(r.Problems) {
 		v.ProblemRows = append(v.ProblemRows, kv{k, r.Problems[k]})
+	}
+	p := r.Payments
+	for _, k := range Outcomes {
+		if p.Outcomes[k] > 0 || p.Expected[k] > 0 {
+			v.OutcomeRows = append(v.OutcomeRows, outcomeRow{k, p.Outcomes[k], p.Shares[k], p.Expected[k]})
+		}
+	}
+	for _, pr := range p.Paths {
+		if pr.Orders == 0 && pr.Share == 0 {
+			continue
+		}
+		var outs []string
+		for _, k := range Outcomes {
+			if n := pr.Outcomes[k]; n > 0 {
+				outs = append(outs, k+" "+strconv.FormatInt(n, 10))
+			}
+		}
+		v.PathRows = append(v.PathRows, pathRow{pr, strings.Join(outs, ", ")})
 	}
 	if err := reportTmpl.Execute(w, v); err != nil {
 		return fmt.Errorf("write report HTML: %w", err)

@@ -14,21 +14,24 @@ type Endpoint string
 
 // The endpoints the generator measures.
 const (
-	EpJoin        Endpoint = "join"        // POST /v1/events/{event}/queue
-	EpPoll        Endpoint = "poll"        // GET /v1/events/{event}/queue
-	EpStream      Endpoint = "stream"      // GET /v1/events/{event}/queue/stream (time to the response head)
-	EpLeave       Endpoint = "leave"       // DELETE /v1/events/{event}/queue
-	EpHold        Endpoint = "hold"        // POST /v1/events/{event}/holds
-	EpRelease     Endpoint = "release"     // DELETE /v1/holds/{hold}
-	EpCheckout    Endpoint = "checkout"    // POST /v1/holds/{hold}/checkout
-	EpOrder       Endpoint = "order"       // GET /v1/orders/{order}
-	EpAdminEvent  Endpoint = "admin_event" // POST or GET /v1/admin/events[/{event}]
-	EpAdminStats  Endpoint = "admin_stats" // GET /v1/admin/events/{event}/stats
-	endpointCount          = 10
+	EpJoin         Endpoint = "join"         // POST /v1/events/{event}/queue
+	EpPoll         Endpoint = "poll"         // GET /v1/events/{event}/queue
+	EpStream       Endpoint = "stream"       // GET /v1/events/{event}/queue/stream (time to the response head)
+	EpLeave        Endpoint = "leave"        // DELETE /v1/events/{event}/queue
+	EpHold         Endpoint = "hold"         // POST /v1/events/{event}/holds
+	EpRelease      Endpoint = "release"      // DELETE /v1/holds/{hold}
+	EpCheckout     Endpoint = "checkout"     // POST /v1/holds/{hold}/checkout
+	EpConfirm      Endpoint = "confirm"      // POST /v1/test-payments/{payment_intent}/confirm (the fan's page)
+	EpAuthenticate Endpoint = "authenticate" // POST /v1/test-payments/{payment_intent}/authenticate (3-D Secure)
+	EpOrder        Endpoint = "order"        // GET /v1/orders/{order}
+	EpAdminEvent   Endpoint = "admin_event"  // POST or GET /v1/admin/events[/{event}]
+	EpAdminStats   Endpoint = "admin_stats"  // GET /v1/admin/events/{event}/stats
+	endpointCount           = 12
 )
 
 // Endpoints lists every endpoint in report order.
-var Endpoints = [endpointCount]Endpoint{EpJoin, EpPoll, EpStream, EpLeave, EpHold, EpRelease, EpCheckout, EpOrder, EpAdminEvent, EpAdminStats}
+var Endpoints = [endpointCount]Endpoint{EpJoin, EpPoll, EpStream, EpLeave, EpHold, EpRelease, EpCheckout, EpConfirm,
+	EpAuthenticate, EpOrder, EpAdminEvent, EpAdminStats}
 
 func endpointIndex(e Endpoint) int {
 	for i, x := range Endpoints {
@@ -93,12 +96,16 @@ func newRecorder() *recorder {
 
 // record counts one request: its latency, its status (0 when no answer came) and its problem type ("" when fine).
 func (r *recorder) record(e Endpoint, d time.Duration, status int, problem string) {
+	r.recordAs(e, d, status, problem, problem != "" && !expectedProblem(problem))
+}
+
+// recordAs counts one request as failed or not, whatever its problem type says.
+func (r *recorder) recordAs(e Endpoint, d time.Duration, status int, problem string, failed bool) {
 	i := endpointIndex(e)
 	if i < 0 {
 		return
 	}
 	us := max(d.Microseconds(), histMin)
-	failed := problem != "" && !expectedProblem(problem)
 	s := r.eps[i]
 	s.mu.Lock()
 	_ = s.all.RecordValue(min(us, histMax)) // clamped into range, so it cannot fail

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,7 @@ type Report struct {
 	Endpoints []EndpointReport `json:"endpoints"`
 	Problems  map[string]int64 `json:"problems"` // by problem type over all endpoints
 
+	Payments  Payments    `json:"payments"`      // how the fans paid and how their orders ended
 	QueueTime Percentiles `json:"queue_time_ms"` // join to admitted
 	Lag       Percentiles `json:"lag_ms"`        // how late the generator ran fans' actions; high means it was the bottleneck
 	SellOutS  *float64    `json:"sellout_s"`     // first sample with sold = capacity, from the first arrival; null if never
@@ -33,19 +35,22 @@ type Report struct {
 
 // Scenario is the part of the configuration that shaped the crowd.
 type Scenario struct {
-	Fans     int        `json:"fans"`
-	Arrival  string     `json:"arrival"`
-	WindowS  float64    `json:"window_s"`
-	Rate     float64    `json:"rate,omitempty"`
-	Quantity int        `json:"quantity"`
-	Decline  float64    `json:"decline"`
-	SSE      float64    `json:"sse"`
-	Workers  int        `json:"workers"`
-	Capacity int        `json:"capacity"`
-	Sections int        `json:"sections"`
-	SeedUsed uint64     `json:"seed"`
-	RunID    string     `json:"run_id"`
-	Abandon  [4]float64 `json:"abandon"` // queue, admitted, hold, checkout
+	Fans     int     `json:"fans"`
+	Arrival  string  `json:"arrival"`
+	WindowS  float64 `json:"window_s"`
+	Rate     float64 `json:"rate,omitempty"`
+	Quantity int     `json:"quantity"`
+	Decline  float64 `json:"decline"`
+	// Pay is the configured share of each payment path (browser takes what the others leave).
+	Pay          map[string]float64 `json:"pay"`
+	CheckoutTTLS float64            `json:"checkout_ttl_s"`
+	SSE          float64            `json:"sse"`
+	Workers      int                `json:"workers"`
+	Capacity     int                `json:"capacity"`
+	Sections     int                `json:"sections"`
+	SeedUsed     uint64             `json:"seed"`
+	RunID        string             `json:"run_id"`
+	Abandon      [4]float64         `json:"abandon"` // queue, admitted, hold, checkout
 }
 
 // FanOutcomes counts fans by where they ended.
@@ -97,6 +102,7 @@ func (r Report) Summary() string {
 	}
 	s += fmt.Sprintf("time in queue p50 %.0f ms, p95 %.0f ms, p99 %.0f ms; generator lag p99 %.1f ms\n",
 		r.QueueTime.P50, r.QueueTime.P95, r.QueueTime.P99, r.Lag.P99)
+	s += r.Payments.summary()
 	if r.SellOutS != nil {
 		s += fmt.Sprintf("sold out after %.1f s\n", *r.SellOutS)
 	} else {
@@ -106,7 +112,8 @@ func (r Report) Summary() string {
 	case !r.Audit.Checked:
 		s += "audit: not checked\n"
 	case r.Audit.Passed:
-		s += fmt.Sprintf("audit: passed (sold %d/%d, %d paid orders, %d units)\n", r.Audit.Sold, r.Audit.Capacity, r.Audit.PaidOrders, r.Audit.PaidUnits)
+		s += fmt.Sprintf("audit: passed (sold %d/%d, %d paid orders, %d units; %d late authorizations, none captured)\n",
+			r.Audit.Sold, r.Audit.Capacity, r.Audit.PaidOrders, r.Audit.PaidUnits, r.Audit.LateOrders)
 	default:
 		s += "audit: FAILED\n"
 		for _, f := range r.Audit.Failures {
@@ -115,6 +122,41 @@ func (r Report) Summary() string {
 	}
 	for _, v := range r.Violations {
 		s += "budget missed: " + v.String() + "\n"
+	}
+	return s
+}
+
+// summary is the payments' lines of the run's summary: the outcome mix against what the cards call for, the time
+// to pay, and one line per payment path that had orders.
+func (p Payments) summary() string {
+	if p.Orders == 0 {
+		return "payments: no orders\n"
+	}
+	s := fmt.Sprintf("payments: %d orders:", p.Orders)
+	for _, k := range Outcomes {
+		if n := p.Outcomes[k]; n > 0 || p.Expected[k] > 0 {
+			s += fmt.Sprintf(" %s %d (%.1f%%, expected %.1f%%)", k, n, 100*p.Shares[k], 100*p.Expected[k])
+		}
+	}
+	s += fmt.Sprintf("; %d unexpected\n", p.Unexpected)
+	s += fmt.Sprintf("time to pay p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms (%d paid)\n",
+		p.TimeToPay.P50, p.TimeToPay.P95, p.TimeToPay.P99, p.TimeToPay.Max, p.TimeToPay.Count)
+	s += fmt.Sprintf("%-10s %-32s %7s  %-28s %9s %9s\n", "pay", "card", "orders", "outcomes", "p50 ms", "p95 ms")
+	for _, pr := range p.Paths {
+		if pr.Orders == 0 {
+			continue
+		}
+		var outs []string
+		for _, k := range Outcomes {
+			if n := pr.Outcomes[k]; n > 0 {
+				outs = append(outs, fmt.Sprintf("%s %d", k, n))
+			}
+		}
+		p50, p95 := "-", "-" // nothing of this path was paid
+		if pr.TimeToPay.Count > 0 {
+			p50, p95 = fmt.Sprintf("%.0f", pr.TimeToPay.P50), fmt.Sprintf("%.0f", pr.TimeToPay.P95)
+		}
+		s += fmt.Sprintf("%-10s %-32s %7d  %-28s %9s %9s\n", pr.Path, pr.Card, pr.Orders, strings.Join(outs, ", "), p50, p95)
 	}
 	return s
 }

@@ -31,6 +31,9 @@ type runner struct {
 	general []SectionSpec
 	seated  []SectionSpec
 
+	checkoutTTL time.Duration // the event's: when pay_by is not in an order's answer
+	pay         [payPathCount]float64
+
 	states    [fanStateCount]atomic.Int64
 	remaining atomic.Int64
 	allDone   chan struct{}
@@ -74,26 +77,39 @@ func (r *runner) stateCounts() map[string]int64 {
 	return out
 }
 
-// orderBook keeps every order the fans placed, with an access token that may read it.
+// orderBook keeps every order the fans placed, with an access token that may read it, and times how long each
+// took from its checkout to being seen paid.
 type orderBook struct {
 	mu     sync.Mutex
-	orders map[string]*OrderRecord
-	tokens map[string]string
+	orders map[string]*bookEntry
 	seq    []string
+	ttp    [payPathCount]*durationHist
+	ttpAll *durationHist
+}
+
+type bookEntry struct {
+	OrderRecord
+	token string
+	path  payPath
+	at    time.Time // the checkout was sent
 }
 
 func newOrderBook() *orderBook {
-	return &orderBook{orders: map[string]*OrderRecord{}, tokens: map[string]string{}}
+	b := &orderBook{orders: map[string]*bookEntry{}, ttpAll: newDurationHist()}
+	for i := range b.ttp {
+		b.ttp[i] = newDurationHist()
+	}
+	return b
 }
 
-func (b *orderBook) add(o OrderRecord, token string) {
+func (b *orderBook) add(o OrderRecord, token string, path payPath, at time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, ok := b.orders[o.OrderID]; !ok {
-		b.seq = append(b.seq, o.OrderID)
+	if _, ok := b.orders[o.OrderID]; ok {
+		return // a repeated checkout answers the same order
 	}
-	b.orders[o.OrderID] = &o
-	b.tokens[o.OrderID] = token
+	b.seq = append(b.seq, o.OrderID)
+	b.orders[o.OrderID] = &bookEntry{OrderRecord: o, token: token, path: path, at: at}
 }
 
 // update takes an order's latest status, and its seats and items when the answer has them.
@@ -104,8 +120,14 @@ func (b *orderBook) update(id string, a orderAnswer) {
 	if o == nil {
 		return
 	}
+	if a.Status == "paid" && o.Status != "paid" {
+		d := time.Since(o.at)
+		b.ttp[o.path].add(d)
+		b.ttpAll.add(d)
+	}
 	if a.Status != "" {
 		o.Status = a.Status
+		o.FailureReason = a.FailureReason
 	}
 	if len(a.Seats) > 0 {
 		o.Seats = a.Seats
@@ -124,9 +146,9 @@ func (b *orderBook) unsettled() (ids, tokens []string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, id := range b.seq {
-		if !b.orders[id].settled() {
+		if o := b.orders[id]; !o.settled() {
 			ids = append(ids, id)
-			tokens = append(tokens, b.tokens[id])
+			tokens = append(tokens, o.token)
 		}
 	}
 	return ids, tokens
@@ -137,7 +159,7 @@ func (b *orderBook) all() []OrderRecord {
 	defer b.mu.Unlock()
 	out := make([]OrderRecord, 0, len(b.seq))
 	for _, id := range b.seq {
-		out = append(out, *b.orders[id])
+		out = append(out, b.orders[id].OrderRecord)
 	}
 	return out
 }
@@ -166,8 +188,8 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	r := &runner{cfg: cfg, c: c, rec: rec, orders: newOrderBook(), runID: cfg.RunID,
-		allDone: make(chan struct{}), queueTime: newDurationHist(), lag: newDurationHist()}
+	r := &runner{cfg: cfg, c: c, rec: rec, orders: newOrderBook(), runID: cfg.RunID, checkoutTTL: cfg.CheckoutTTL,
+		pay: cfg.payShares(), allDone: make(chan struct{}), queueTime: newDurationHist(), lag: newDurationHist()}
 
 	sections, created, err := r.setup(ctx)
 	if err != nil {
@@ -242,7 +264,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 		Created:   created,
 		Scenario: Scenario{Fans: cfg.Fans, Arrival: cfg.Arrival, WindowS: curve.Window.Seconds(), Rate: curve.Rate,
 			Quantity: cfg.Quantity, Decline: cfg.Decline, SSE: cfg.SSE, Workers: cfg.Workers, Sections: len(sections),
-			SeedUsed: cfg.Seed, RunID: cfg.RunID,
+			SeedUsed: cfg.Seed, RunID: cfg.RunID, CheckoutTTLS: r.checkoutTTL.Seconds(), Pay: map[string]float64{},
 			Abandon: [4]float64{cfg.AbandonQueue, cfg.AbandonAdmitted, cfg.AbandonHold, cfg.AbandonCheckout}},
 		Fans:      r.stateCounts(),
 		Endpoints: rec.endpointReports(elapsed),
@@ -253,6 +275,12 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 	for _, s := range sections {
 		rep.Scenario.Capacity += s.units()
 	}
+	shares := cfg.payShares()
+	for p, share := range shares {
+		rep.Scenario.Pay[payPath(p).String()] = share
+	}
+	orders := r.orders.all()
+	rep.Payments = paymentsReport(orders, shares, &r.orders.ttp, r.orders.ttpAll)
 	rep.Problems = problemTotals(rep.Endpoints)
 	for _, e := range rep.Endpoints {
 		rep.Totals.Requests += e.Requests
@@ -266,7 +294,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 	if statsErr != nil {
 		rep.Audit = Audit{Failures: []string{"could not read the stats after the run: " + statsErr.Error()}}
 	} else {
-		rep.Audit = auditSale(before, after, r.orders.all())
+		rep.Audit = auditSale(before, after, orders)
 	}
 	disp.done(rep)
 	return rep, nil
@@ -295,7 +323,7 @@ func (r *runner) newFan(i int) *fan {
 		f.ask = askAdjacent
 	}
 	f.qty = uint8(1 + f.intn(min(cfg.Quantity, 255)))
-	f.decline = f.chance(cfg.Decline)
+	f.pay = drawPay(f, r.pay)
 	f.sse = f.chance(cfg.SSE)
 	return f
 }
@@ -309,10 +337,14 @@ func (r *runner) setup(ctx context.Context) ([]SectionSpec, bool, error) {
 			return nil, false, fmt.Errorf("event %s: read its definition: %s", r.event, rep)
 		}
 		var ev struct {
-			Sections []SectionSpec `json:"sections"`
+			Sections     []SectionSpec `json:"sections"`
+			CheckoutTTLS int           `json:"checkout_ttl_s"`
 		}
 		if err := json.Unmarshal(rep.body, &ev); err != nil || len(ev.Sections) == 0 {
 			return nil, false, fmt.Errorf("event %s: its definition lists no sections (%v)", r.event, err)
+		}
+		if ev.CheckoutTTLS > 0 {
+			r.checkoutTTL = time.Duration(ev.CheckoutTTLS) * time.Second
 		}
 		return ev.Sections, false, nil
 	}
@@ -328,16 +360,17 @@ func (r *runner) setup(ctx context.Context) ([]SectionSpec, bool, error) {
 		MaxActive   int       `json:"max_active"`
 	}
 	body := struct {
-		ID        string        `json:"id"`
-		Name      string        `json:"name"`
-		Currency  string        `json:"currency"`
-		HoldTTLS  int           `json:"hold_ttl_s"`
-		MaxPerFan int           `json:"max_per_fan"`
-		Sections  []SectionSpec `json:"sections"`
-		Waves     []wave        `json:"waves"`
+		ID           string        `json:"id"`
+		Name         string        `json:"name"`
+		Currency     string        `json:"currency"`
+		HoldTTLS     int           `json:"hold_ttl_s"`
+		CheckoutTTLS int           `json:"checkout_ttl_s"`
+		MaxPerFan    int           `json:"max_per_fan"`
+		Sections     []SectionSpec `json:"sections"`
+		Waves        []wave        `json:"waves"`
 	}{
 		ID: r.event, Name: "load test " + r.runID, Currency: "EUR",
-		HoldTTLS: int(r.cfg.HoldTTL / time.Second), MaxPerFan: r.cfg.MaxPerFan,
+		HoldTTLS: int(r.cfg.HoldTTL / time.Second), CheckoutTTLS: int(r.cfg.CheckoutTTL / time.Second), MaxPerFan: r.cfg.MaxPerFan,
 		Waves: []wave{{ID: "general", StartsAt: time.Now().Add(r.cfg.OpenIn).UTC().Truncate(time.Second),
 			AdmitPerMin: r.cfg.AdmitPerMin, MaxActive: r.cfg.MaxActive}},
 	}
@@ -348,6 +381,7 @@ func (r *runner) setup(ctx context.Context) ([]SectionSpec, bool, error) {
 		body.Sections = append(body.Sections, s)
 	}
 	raw, _ := json.Marshal(body)
+	r.checkoutTTL = time.Duration(body.CheckoutTTLS) * time.Second
 	rep := r.c.doRetry(ctx, call{ep: EpAdminEvent, method: "POST", path: "/v1/admin/events", body: raw, auth: r.cfg.Admin}, r.cfg.Retries)
 	if !rep.ok() {
 		detail := ""

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +124,40 @@ func TestRunAuditCatchesOversell(t *testing.T) {
 	v := rep.Check(Budget{Overall: OverallBudget{AuditMustPass: true}})
 	if len(v) != 1 || v[0].Metric != "audit_must_pass" {
 		t.Fatalf("violations %v, want the audit", v)
+	}
+}
+
+// A server that captures authorizations made after pay_by fails the run's audit: the check can fail.
+func TestRunAuditCatchesALateCapture(t *testing.T) {
+	t.Parallel()
+	fs := newFakeServer(t)
+	fs.captureLate = true
+	fs.checkoutTTL = 500 * time.Millisecond
+	cfg := fastConfig(fs.srv.URL)
+	cfg.Sections, cfg.Fans, cfg.SSE = "GA:general:1000", 100, 0
+	cfg.AbandonQueue, cfg.AbandonAdmitted, cfg.AbandonHold = 0, 0, 0
+	cfg.PayLate, cfg.Decline = 0.2, 0
+	rep, err := Run(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Audit.Passed || rep.Audit.LateOrders == 0 || rep.Audit.LateCaptured != rep.Audit.LateOrders {
+		t.Fatalf("late captures passed the audit: %+v", rep.Audit)
+	}
+	if !strings.Contains(strings.Join(rep.Audit.Failures, "\n"), "a late authorization was captured") {
+		t.Fatalf("failures %q", rep.Audit.Failures)
+	}
+	// The same fans against an honest server: the late orders fail hold-expired and the audit passes.
+	honest := newFakeServer(t)
+	honest.checkoutTTL = 500 * time.Millisecond
+	cfg.Base = honest.srv.URL
+	rep, err = Run(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := rep.Payments.Paths[slices.IndexFunc(rep.Payments.Paths, func(p PayPathReport) bool { return p.Path == "late" })]
+	if !rep.Audit.Passed || rep.Audit.LateOrders == 0 || late.Outcomes[OutcomeHoldExpired] != late.Orders {
+		t.Fatalf("honest server: audit %+v, late orders %+v", rep.Audit, late)
 	}
 }
 

@@ -31,7 +31,9 @@ func loadtestCmd(ctx context.Context, args []string, getenv func(string) string,
 		fmt.Fprint(fs.Output(), `Usage: onsale loadtest -base URL -admin TOKEN [flags]
 
 Sends a crowd of simulated fans through an on-sale on a running server (queue, hold, checkout, with abandonment
-at every step), audits it for oversell, checks it against -budget and writes -json and -html reports.
+at every step), pays the way fans do (in the page, with 3-D Secure passed, failed or too late, declines, and
+server-confirmed cards; the -pay-* shares), audits it for oversell and for late authorizations captured, checks it
+against -budget and writes -json and -html reports.
 Exit status 1 when the budget is missed or the run cannot start. See loadtest/README.md.
 
 Flags:

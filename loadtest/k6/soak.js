@@ -3,7 +3,7 @@
 //   k6 run -e BASE=http://127.0.0.1:8080 -e ADMIN=$ONSALE_ADMIN_TOKEN -e RATE=200 -e DURATION=30m soak.js
 import { sleep } from 'k6';
 import { parseBudget, thresholdsFrom } from './lib/budget.js';
-import { audit, cfg, createEvent, fan } from './lib/onsale.js';
+import { audit, cfg, createEvent, expectedOutcomes, fan } from './lib/onsale.js';
 
 const budget = parseBudget(open(__ENV.BUDGET || '../budget.json'));
 const rate = Number(__ENV.RATE || 100);
@@ -20,7 +20,7 @@ export const options = {
       maxVUs: Number(__ENV.MAX_VUS || rate * 60),
     },
   },
-  thresholds: thresholdsFrom(budget, { sellout: false }),
+  thresholds: thresholdsFrom(budget, { sellout: false, outcomes: expectedOutcomes() }),
 };
 
 export function setup() {

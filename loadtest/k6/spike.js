@@ -2,7 +2,7 @@
 //   k6 run -e BASE=http://127.0.0.1:8080 -e ADMIN=$ONSALE_ADMIN_TOKEN -e PEAK=2000 -e CAPACITY=5000 spike.js
 import { sleep } from 'k6';
 import { parseBudget, thresholdsFrom } from './lib/budget.js';
-import { audit, cfg, createEvent, fan, observe, selloutS } from './lib/onsale.js';
+import { audit, cfg, createEvent, expectedOutcomes, fan, observe, selloutS } from './lib/onsale.js';
 
 const budget = parseBudget(open(__ENV.BUDGET || '../budget.json'));
 const peak = Number(__ENV.PEAK || 1000); // fans arriving per second at open
@@ -26,7 +26,7 @@ export const options = {
     },
     observer: { executor: 'constant-vus', vus: 1, duration, exec: 'observer' },
   },
-  thresholds: thresholdsFrom(budget, { sellout: true }),
+  thresholds: thresholdsFrom(budget, { sellout: true, outcomes: expectedOutcomes() }),
 };
 
 export function setup() {

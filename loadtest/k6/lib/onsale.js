@@ -16,8 +16,14 @@ export const cfg = {
   admitPerMin: Number(__ENV.ADMIT_PER_MIN || 60000),
   maxActive: Number(__ENV.MAX_ACTIVE || 2000),
   holdTTL: Number(__ENV.HOLD_TTL_S || 120),
+  checkoutTTL: Number(__ENV.CHECKOUT_TTL_S || 30), // pay_by of the created event's orders
   quantity: Number(__ENV.QUANTITY || 2),
+  // The payment mix, as `onsale loadtest`: shares of the fans; the rest confirm pm_card_visa in the page.
+  payServer: Number(__ENV.PAY_SERVER || 0.10),
+  pay3ds: Number(__ENV.PAY_3DS || 0.15),
+  pay3dsFail: Number(__ENV.PAY_3DS_FAIL || 0.05),
   decline: Number(__ENV.DECLINE || 0.05),
+  payLate: Number(__ENV.PAY_LATE || 0.05),
   abandonQueue: Number(__ENV.ABANDON_QUEUE || 0.05),
   abandonAdmitted: Number(__ENV.ABANDON_ADMITTED || 0.02),
   abandonHold: Number(__ENV.ABANDON_HOLD || 0.03),
@@ -32,6 +38,53 @@ export const selloutS = new Trend('sellout_s');
 export const queueTime = new Trend('queue_time', true);
 export const fansPaid = new Counter('fans_paid');
 export const fansSoldOut = new Counter('fans_sold_out');
+export const timeToPay = new Trend('time_to_pay', true); // checkout sent to the order seen paid
+// One sample per order in each: the outcome mix, for thresholds around the shares the mix calls for.
+export const payOutcomes = {
+  paid: new Rate('pay_paid'),
+  declined: new Rate('pay_declined'),
+  '3ds-failed': new Rate('pay_3ds_failed'),
+  'hold-expired': new Rate('pay_hold_expired'),
+};
+
+/**
+ * How a fan pays: the card and whether the page confirms it (Stripe's test payment methods).
+ * @typedef {'browser' | '3ds' | '3ds-fail' | 'decline' | 'late' | 'server'} PayPath
+ * @type {Record<PayPath, string>}
+ */
+const cards = {
+  browser: 'pm_card_visa',
+  '3ds': 'pm_card_threeDSecure2Required',
+  '3ds-fail': 'pm_card_threeDSecure2Required',
+  decline: 'pm_card_chargeDeclined',
+  late: 'pm_card_authenticationRequired', // passes 3-D Secure only after pay_by: must end failed hold-expired
+  server: 'pm_card_visa',
+};
+
+// A late fan authenticates this long after pay_by, so neither clock can put it before the deadline.
+const lateMarginMs = 500;
+
+/** @returns {PayPath} a path drawn from the mix */
+export function drawPath() {
+  let p = Math.random();
+  /** @type {[PayPath, number][]} */
+  const shares = [['server', cfg.payServer], ['3ds', cfg.pay3ds], ['3ds-fail', cfg.pay3dsFail], ['decline', cfg.decline], ['late', cfg.payLate]];
+  for (const [path, share] of shares) {
+    if (p < share) return path;
+    p -= share;
+  }
+  return 'browser';
+}
+
+/** @returns {Record<string, number>} the share of the orders each outcome should have, from the mix */
+export function expectedOutcomes() {
+  return {
+    paid: Math.max(0, 1 - cfg.pay3dsFail - cfg.decline - cfg.payLate),
+    declined: cfg.decline,
+    '3ds-failed': cfg.pay3dsFail,
+    'hold-expired': cfg.payLate,
+  };
+}
 
 // Contention answers are expected (sold-out, seats-unavailable: 409; hold-expired: 410): not failures.
 const contention = http.expectedStatuses({ min: 200, max: 299 }, 409, 410);
@@ -100,7 +153,8 @@ export function createEvent(over = {}) {
     sections.push({ id: 'A', kind: 'seated', price: 9000, rows: Array.from({ length: rows }, (_, i) => ({ row: String(i + 1), seats })) });
   }
   const ev = {
-    id, name: `k6 ${cfg.runId}`, currency: 'EUR', hold_ttl_s: cfg.holdTTL, max_per_fan: cfg.maxPerFan, sections,
+    id, name: `k6 ${cfg.runId}`, currency: 'EUR', hold_ttl_s: cfg.holdTTL, checkout_ttl_s: cfg.checkoutTTL,
+    max_per_fan: cfg.maxPerFan, sections,
     waves: [{
       id: 'general', starts_at: new Date(Date.now() + 1000 * (over.openInS || 0)).toISOString().replace(/\.\d+Z$/, 'Z'),
       admit_per_min: over.admitPerMin || cfg.admitPerMin, max_active: over.maxActive || cfg.maxActive,
@@ -213,23 +267,91 @@ export function release(holdId, access) {
 }
 
 /**
- * Checks a hold out with a card that succeeds or declines, and polls the order until it settles.
+ * The outcome of a settled order, named as `onsale loadtest` names it.
+ * @param {any} o
+ */
+function outcomeOf(o) {
+  if (o.status !== 'failed') return o.status;
+  switch (o.failure_reason) {
+    case 'hold-expired': return 'hold-expired';
+    case 'payment_intent_authentication_failure': return '3ds-failed';
+    case 'capture-failed': case '': case undefined: case 'canceled': return 'failed';
+  }
+  return 'declined';
+}
+
+/**
+ * The test provider's confirm or authenticate call (what Stripe.js and the bank's page do).
+ * @param {string} pi
+ * @param {'confirm' | 'authenticate'} action
+ * @param {object} payload
+ */
+function testPayment(pi, action, payload) {
+  return http.post(`${cfg.base}/v1/test-payments/${pi}/${action}`, JSON.stringify(payload), params(action));
+}
+
+/**
+ * Checks a hold out and pays the way the path says: the server confirms the card, or the page confirms it and
+ * the fan answers 3-D Secure (a late fan only after pay_by). Polls the order until it settles and records the
+ * time to pay and the outcome.
  * @param {string} holdId
  * @param {string} access
- * @param {boolean} decline
+ * @param {PayPath} [path]
  * @returns {string} the order's final status, or why there is none
  */
-export function checkout(holdId, access, decline) {
-  const pm = decline ? 'pm_card_chargeDeclined' : 'pm_card_visa';
-  const res = send('POST', `${cfg.base}/v1/holds/${holdId}/checkout`, JSON.stringify({ payment_method: pm }), params('checkout', bearer(access)));
+export function pay(holdId, access, path = drawPath()) {
+  const started = Date.now();
+  const payload = path === 'server' ? { payment_method: cards.server } : {};
+  const res = send('POST', `${cfg.base}/v1/holds/${holdId}/checkout`, JSON.stringify(payload), params('checkout', bearer(access)));
   const o = body(res);
   if (res.status !== 202 || !o) return `checkout ${res.status}`;
-  for (let i = 0; i < 120; i++) {
+  const settleMs = 1000 * Number(__ENV.SETTLE_S || 30);
+  let until = Date.now() + settleMs;
+  let stage = 'checked-out';
+  let payBy = 0;
+  /** @param {string} pi */
+  const authenticate = (pi) => {
+    if (path === 'late') {
+      const at = (payBy || started + 1000 * cfg.checkoutTTL) + lateMarginMs;
+      until = Math.max(until, at + settleMs);
+      sleep(Math.max(0, at - Date.now()) / 1000); // on the bank's page past the deadline
+    } else {
+      sleep(Math.random() * cfg.thinkS);
+    }
+    testPayment(pi, 'authenticate', { outcome: path === '3ds-fail' ? 'fail' : 'succeed' });
+    stage = 'authenticated';
+  };
+  while (Date.now() < until) {
     sleep(0.25);
     const r = http.get(`${cfg.base}/v1/orders/${o.order_id}`, params('order', bearer(access)));
     const s = body(r);
-    if (r.status === 200 && s && ['paid', 'failed', 'refunded'].includes(s.status)) return s.status;
+    if (r.status !== 200 || !s) continue;
+    if (['paid', 'failed', 'refunded'].includes(s.status)) {
+      const outcome = outcomeOf(s);
+      for (const [k, rate] of Object.entries(payOutcomes)) rate.add(k === outcome);
+      if (s.status === 'paid') timeToPay.add(Date.now() - started);
+      if (path === 'late') auditPassed.add(outcome === 'hold-expired'); // a late authorization is never captured
+      return s.status;
+    }
+    if (s.status !== 'requires_action' || path === 'server' || !s.payment) continue;
+    if (s.pay_by) {
+      payBy = Date.parse(s.pay_by);
+      until = Math.max(until, payBy + lateMarginMs + settleMs);
+    }
+    const pi = s.payment_intent || String(s.payment.client_secret || '').split('_secret_')[0];
+    if (!pi) continue;
+    if (stage === 'checked-out' && s.payment.client_secret && !s.payment.next_action) {
+      sleep(Math.random() * cfg.thinkS); // types the card
+      const c = testPayment(pi, 'confirm', { payment_method: cards[path] });
+      stage = 'confirmed';
+      const answer = body(c);
+      if (c.status === 200 && answer && answer.status === 'requires_action') authenticate(pi);
+    } else if (stage === 'confirmed' && s.payment.next_action) {
+      authenticate(pi);
+    }
   }
+  for (const rate of Object.values(payOutcomes)) rate.add(false);
+  if (path === 'late') auditPassed.add(false); // not settled: nothing to check against
   return 'pending';
 }
 
@@ -261,5 +383,5 @@ export function fan(event) {
     return;
   }
   if (quits.checkout) return; // walks away: the hold expires
-  if (checkout(h.id, access, Math.random() < cfg.decline) === 'paid') fansPaid.add(1);
+  if (pay(h.id, access) === 'paid') fansPaid.add(1);
 }
