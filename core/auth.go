@@ -68,29 +68,17 @@ func bearer(ctx *fasthttp.RequestCtx) []byte {
 
 // organizer checks that the request carries organizer credentials.
 func (a *authenticator) organizer(ctx *fasthttp.RequestCtx) error {
-	tok := bearer(ctx)
-	if len(tok) == 0 {
-		return errNoCredentials
-	}
-	if len(a.adminToken) > 0 && subtle.ConstantTimeCompare(tok, a.adminToken) == 1 {
-		return nil
-	}
-	if a.verifier == nil {
-		return errBadCredential
-	}
-	c, err := a.verify(ctx, string(tok))
-	if err != nil {
-		return err
-	}
-	if !c.hasRole(a.role) {
-		return errNotOrganizer
-	}
-	return nil
+	return a.staff(ctx, errNotOrganizer, a.role)
 }
 
 // door checks that the request carries door staff's credentials: an organizer's, or an OIDC token with the door
 // role (scanner phones need not carry full organizer rights).
 func (a *authenticator) door(ctx *fasthttp.RequestCtx) error {
+	return a.staff(ctx, errNotDoor, a.role, doorRole)
+}
+
+// staff accepts the static admin token, or an OIDC token carrying one of roles (denied answers one without).
+func (a *authenticator) staff(ctx *fasthttp.RequestCtx, denied *problemError, roles ...string) error {
 	tok := bearer(ctx)
 	if len(tok) == 0 {
 		return errNoCredentials
@@ -105,8 +93,8 @@ func (a *authenticator) door(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	if !c.hasRole(a.role) && !c.hasRole(doorRole) {
-		return errNotDoor
+	if !slices.ContainsFunc(roles, c.hasRole) {
+		return denied
 	}
 	return nil
 }

@@ -111,6 +111,17 @@ func TestOIDCOrganizer(t *testing.T) {
 	if r := e.do("GET", "/v1/admin/events/oidc/stats", nil, e.adminAuth()...); r.status != 200 {
 		t.Fatalf("the static admin token still works: %v", r)
 	}
+	// Door staff scan with the door role, which opens nothing else.
+	door := is.token(nil, map[string]any{"sub": "gate-1", "roles": []string{"door"}})
+	if r := e.do("GET", "/v1/events/oidc/checkin/keys", nil, bearer(door)...); r.status != 200 {
+		t.Fatalf("door role at the door: %v", r)
+	}
+	if r := e.do("GET", "/v1/events/oidc/checkin/revoked", nil, bearer(keycloak)...); r.status != 200 {
+		t.Fatalf("organizer role at the door: %v", r)
+	}
+	problem(t, "door role in the console", e.do("GET", "/v1/admin/events/oidc", nil, bearer(door)...), 403, "forbidden")
+	fan := is.token(nil, map[string]any{"sub": "fan-1", "roles": []string{"fan"}})
+	problem(t, "fan at the door", e.do("GET", "/v1/events/oidc/checkin/keys", nil, bearer(fan)...), 403, "forbidden")
 }
 
 func TestOIDCFans(t *testing.T) {
