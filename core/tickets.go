@@ -47,6 +47,9 @@ type TicketLedger interface {
 	TicketKeys(ctx context.Context, event string) ([]settlement.TicketKey, error)
 }
 
+// orderTokenLabel derives the order tokens' key from the ticket key.
+const orderTokenLabel = "onsale order tokens v1"
+
 // derive gives each use of the configured ticket key its own key.
 func derive(master []byte, label string) []byte {
 	m := hmac.New(sha256.New, master)
@@ -63,7 +66,7 @@ func newTicketing(ledger TicketLedger, master []byte, now func() time.Time) (*ti
 	if err != nil {
 		return nil, fmt.Errorf("core: ticket key: %w", err)
 	}
-	orders, err := tickets.NewOrderTokens(derive(master, "onsale order tokens v1"))
+	orders, err := tickets.NewOrderTokens(derive(master, orderTokenLabel))
 	if err != nil {
 		return nil, fmt.Errorf("core: ticket key: %w", err)
 	}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"net/url"
 	"testing"
 	"time"
 
@@ -58,6 +59,12 @@ func TestTicketKeys(t *testing.T) {
 	}
 	if _, err := b.orders.Verify(tok); err == nil {
 		t.Fatal("an order token verified under another ticket key")
+	}
+	// The link notifications carry opens the order on a server with the same ticket key.
+	link := must(OrderLink(masterA, "https://tickets.example"))(t)(settlement.Order{ID: "ord_2"})
+	u := must(url.Parse(link))(t)
+	if id, err := a.orders.Verify(u.Query().Get("t")); err != nil || id != "ord_2" || u.Path != "/o/ord_2" || u.Host != "tickets.example" {
+		t.Fatalf("order link %s: %s %v", link, id, err)
 	}
 }
 

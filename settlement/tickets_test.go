@@ -74,6 +74,21 @@ func TestTicketsIssuedAndRevoked(t *testing.T) {
 	})
 }
 
+// TestBookingEventLinksTheOrder: a paid order's booking event carries the link to its order page.
+func TestBookingEventLinksTheOrder(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		f := setup(t, b, settlement.Options{OrderURL: func(o settlement.Order) string { return "https://t.example/o/" + o.ID }})
+		o := f.await(t, f.checkout(t, "wyn", 1, "pm_card_visa").ID)
+		if ev := f.booking(t, o.ID); ev.OrderURL != "https://t.example/o/"+o.ID {
+			t.Fatalf("booking event %+v", ev)
+		}
+		failed := f.await(t, f.checkout(t, "wyn", 1, "pm_card_chargeDeclined").ID)
+		if ev := f.booking(t, failed.ID); ev.OrderURL != "" {
+			t.Fatalf("a failed order's booking event links %q", ev.OrderURL)
+		}
+	})
+}
+
 // TestCheckIn: of 50 concurrent scans of one ticket exactly one enters; a repeated nonce replays its first
 // answer; a ticket enters again only after an exit; a verdict decided before the ledger (invalid) is recorded
 // and replayed too; the door stats count entries per gate.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -32,6 +33,7 @@ type config struct {
 	StripeAPIBase       string
 	StripeWebhookSecret string
 	StripePublishable   string
+	PublicURL           string // where fans reach the site, for links in notifications
 
 	TokenSecret   string
 	TicketKey     []byte // 32 bytes: seals the events' ticket signing keys, signs order tokens
@@ -87,6 +89,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 	fs.StringVar(&c.StripeKey, "stripe-key", env("ONSALE_STRIPE_KEY", ""), "Stripe secret key; test payments when empty (ONSALE_STRIPE_KEY)")
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", env("ONSALE_STRIPE_API_BASE", ""), "Stripe API base URL, e.g. stripe-mock's (ONSALE_STRIPE_API_BASE)")
 	fs.StringVar(&c.StripeWebhookSecret, "stripe-webhook-secret", env("ONSALE_STRIPE_WEBHOOK_SECRET", ""), "Stripe webhook endpoint secret (ONSALE_STRIPE_WEBHOOK_SECRET)")
+	fs.StringVar(&c.PublicURL, "public-url", env("ONSALE_PUBLIC_URL", ""), "the URL fans reach the site at, for the order links notifications carry; links are paths when empty (ONSALE_PUBLIC_URL)")
 	fs.StringVar(&c.StripePublishable, "stripe-publishable-key", env("ONSALE_STRIPE_PUBLISHABLE_KEY", ""), "Stripe publishable key: the fan's page enters cards with Stripe's Payment Element (ONSALE_STRIPE_PUBLISHABLE_KEY)")
 	fs.StringVar(&c.TokenSecret, "token-secret", env("ONSALE_TOKEN_SECRET", ""), "HMAC key of queue and access tokens, ≥ 16 bytes, shared by all replicas; random per process when empty (ONSALE_TOKEN_SECRET)")
 	ticketKey := fs.String("ticket-key", env("ONSALE_TICKET_KEY", ""), "base64 of 32 bytes sealing the events' ticket keys and signing order tokens, shared by all replicas; generated and logged when empty (ONSALE_TICKET_KEY)")
@@ -167,6 +170,13 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 				errs = append(errs, fmt.Errorf("ticket key: %w", err))
 			}
 			c.generatedTicketKey = k
+		}
+		if c.PublicURL != "" {
+			u, err := url.Parse(c.PublicURL)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+				errs = append(errs, fmt.Errorf("public URL %q: want http(s)://host[/path]", c.PublicURL))
+			}
+			c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 		}
 		if c.AdminToken == "" && c.OIDCIssuer == "" {
 			c.AdminToken, c.generatedAdmin = randomHex(16), true

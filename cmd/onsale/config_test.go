@@ -59,6 +59,7 @@ func TestParseConfig(t *testing.T) {
 		{"--migrate", "perhaps"}, {"--no-such-flag"}, {"extra-argument"},
 		{"--audit-every", "0s"}, {"--audit-every", "often"}, {"--stats-every", "1ms"},
 		{"--idle-ttl", "0s"}, {"--idle-ttl", "11m"}, {"--idle-ttl", "soon"},
+		{"--public-url", "tickets.example"}, {"--public-url", "ftp://tickets.example"}, {"--public-url", "https://t.example/?a=1"},
 		{"--ticket-key", "c2hvcnQ="}, {"--ticket-key", "not base64!"}, {"--ticket-key-file", "/no/such/file"},
 		{"--ticket-key", "bGFwdG9wLXRpY2tldC1rZXktY2hhbmdlLW1lLTMyYiE=", "--ticket-key-file", "/etc/hostname"},
 	} {

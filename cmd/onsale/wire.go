@@ -158,6 +158,9 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (_ *system, err er
 	if s.tpay != nil {
 		opts.ReturnURL = fanPageReturn
 	}
+	if opts.OrderURL, err = core.OrderLink(cfg.TicketKey, cfg.PublicURL); err != nil {
+		return nil, fmt.Errorf("order links: %w", err)
+	}
 	s.settl = settlement.New(ledger, bus, pay, s.inv, opts)
 	if s.tpay != nil {
 		s.tpay.SetNotify(notifySettlement(s.settl, log))

@@ -84,6 +84,7 @@ func (n *Notifier) Notify(ctx context.Context, ev settlement.BookingEvent) error
 		Payload: map[string]any{
 			"type": ev.Type, "order_id": ev.OrderID, "event": ev.Event, "status": ev.Status,
 			"seats": ev.Seats, "items": ev.Lines, "total": ev.Total, "currency": ev.Currency, "reason": ev.Reason,
+			"order_url": ev.OrderURL,
 		},
 		TransactionID: ev.OrderID + ":" + ev.Type,
 	})

@@ -21,7 +21,8 @@ func TestMain(m *testing.M) {
 }
 
 var booking = settlement.BookingEvent{Type: settlement.TopicBookingConfirmed, OrderID: "ord_1", Event: "tour", Fan: "alice",
-	Status: settlement.Paid, Seats: []string{"A-1-1"}, Total: 9000, Currency: "EUR"}
+	OrderURL: "https://tickets.example/o/ord_1?t=o1.x",
+	Status:   settlement.Paid, Seats: []string{"A-1-1"}, Total: 9000, Currency: "EUR"}
 
 func TestTrigger(t *testing.T) {
 	t.Parallel()
@@ -41,7 +42,8 @@ func TestTrigger(t *testing.T) {
 			t.Error(err)
 		}
 		if body.Name != "booking-wf" || body.To["subscriberId"] != "alice" || body.Payload["order_id"] != "ord_1" ||
-			body.Payload["total"] != float64(9000) || body.TransactionID != "ord_1:booking.confirmed" {
+			body.Payload["total"] != float64(9000) || body.TransactionID != "ord_1:booking.confirmed" ||
+			body.Payload["order_url"] != booking.OrderURL {
 			t.Errorf("body %+v", body)
 		}
 		if n == 1 {
