@@ -203,7 +203,7 @@ func FuzzAppendJSONString(f *testing.F) {
 
 // FuzzMatchPath: no path makes the router panic, and a matched id never contains a slash.
 func FuzzMatchPath(f *testing.F) {
-	for _, s := range []string{"/v1/events/e/holds", "/v1/holds/e.abc/checkout", "/v1/events//queue", "/e/", "/e/x/",
+	for _, s := range []string{"/v1/events/e/holds", "/v1/holds/e.abc/checkout", "/v1/events//queue", "/e/", "/e/x/", "/o/", "/o/x/",
 		"/v1/admin/events/x/stats", "/v1/orders/", "//", ""} {
 		f.Add(s)
 	}
@@ -212,7 +212,7 @@ func FuzzMatchPath(f *testing.F) {
 		if id < 0 || id > nPatterns || strings.Contains(string(arg), "/") {
 			t.Fatalf("%q → %d %q", p, id, arg)
 		}
-		if id != nPatterns && id >= pPage && len(arg) == 0 && (id == pPage || id >= pAdminEvent && id != pWebhook) {
+		if id != nPatterns && id >= pPage && len(arg) == 0 && (id == pPage || id == pOrderPage || id >= pAdminEvent && id != pWebhook) {
 			t.Fatalf("%q matched %d with an empty id", p, id)
 		}
 	})

@@ -332,6 +332,16 @@ func (s *Server) getOrder(ctx *fasthttp.RequestCtx, id string) error {
 			return errNotFound
 		}
 	}
+	v, err := s.viewOrder(o)
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, v)
+}
+
+// viewOrder is an order as its fan sees it, in the API and on the order page: with its tickets and their signed
+// codes once paid.
+func (s *Server) viewOrder(o settlement.Order) (orderView, error) {
 	v := orderView{OrderID: o.ID, HoldID: o.HoldID, Event: o.Event, Status: string(o.Status), Seats: o.Seats,
 		Items: o.Lines, Total: money{o.Total, o.Currency}, PaymentIntent: o.PaymentIntent,
 		Payment: s.paymentOf(o), FailureReason: o.FailureReason, RefundReason: o.RefundReason,
@@ -347,13 +357,13 @@ func (s *Server) getOrder(ctx *fasthttp.RequestCtx, id string) error {
 		defer cancel()
 		ts, err := s.settl.Tickets(tctx, o.ID)
 		if err != nil {
-			return err
+			return orderView{}, err
 		}
 		if v.Tickets, err = s.tickets.views(tctx, ts, o.Event); err != nil {
-			return err
+			return orderView{}, err
 		}
 	}
-	return writeJSON(ctx, fasthttp.StatusOK, v)
+	return v, nil
 }
 
 // webhook: POST /v1/webhooks/stripe; the settlement verifies the signature.

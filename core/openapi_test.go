@@ -119,7 +119,7 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 	// Every path of the contract is in the document.
 	want := []string{"/healthz", "/readyz", "/metrics", "/v1/admin/events", "/v1/admin/events/{event}",
 		"/v1/admin/events/{event}/admission", "/v1/admin/events/{event}/stats", "/v1/events/{event}/queue",
-		"/v1/events/{event}/queue/stream", "/e/{event}", "/admin", "/v1/events/{event}/holds", "/v1/holds/{hold}",
+		"/v1/events/{event}/queue/stream", "/e/{event}", "/o/{order}", "/admin", "/v1/events/{event}/holds", "/v1/holds/{hold}",
 		"/v1/holds/{hold}/checkout", "/v1/orders/{order}", "/v1/events/{event}/availability", "/v1/webhooks/stripe",
 		"/openapi.json", "/openapi.yaml", "/docs", "/v1/test-payments/{payment_intent}/confirm",
 		"/v1/test-payments/{payment_intent}/authenticate", "/pay/3ds/{payment_intent}", "/v1/admin/orders/{order}/refund",
@@ -930,6 +930,8 @@ func TestOpenAPIConformance(t *testing.T) {
 		code, _ := first["code"].(string)
 		tid, _ := first["ticket_id"].(string)
 		e.check(t, oaCall{method: "GET", path: "/v1/orders/ord_nope", header: oaBearer(otok), status: 404, problem: "not-found"})
+		e.check(t, oaCall{method: "GET", path: "/o/" + order + "?t=" + otok, status: 200})
+		e.check(t, oaCall{method: "GET", path: "/o/" + order + "?t=" + otok + "x", status: 404, problem: "not-found"})
 
 		door := "/v1/events/" + ev + "/checkin"
 		keys := e.check(t, oaCall{method: "GET", path: door + "/keys", header: admin, status: 200})

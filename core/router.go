@@ -63,6 +63,7 @@ const (
 	pReadyz
 	pMetrics
 	pPage
+	pOrderPage
 	pAdminPage
 	pDocs
 	pOpenAPI
@@ -113,6 +114,7 @@ func (s *Server) routes() []*pattern {
 	add(pReadyz, "/readyz", map[method]handler{mGET: s.readyz})
 	add(pMetrics, "/metrics", map[method]handler{mGET: s.serveMetrics})
 	add(pPage, "/e/{event}", map[method]handler{mGET: s.eventPage})
+	add(pOrderPage, "/o/{order}", map[method]handler{mGET: s.orderPage})
 	add(pAdminPage, "/admin", map[method]handler{mGET: s.adminPage})
 	add(pDocs, "/docs", map[method]handler{mGET: s.docsPage})
 	add(pOpenAPI, "/openapi.yaml", map[method]handler{mGET: s.openAPI})
@@ -264,6 +266,10 @@ func matchPath(path []byte) (int, []byte) {
 	} else if rest, ok := bytes.CutPrefix(path, []byte("/e/")); ok {
 		if arg, tail := segment(rest); len(tail) == 0 || string(tail) == "/" {
 			return pPage, arg
+		}
+	} else if rest, ok := bytes.CutPrefix(path, []byte("/o/")); ok {
+		if arg, tail := segment(rest); len(tail) == 0 {
+			return pOrderPage, arg
 		}
 	}
 	return nPatterns, nil
