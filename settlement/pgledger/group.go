@@ -324,19 +324,43 @@ const transitionSQL = `WITH t AS (
 		INSERT INTO outbox (message_id, topic, body)
 		SELECT m.id, m.topic, m.body FROM unnest($10::int[], $11::text[], $12::text[], $13::text[]) AS m(i, id, topic, body)
 		WHERE m.i IN (SELECT i FROM upd)
-	), tk AS (
+	)`
+
+// ticketsCTE writes the tickets of the transitions to paid that applied; revokeCTE revokes the tickets of the
+// orders whose refund was asked for, or that were refunded. Each is in the statement only when its batch needs
+// it, so that a batch of payments costs no ticket statement it does not use.
+const (
+	ticketsCTE = `, tk AS (
 		INSERT INTO tickets (id, order_id, event_id, section, seat)
 		SELECT k.id, k.order_id, k.event_id, k.section, k.seat
 		FROM unnest($20::int[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[])
 			AS k(i, id, order_id, event_id, section, seat)
 		WHERE k.i IN (SELECT i FROM upd)
 		ON CONFLICT (id) DO NOTHING
-	), rv AS (
+	)`
+	revokeCTE = `, rv AS (
 		UPDATE tickets SET status = 'revoked', inside = false, updated_at = now()
 		WHERE order_id IN (SELECT t.id FROM t WHERE (t.refund OR t.to_status = 'refunded') AND t.i IN (SELECT i FROM upd))
 			AND status <> 'revoked'
-	)
-	SELECT * FROM upd`
+	)`
+)
+
+// transitionSQLs[tickets][revoke] is transitionSQL with the CTEs a batch needs.
+var transitionSQLs = func() (out [2][2]string) {
+	for tk := range 2 {
+		for rv := range 2 {
+			q := transitionSQL
+			if tk == 1 {
+				q += ticketsCTE
+			}
+			if rv == 1 {
+				q += revokeCTE
+			}
+			out[tk][rv] = q + ` SELECT * FROM upd`
+		}
+	}
+	return out
+}()
 
 // qualifiedOrderColumns are orderColumns read from orders o where other tables share column names.
 const qualifiedOrderColumns = `o.id, o.hold_id, o.event_id, o.fan, o.status, o.seats, o.lines, o.total, o.currency,
@@ -357,6 +381,7 @@ func queueTransitions(pb *pgx.Batch, batch []*stmt) {
 		mIdx                                         []int32
 		mID, mTopic, mBody                           []string
 		kIdx                                         []int32
+		revoke                                       bool
 		kID, kOrder, kEvent, kSection, kSeat         []string
 		from                                         strings.Builder
 	)
@@ -378,6 +403,7 @@ func queueTransitions(pb *pgx.Batch, batch []*stmt) {
 			payBys[i] = &t.PayBy
 		}
 		secrets[i], refunds[i], refundReasons[i] = t.ClientSecret, t.RequestRefund, t.RefundReason
+		revoke = revoke || t.RequestRefund || t.To == settlement.Refunded
 		if t.NextAction != nil {
 			actionTypes[i], actionURLs[i] = t.NextAction.Type, t.NextAction.URL
 		}
@@ -389,9 +415,17 @@ func queueTransitions(pb *pgx.Batch, batch []*stmt) {
 			kEvent, kSection, kSeat = append(kEvent, k.Event), append(kSection, k.Section), append(kSeat, k.Seat)
 		}
 	}
-	pb.Queue(transitionSQL, idx, ids, tos, froms, keys, intents, reasons, deadlines, msg,
-		mIdx, mID, mTopic, mBody, secrets, actionTypes, actionURLs, payBys, refunds, refundReasons,
-		kIdx, kID, kOrder, kEvent, kSection, kSeat).Query(func(rows pgx.Rows) error {
+	args := []any{idx, ids, tos, froms, keys, intents, reasons, deadlines, msg,
+		mIdx, mID, mTopic, mBody, secrets, actionTypes, actionURLs, payBys, refunds, refundReasons}
+	withTickets, withRevoke := 0, 0
+	if len(kID) > 0 {
+		withTickets = 1
+		args = append(args, kIdx, kID, kOrder, kEvent, kSection, kSeat)
+	}
+	if revoke {
+		withRevoke = 1
+	}
+	pb.Queue(transitionSQLs[withTickets][withRevoke], args...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var i int32
 			o, err := scanOrder(rows, &i)
