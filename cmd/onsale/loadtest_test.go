@@ -21,10 +21,10 @@ func ltArgs(base string, fans, capacity string, extra ...string) []string {
 		"-arrival", "spike", "-window", "300ms", "-hold-ttl", "2s", "-checkout-ttl", "2s", "-max-active", "200",
 		// No fan walks away once admitted: an idle admitted fan keeps an active slot for the waiting room's idle
 		// time (2 min), longer than this run, and with the last units left that slot is the one the queue needs.
-		// For the same reason the server confirms all payments but the declined ones: units that come back from a
-		// slower failed payment in the page would find the fans told sold-out meanwhile still holding their slots.
+		// For the same reason every payment is confirmed by the server and succeeds: units that come back from a
+		// failed payment would find the fans told sold-out meanwhile still holding their slots.
 		"-think", "20ms", "-patience", "1s", "-abandon-admitted", "0", "-abandon-hold", "0", "-abandon-checkout", "0",
-		"-pay-server", "0.95", "-pay-3ds", "0", "-pay-3ds-fail", "0", "-pay-late", "0", "-decline", "0.05",
+		"-pay-server", "1", "-pay-3ds", "0", "-pay-3ds-fail", "0", "-pay-late", "0", "-decline", "0",
 		"-sse", "0.05", "-max-sse", "10",
 		"-workers", "32", "-max-conns", "64", "-duration", "60s", "-settle", "10s", "-order-poll", "20ms", "-sample", "100ms",
 		"-seed", "11"}, extra...)
