@@ -101,14 +101,11 @@ func (s *Server) checkin(ctx *fasthttp.RequestCtx, event string) error {
 
 // checkinKeys: GET /v1/events/{event}/checkin/keys, the event's public keys as a JWKS.
 func (s *Server) checkinKeys(ctx *fasthttp.RequestCtx, event string) error {
-	if err := s.auth.door(ctx); err != nil {
+	actx, cancel, err := s.atTheDoor(ctx, event)
+	if err != nil {
 		return err
 	}
-	actx, cancel := adminCtx()
 	defer cancel()
-	if _, err := s.inv.Event(actx, event); err != nil {
-		return fmt.Errorf("event %s: %w", event, err)
-	}
 	if _, err := s.tickets.signer(actx, event); err != nil { // an event's first key, if it has none yet
 		return fmt.Errorf("ticket keys of %s: %w", event, err)
 	}
@@ -126,19 +123,29 @@ type revokedView struct {
 
 // checkinRevoked: GET /v1/events/{event}/checkin/revoked.
 func (s *Server) checkinRevoked(ctx *fasthttp.RequestCtx, event string) error {
-	if err := s.auth.door(ctx); err != nil {
+	actx, cancel, err := s.atTheDoor(ctx, event)
+	if err != nil {
 		return err
 	}
-	actx, cancel := adminCtx()
 	defer cancel()
-	if _, err := s.inv.Event(actx, event); err != nil {
-		return fmt.Errorf("event %s: %w", event, err)
-	}
 	ids, asOf, err := s.settl.RevokedTickets(actx, event)
 	if err != nil {
 		return fmt.Errorf("revoked tickets of %s: %w", event, err)
 	}
 	return writeJSON(ctx, fasthttp.StatusOK, revokedView{Revoked: ids, AsOf: asOf})
+}
+
+// atTheDoor checks door staff's credentials and that the event exists; cancel ends the returned context.
+func (s *Server) atTheDoor(ctx *fasthttp.RequestCtx, event string) (context.Context, context.CancelFunc, error) {
+	if err := s.auth.door(ctx); err != nil {
+		return nil, nil, err
+	}
+	actx, cancel := adminCtx()
+	if _, err := s.inv.Event(actx, event); err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("event %s: %w", event, err)
+	}
+	return actx, cancel, nil
 }
 
 func printableASCII(s string) bool {
