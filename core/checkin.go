@@ -135,6 +135,35 @@ func (s *Server) checkinRevoked(ctx *fasthttp.RequestCtx, event string) error {
 	return writeJSON(ctx, fasthttp.StatusOK, revokedView{Revoked: ids, AsOf: asOf})
 }
 
+type rotatedView struct {
+	Current string `json:"current"` // the kid that signs the event's codes from now on
+	tickets.JWKSet
+}
+
+// rotateTicketKey: POST /v1/admin/events/{event}/ticket-keys → 201: a new key signs the event's codes from now on;
+// the older ones stay in the JWKS and keep verifying what they signed. Scanners fetch the keys again before the
+// doors open.
+func (s *Server) rotateTicketKey(ctx *fasthttp.RequestCtx, event string) error {
+	if err := s.auth.organizer(ctx); err != nil {
+		return err
+	}
+	actx, cancel := adminCtx()
+	defer cancel()
+	if _, err := s.inv.Event(actx, event); err != nil {
+		return fmt.Errorf("event %s: %w", event, err)
+	}
+	k, err := s.tickets.rotate(actx, event, true)
+	if err != nil {
+		return fmt.Errorf("rotate the ticket key of %s: %w", event, err)
+	}
+	keys, err := s.tickets.keys(actx, event)
+	if err != nil {
+		return fmt.Errorf("ticket keys of %s: %w", event, err)
+	}
+	s.log.Info("ticket key rotated", "event", event, "kid", k.ID)
+	return writeJSON(ctx, fasthttp.StatusCreated, rotatedView{Current: k.ID, JWKSet: tickets.PublicJWKS(keys)})
+}
+
 // atTheDoor checks door staff's credentials and that the event exists; cancel ends the returned context.
 func (s *Server) atTheDoor(ctx *fasthttp.RequestCtx, event string) (context.Context, context.CancelFunc, error) {
 	if err := s.auth.door(ctx); err != nil {

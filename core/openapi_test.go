@@ -37,6 +37,7 @@ import (
 
 	"github.com/onsale/onsale/core"
 	"github.com/onsale/onsale/internal/testenv"
+	"github.com/onsale/onsale/tickets"
 )
 
 // The API document (openapi.yaml) is checked three ways: it loads and validates with kin-openapi; a strict variant
@@ -124,7 +125,8 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 		"/openapi.json", "/openapi.yaml", "/docs", "/v1/test-payments/{payment_intent}/confirm",
 		"/v1/test-payments/{payment_intent}/authenticate", "/pay/3ds/{payment_intent}", "/v1/admin/orders/{order}/refund",
 		"/v1/admin/events/{event}/cancel",
-		"/v1/events/{event}/checkin", "/v1/events/{event}/checkin/keys", "/v1/events/{event}/checkin/revoked"}
+		"/v1/events/{event}/checkin", "/v1/events/{event}/checkin/keys", "/v1/events/{event}/checkin/revoked",
+		"/v1/admin/events/{event}/ticket-keys"}
 	for _, p := range want {
 		if doc.Paths.Value(p) == nil {
 			t.Errorf("path %s is missing", p)
@@ -967,6 +969,28 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 		if st := e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev + "/stats", header: admin, status: 200}); st.body["checked_in"] != float64(1) {
 			t.Errorf("stats checked_in %v", st.body["checked_in"])
+		}
+
+		// A rotation: new codes carry the new key, the old code still verifies at the door.
+		rot := "/v1/admin/events/" + ev + "/ticket-keys"
+		e.check(t, oaCall{method: "POST", path: rot, invalid: true, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "POST", path: "/v1/admin/events/nope-" + ev + "/ticket-keys", header: admin, status: 404, problem: "not-found"})
+		r := e.check(t, oaCall{method: "POST", path: rot, header: admin, status: 201})
+		if ks, _ := r.body["keys"].([]any); len(ks) < 2 || r.str("current") == "" {
+			t.Fatalf("rotation answered %s", r.raw)
+		}
+		again := e.check(t, oaCall{method: "GET", path: path, header: oaBearer(otok), status: 200})
+		ts2, _ := again.body["tickets"].([]any)
+		second, _ := ts2[1].(map[string]any)
+		code2, _ := second["code"].(string)
+		if kid, _, _ := tickets.Peek(code2); kid != r.str("current") {
+			t.Errorf("after the rotation a code is signed by %q, want %q", kid, r.str("current"))
+		}
+		if r := e.check(t, oaCall{method: "POST", path: door, body: map[string]any{"code": code2, "nonce": "rot1"}, header: admin, status: 200}); r.str("result") != "ok" {
+			t.Errorf("the re-signed second ticket answered %s", r.raw)
+		}
+		if r := e.check(t, oaCall{method: "POST", path: door, body: map[string]any{"code": code, "nonce": "rot2", "direction": "exit"}, header: admin, status: 200}); r.str("result") != "ok" {
+			t.Errorf("the first ticket's old code at the exit answered %s", r.raw)
 		}
 	})
 

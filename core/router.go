@@ -73,6 +73,7 @@ const (
 	pAdminAdmission
 	pAdminStats
 	pAdminCancel
+	pAdminTicketKeys
 	pQueue
 	pQueueStream
 	pHolds
@@ -124,6 +125,7 @@ func (s *Server) routes() []*pattern {
 	add(pAdminAdmission, "/v1/admin/events/{event}/admission", map[method]handler{mPATCH: s.patchAdmission})
 	add(pAdminStats, "/v1/admin/events/{event}/stats", map[method]handler{mGET: s.eventStats})
 	add(pAdminCancel, "/v1/admin/events/{event}/cancel", map[method]handler{mPOST: s.cancelEvent})
+	add(pAdminTicketKeys, "/v1/admin/events/{event}/ticket-keys", map[method]handler{mPOST: s.rotateTicketKey})
 	add(pQueue, "/v1/events/{event}/queue", map[method]handler{mPOST: s.join, mGET: s.queueStatus, mDELETE: s.leave})
 	add(pQueueStream, "/v1/events/{event}/queue/stream", map[method]handler{mGET: s.queueStream})
 	add(pHolds, "/v1/events/{event}/holds", map[method]handler{mPOST: s.createHold})
@@ -246,6 +248,8 @@ func matchPath(path []byte) (int, []byte) {
 			return pAdminStats, arg
 		case "/cancel":
 			return pAdminCancel, arg
+		case "/ticket-keys":
+			return pAdminTicketKeys, arg
 		}
 	} else if rest, ok := bytes.CutPrefix(path, []byte("/v1/admin/orders/")); ok {
 		if arg, tail := segment(rest); string(tail) == "/refund" {
