@@ -17,8 +17,7 @@ import (
 // private halves sealed under a key derived from the configured ticket key; codes are signed when an order is
 // read (Ed25519 is deterministic, so a code never changes while its key is current).
 
-// keyCacheTTL bounds how long a process signs with a key after another one rotated in a newer key, and how long an
-// event without keys (an unknown id in a forged code) is remembered as such.
+// keyCacheTTL bounds how long a process signs with a key after another one rotated in a newer key.
 const keyCacheTTL = 30 * time.Second
 
 type ticketing struct {
@@ -27,9 +26,9 @@ type ticketing struct {
 	orders *tickets.OrderTokens
 	now    func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]eventKeys
-	make  sync.Mutex // one key created at a time, so concurrent first reads agree on one key
+	mu       sync.Mutex
+	cache    map[string]eventKeys
+	creating sync.Mutex // one key created at a time, so concurrent first reads agree on one key
 }
 
 type eventKeys struct {
@@ -98,9 +97,11 @@ func (t *ticketing) load(ctx context.Context, event string) ([]tickets.Key, erro
 		}
 		keys = append(keys, tickets.Key{ID: s.ID, Event: s.Event, Public: s.Public, Private: priv, CreatedAt: s.CreatedAt})
 	}
-	t.mu.Lock()
-	t.cache[event] = eventKeys{keys: keys, at: t.now()}
-	t.mu.Unlock()
+	if len(keys) > 0 { // an event with no keys (an id a forged code made up) is not kept: the cache stays bounded
+		t.mu.Lock()
+		t.cache[event] = eventKeys{keys: keys, at: t.now()}
+		t.mu.Unlock()
+	}
 	return keys, nil
 }
 
@@ -120,8 +121,8 @@ func (t *ticketing) signer(ctx context.Context, event string) (tickets.Key, erro
 // rotate adds a new signing key to an event; old keys keep verifying. Unless force, a key another caller made
 // meanwhile is taken instead.
 func (t *ticketing) rotate(ctx context.Context, event string, force bool) (tickets.Key, error) {
-	t.make.Lock()
-	defer t.make.Unlock()
+	t.creating.Lock()
+	defer t.creating.Unlock()
 	keys, err := t.load(ctx, event)
 	if err != nil {
 		return tickets.Key{}, err
