@@ -287,7 +287,8 @@ type statsView struct {
 	SectionStats    []sectionView  `json:"sections"`
 	CheckedIn       int            `json:"checked_in"`
 	Inside          int            `json:"inside"`
-	Gates           map[string]int `json:"gates"` // first entries per gate
+	Gates           map[string]int `json:"gates"`     // first entries per gate
+	Conflicts       int            `json:"conflicts"` // let in offline, then refused by the ledger
 }
 
 func (s *Server) stats(ctx context.Context, event string) (inventory.Event, statsView, waitroom.Stats, error) {
@@ -311,7 +312,7 @@ func (s *Server) stats(ctx context.Context, event string) (inventory.Event, stat
 	if err != nil {
 		return ev, statsView{}, waitroom.Stats{}, fmt.Errorf("door stats of %s: %w", event, err)
 	}
-	v.CheckedIn, v.Inside, v.Gates = door.CheckedIn, door.Inside, door.Gates
+	v.CheckedIn, v.Inside, v.Gates, v.Conflicts = door.CheckedIn, door.Inside, door.Gates, door.Conflicts
 	defs := make(map[string]inventory.Section, len(ev.Sections))
 	for _, d := range ev.Sections {
 		defs[d.ID] = d

@@ -25,6 +25,8 @@ type checkinBody struct {
 	Gate      string     `json:"gate"`
 	Direction string     `json:"direction"`
 	ScannedAt *time.Time `json:"scanned_at"`
+	// Admitted: the scanner, offline, already let the holder in; a refusal now is counted as a conflict.
+	Admitted bool `json:"admitted"`
 }
 
 type checkinView struct {
@@ -62,7 +64,7 @@ func (s *Server) checkin(ctx *fasthttp.RequestCtx, event string) error {
 	if _, err := s.inv.Event(actx, event); err != nil {
 		return fmt.Errorf("event %s: %w", event, err)
 	}
-	scan := settlement.Scan{Event: event, Nonce: b.Nonce, Gate: b.Gate, Direction: dir}
+	scan := settlement.Scan{Event: event, Nonce: b.Nonce, Gate: b.Gate, Direction: dir, Admitted: b.Admitted}
 	if b.ScannedAt != nil {
 		scan.ScannedAt = b.ScannedAt.UTC()
 	}

@@ -227,6 +227,9 @@ type Scan struct {
 	Gate      string
 	Direction string // entry or exit
 	ScannedAt time.Time
+	// Admitted: a scanner that was offline let the holder in on its own verdict before uploading the scan; the
+	// ledger refusing such a scan is a conflict (see DoorStats).
+	Admitted bool
 }
 
 // Check-in results (API.md, Check-in).
@@ -251,6 +254,9 @@ type DoorStats struct {
 	Inside    int            `json:"inside"`
 	CheckedIn int            `json:"checked_in"` // tickets that entered at least once
 	Gates     map[string]int `json:"gates"`      // first entries per gate
+	// Conflicts: scans a scanner admitted while offline and the ledger then refused (the ticket had entered
+	// elsewhere, or was revoked): people inside who should not be.
+	Conflicts int `json:"conflicts"`
 }
 
 // Cancellation is an event's cancellation and how far its refunds are.

@@ -164,8 +164,44 @@ func TestCheckIn(t *testing.T) {
 			t.Fatalf("unknown ticket %+v", r)
 		}
 		st := must(f.ledger.DoorStats(ctx, f.event))(t)
-		if st.CheckedIn != 1 || st.Inside != 1 || st.Gates["north"] != 1 {
+		if st.CheckedIn != 1 || st.Inside != 1 || st.Gates["north"] != 1 || st.Conflicts != 0 {
 			t.Fatalf("door stats %+v", st)
+		}
+	})
+}
+
+// TestCheckInConflicts: scans that scanners admitted while offline and upload later count as conflicts when the
+// ledger refuses them (entered elsewhere first, or revoked), once per scan however often it is uploaded; admitted
+// scans the ledger accepts, and refused scans nobody admitted, are no conflict.
+func TestCheckInConflicts(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		f := setup(t, b, settlement.Options{})
+		ctx := context.Background()
+		o := f.await(t, f.checkout(t, "cory", 2, "pm_card_visa").ID)
+		ts := must(f.svc.Tickets(ctx, o.ID))(t)
+		offline := time.Now().Add(-time.Minute).UTC()
+		upload := func(nonce, gate, ticket string, admitted bool) settlement.ScanResult {
+			return must(f.ledger.CheckIn(ctx, settlement.Scan{Event: f.event, Nonce: nonce, TicketID: ticket, Gate: gate,
+				Direction: "entry", ScannedAt: offline, Admitted: admitted}))(t)
+		}
+		if r := upload("a1", "north", ts[0].ID, true); r.Result != settlement.ScanOK {
+			t.Fatalf("first offline entry %+v", r)
+		}
+		if r := upload("b1", "south", ts[0].ID, true); r.Result != settlement.ScanAlreadyUsed {
+			t.Fatalf("the same ticket let in at another gate %+v", r)
+		}
+		upload("b1", "south", ts[0].ID, true)  // the upload retried
+		upload("b2", "south", ts[0].ID, false) // refused at the gate too: nobody got in
+		if r := upload("c1", "east", ts[1].ID, true); r.Result != settlement.ScanOK {
+			t.Fatalf("the other ticket %+v", r)
+		}
+		if st := must(f.ledger.DoorStats(ctx, f.event))(t); st.Conflicts != 1 || st.CheckedIn != 2 {
+			t.Fatalf("door stats %+v, want 1 conflict and 2 checked in", st)
+		}
+		bad := settlement.Scan{Event: f.event, Nonce: "d1", Verdict: settlement.ScanInvalid, Admitted: true}
+		must(f.ledger.CheckIn(ctx, bad))(t)
+		if st := must(f.ledger.DoorStats(ctx, f.event))(t); st.Conflicts != 2 {
+			t.Fatalf("door stats %+v after an admitted invalid code, want 2 conflicts", st)
 		}
 	})
 }

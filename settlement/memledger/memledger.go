@@ -42,6 +42,7 @@ type Ledger struct {
 	tickets   map[string]*ticket               // by id
 	byOrder   map[string][]string              // order → ticket ids, in order
 	scans     map[string]settlement.ScanResult // event + "\x00" + nonce
+	conflicts map[string]int                   // event → scans admitted offline that the ledger refused
 	keys      map[string][]settlement.TicketKey
 	now       func() time.Time
 }
@@ -60,7 +61,7 @@ func New() *Ledger {
 		orders: map[string]*order{}, byHold: map[string]string{}, byKey: map[string]string{},
 		byPI: map[string]string{}, processed: map[string]bool{}, events: map[string]inventory.Event{},
 		cancels: map[string]*settlement.Cancellation{}, tickets: map[string]*ticket{}, byOrder: map[string][]string{},
-		scans: map[string]settlement.ScanResult{}, keys: map[string][]settlement.TicketKey{}, now: time.Now,
+		scans: map[string]settlement.ScanResult{}, conflicts: map[string]int{}, keys: map[string][]settlement.TicketKey{}, now: time.Now,
 	}
 }
 

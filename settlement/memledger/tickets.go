@@ -60,6 +60,9 @@ func (l *Ledger) CheckIn(_ context.Context, s settlement.Scan) (settlement.ScanR
 	if r.Result == "" {
 		r.Result, r.FirstEntryAt = l.checkInTicket(s)
 	}
+	if s.Admitted && r.Result != settlement.ScanOK {
+		l.conflicts[s.Event]++
+	}
 	l.scans[key] = r
 	return r, nil
 }
@@ -91,7 +94,7 @@ func (l *Ledger) checkInTicket(s settlement.Scan) (string, time.Time) {
 func (l *Ledger) DoorStats(_ context.Context, event string) (settlement.DoorStats, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := settlement.DoorStats{Gates: map[string]int{}}
+	st := settlement.DoorStats{Gates: map[string]int{}, Conflicts: l.conflicts[event]}
 	for _, t := range l.tickets {
 		if t.Event != event || t.FirstEntryAt.IsZero() {
 			continue

@@ -77,9 +77,9 @@ func (l *Ledger) CheckIn(ctx context.Context, s settlement.Scan) (settlement.Sca
 		if !s.ScannedAt.IsZero() {
 			scanned = &s.ScannedAt
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO checkin_scans (event_id, nonce, ticket_id, gate, direction, scanned_at)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id, nonce) DO NOTHING`,
-			s.Event, s.Nonce, s.TicketID, s.Gate, s.Direction, scanned)
+		tag, err := tx.Exec(ctx, `INSERT INTO checkin_scans (event_id, nonce, ticket_id, gate, direction, scanned_at, admitted)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id, nonce) DO NOTHING`,
+			s.Event, s.Nonce, s.TicketID, s.Gate, s.Direction, scanned, s.Admitted)
 		if err != nil {
 			return err
 		}
@@ -182,7 +182,15 @@ func (l *Ledger) DoorStats(ctx context.Context, event string) (settlement.DoorSt
 		st.Inside += inside
 		st.Gates[gate] += entered
 	}
-	return st, rows.Err()
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("door stats of %s: %w", event, err)
+	}
+	err = l.pool.QueryRow(ctx, `SELECT count(*) FROM checkin_scans
+		WHERE event_id = $1 AND admitted AND result NOT IN ('ok', '')`, event).Scan(&st.Conflicts)
+	if err != nil {
+		return st, fmt.Errorf("door conflicts of %s: %w", event, err)
+	}
+	return st, nil
 }
 
 func (l *Ledger) SaveTicketKey(ctx context.Context, k settlement.TicketKey) error {
