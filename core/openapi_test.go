@@ -126,7 +126,7 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 		"/v1/test-payments/{payment_intent}/authenticate", "/pay/3ds/{payment_intent}", "/v1/admin/orders/{order}/refund",
 		"/v1/admin/events/{event}/cancel",
 		"/v1/events/{event}/checkin", "/v1/events/{event}/checkin/keys", "/v1/events/{event}/checkin/revoked",
-		"/v1/admin/events/{event}/ticket-keys"}
+		"/v1/admin/events/{event}/ticket-keys", "/scan/{event}", "/assets/{file}"}
 	for _, p := range want {
 		if doc.Paths.Value(p) == nil {
 			t.Errorf("path %s is missing", p)
@@ -231,6 +231,7 @@ func contentTypeOf(code string) string {
 var registerDocDecoders = sync.OnceFunc(func() {
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 	openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/javascript", openapi3filter.PlainBodyDecoder)
 })
 
 // oaEnv is the embedded service of setup, and the strict document to hold it to.
@@ -610,11 +611,13 @@ func TestOpenAPIConformance(t *testing.T) {
 	})
 
 	t.Run("pages and documents", func(t *testing.T) {
-		for _, p := range []string{"/e/" + ev, "/admin"} {
+		for _, p := range []string{"/e/" + ev, "/admin", "/scan/" + ev} {
 			e.check(t, oaCall{method: "GET", path: p, status: 200})
 		}
+		e.check(t, oaCall{method: "GET", path: "/assets/nope.js", status: 404, problem: "not-found"})
 		// The binary serves these files as they are in the tree.
-		for path, file := range map[string]string{"/docs": "web/docs.html", "/openapi.yaml": openAPIFile} {
+		for path, file := range map[string]string{"/docs": "web/docs.html", "/openapi.yaml": openAPIFile,
+			"/assets/jsqr.js": "web/assets/jsqr.js", "/assets/ed25519.js": "web/assets/ed25519.js"} {
 			r := e.check(t, oaCall{method: "GET", path: path, status: 200})
 			want, err := os.ReadFile(file)
 			if err != nil {

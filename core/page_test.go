@@ -332,11 +332,20 @@ func fanJourney(t *testing.T, shared *env, browser context.Context, event string
 // tighter deadline of its own); its tabs come from openTab.
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
+	browser, _ := startBrowserIn(t, t.TempDir())
+	return browser
+}
+
+// startBrowserIn starts headless Chromium with its profile in dir and the extra flags; stop ends it and waits for
+// it to exit, so another browser may open the same profile (it also ends with the test).
+func startBrowserIn(t *testing.T, dir string, flags ...chromedp.ExecAllocatorOption) (browser context.Context, stop func()) {
+	t.Helper()
 	path := chromium(t)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(path),
+	opts := append([]chromedp.ExecAllocatorOption{chromedp.ExecPath(path),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()))
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(dir)}, flags...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
 	bctx, cancelBudget := context.WithTimeout(actx, 3*time.Minute)
 	t.Cleanup(cancelBudget)
@@ -347,7 +356,13 @@ func startBrowser(t *testing.T) context.Context {
 		t.Fatalf("start chromium: %v", err)
 	}
 	t.Logf("start chromium: %v", time.Since(began).Round(time.Millisecond))
-	return browser
+	return browser, func() {
+		if err := chromedp.Cancel(browser); err != nil { // closes it gracefully, so its profile is written out
+			t.Errorf("close chromium: %v", err)
+		}
+		cancelBudget()
+		cancelAlloc()
+	}
 }
 
 // tab is a browser tab of its own (own storage) that a test drives step by step; every step has a deadline.
@@ -361,8 +376,15 @@ type tab struct {
 // openTab opens a tab in browser on a phone-sized screen; noStream takes EventSource away from its pages.
 func openTab(t *testing.T, browser context.Context, base string, noStream bool) *tab {
 	t.Helper()
+	return openTabWith(t, browser, base, noStream, chromedp.WithNewBrowserContext())
+}
+
+// openTabWith is openTab with the tab's options: without WithNewBrowserContext, the tab keeps its storage in the
+// browser's profile.
+func openTabWith(t *testing.T, browser context.Context, base string, noStream bool, opts ...chromedp.ContextOption) *tab {
+	t.Helper()
 	watch := &pageWatch{base: base}
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext(), chromedp.WithListener(watch.listen))
+	ctx, cancel := chromedp.NewContext(browser, append(opts, chromedp.WithListener(watch.listen))...)
 	t.Cleanup(cancel)
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("open a tab: %v", err)

@@ -14,8 +14,8 @@ import (
 )
 
 // The pages are embedded, so the binary serves them with nothing beside it. web/event.html is the waiting-room
-// page, web/admin.html the organizer console, web/docs.html the API reference, which reads
-// openapi.yaml.
+// page, web/admin.html the organizer console, web/scan.html the door scanner, web/docs.html the API reference,
+// which reads openapi.yaml.
 //
 //go:embed web
 var webFS embed.FS
@@ -80,6 +80,27 @@ func (s *Server) eventPage(ctx *fasthttp.RequestCtx, _ string) error {
 // adminPage: GET /admin.
 func (s *Server) adminPage(ctx *fasthttp.RequestCtx, _ string) error {
 	return page(ctx, "web/admin.html", htmlType)
+}
+
+// scanPage: GET /scan/{event}, the door scanner. It reads the event id from its own URL.
+func (s *Server) scanPage(ctx *fasthttp.RequestCtx, _ string) error {
+	return page(ctx, "web/scan.html", htmlType)
+}
+
+// assets are the vendored scripts the pages load only where the browser lacks the feature (web/assets).
+var assets = map[string]string{"jsqr.js": "web/assets/jsqr.js", "ed25519.js": "web/assets/ed25519.js"}
+
+// asset: GET /assets/{file}.
+func (s *Server) asset(ctx *fasthttp.RequestCtx, file string) error {
+	name, ok := assets[file]
+	if !ok {
+		return errNotFoundRoute
+	}
+	if err := page(ctx, name, "text/javascript; charset=utf-8"); err != nil {
+		return err
+	}
+	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=86400")
+	return nil
 }
 
 // docsPage: GET /docs.

@@ -89,6 +89,8 @@ const (
 	pCheckin
 	pCheckinKeys
 	pCheckinRevoked
+	pScanPage
+	pAsset
 	nPatterns
 )
 
@@ -138,6 +140,8 @@ func (s *Server) routes() []*pattern {
 	add(pTestConfirm, "/v1/test-payments/{payment_intent}/confirm", map[method]handler{mPOST: s.testConfirm})
 	add(pTestAuthenticate, "/v1/test-payments/{payment_intent}/authenticate", map[method]handler{mPOST: s.testAuthenticate})
 	add(pTestThreeDS, "/pay/3ds/{payment_intent}", map[method]handler{mGET: s.testThreeDS})
+	add(pScanPage, "/scan/{event}", map[method]handler{mGET: s.scanPage})
+	add(pAsset, "/assets/{file}", map[method]handler{mGET: s.asset})
 	add(pCheckin, "/v1/events/{event}/checkin", map[method]handler{mPOST: s.checkin})
 	add(pCheckinKeys, "/v1/events/{event}/checkin/keys", map[method]handler{mGET: s.checkinKeys})
 	add(pCheckinRevoked, "/v1/events/{event}/checkin/revoked", map[method]handler{mGET: s.checkinRevoked})
@@ -274,6 +278,14 @@ func matchPath(path []byte) (int, []byte) {
 	} else if rest, ok := bytes.CutPrefix(path, []byte("/o/")); ok {
 		if arg, tail := segment(rest); len(tail) == 0 {
 			return pOrderPage, arg
+		}
+	} else if rest, ok := bytes.CutPrefix(path, []byte("/scan/")); ok {
+		if arg, tail := segment(rest); len(tail) == 0 {
+			return pScanPage, arg
+		}
+	} else if rest, ok := bytes.CutPrefix(path, []byte("/assets/")); ok {
+		if arg, tail := segment(rest); len(tail) == 0 {
+			return pAsset, arg
 		}
 	}
 	return nPatterns, nil
