@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 
@@ -38,6 +39,52 @@ var orderStatusText = map[settlement.Status][2]string{
 	settlement.Refunded:       {"Refunded", "The order was refunded: its tickets are revoked and admit no one."},
 }
 
+// failureText tells a fan why an order failed, in words; a provider's other codes get the generic sentence. Stripe
+// asks that a fraud or lost-card decline be shown as a plain decline.
+var failureText = map[string]string{
+	settlement.ReasonHoldExpired:            "The payment came after your hold on the tickets had ended, so it was cancelled.",
+	settlement.ReasonCaptureFailed:          "The payment could not be completed, so the tickets went back on sale.",
+	settlement.ReasonEventCancelled:         "The event was cancelled before the payment went through.",
+	"card_declined":                         "Your card was declined.",
+	"fraudulent":                            "Your card was declined.",
+	"lost_card":                             "Your card was declined.",
+	"stolen_card":                           "Your card was declined.",
+	"generic_decline":                       "Your card was declined.",
+	"insufficient_funds":                    "Your card has insufficient funds.",
+	"expired_card":                          "Your card has expired.",
+	"incorrect_cvc":                         "The card's security code was incorrect.",
+	"processing_error":                      "The card could not be processed.",
+	"payment_intent_authentication_failure": "The card's 3-D Secure check did not pass.",
+	"canceled":                              "The payment was cancelled.",
+}
+
+// refundText tells a fan who gave the money back.
+var refundText = map[string]string{
+	settlement.RefundByOrganizer:    "The organizer refunded this order.",
+	settlement.RefundAtProvider:     "The payment was refunded.",
+	settlement.ReasonEventCancelled: "The event was cancelled, so the order was refunded.",
+}
+
+// orderNote is what the page says of the order beside its status: why it failed or was refunded, or what comes
+// next.
+func orderNote(o settlement.Order) string {
+	base := orderStatusText[o.Status][1]
+	switch {
+	case o.Status == settlement.Failed && o.FailureReason != "":
+		why, ok := failureText[o.FailureReason]
+		if !ok {
+			why = "The payment did not go through (" + o.FailureReason + ")."
+		}
+		return why + " " + base
+	case o.Status == settlement.Refunded:
+		return refundText[o.RefundReason] + " " + base
+	case o.RefundRequested || o.RefundReason != "":
+		why := refundText[o.RefundReason]
+		return why + " The money is on its way back to your card; the tickets are revoked and admit no one."
+	}
+	return base
+}
+
 var ticketStatusText = map[settlement.TicketStatus]string{
 	settlement.TicketValid:     "Valid",
 	settlement.TicketCheckedIn: "Checked in",
@@ -59,9 +106,12 @@ func (s *Server) orderPage(ctx *fasthttp.RequestCtx, id string) error {
 	if err != nil {
 		return err
 	}
-	d := orderPageData{Order: v, Status: v.Status}
+	d := orderPageData{Order: v, Status: v.Status, Note: strings.TrimSpace(orderNote(o))}
 	if t, ok := orderStatusText[o.Status]; ok {
-		d.Status, d.Note = t[0], t[1]
+		d.Status = t[0]
+	}
+	if o.Status == settlement.Paid && (o.RefundRequested || o.RefundReason != "") {
+		d.Status = "Refund under way"
 	}
 	for _, t := range v.Tickets {
 		st := settlement.TicketStatus(t.Status)

@@ -69,7 +69,8 @@ func TestOrderPageInBrowser(t *testing.T) {
 		t.Fatalf("declined order: %v", f)
 	}
 	if f := e.do("GET", "/o/"+oco.str("order_id")+"?t="+oco.str("order_token"), nil); f.status != 200 ||
-		!strings.Contains(f.raw, "Failed") || strings.Contains(f.raw, "<svg") || strings.Contains(f.raw, `class="ticket`) {
+		!strings.Contains(f.raw, "Failed") || !strings.Contains(f.raw, "Your card was declined.") ||
+		strings.Contains(f.raw, "<svg") || strings.Contains(f.raw, `class="ticket`) {
 		t.Errorf("the failed order's page: %v", f)
 	}
 	for name, p := range map[string]string{"no token": "/o/" + order, "forged": "/o/" + order + "?t=" + otok + "x",
@@ -127,7 +128,7 @@ func TestOrderPageInBrowser(t *testing.T) {
 	tb.step("reload after the refund", 20*time.Second, chromedp.Navigate(e.base+page), chromedp.WaitVisible(chromedp.CSS("main")))
 	tb.screenshot("refunded")
 	text = tb.text()
-	if !strings.Contains(text, "Refunded") || strings.Count(text, "Revoked") < 4 {
+	if !strings.Contains(text, "Refunded") || strings.Count(text, "Revoked") < 4 || !strings.Contains(text, "The organizer refunded this order.") {
 		t.Errorf("the refunded order's page:\n%s", text)
 	}
 	if n := tb.eval(`String(document.querySelectorAll("svg").length)`); n != "0" {
