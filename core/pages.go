@@ -88,7 +88,8 @@ func (s *Server) scanPage(ctx *fasthttp.RequestCtx, _ string) error {
 }
 
 // assets are the vendored scripts the pages load only where the browser lacks the feature (web/assets).
-var assets = map[string]string{"jsqr.js": "web/assets/jsqr.js", "ed25519.js": "web/assets/ed25519.js"}
+var assets = map[string]string{"jsqr.js": "web/assets/jsqr.js", "ed25519.js": "web/assets/ed25519.js",
+	"scan-sw.js": "web/assets/scan-sw.js"}
 
 // asset: GET /assets/{file}.
 func (s *Server) asset(ctx *fasthttp.RequestCtx, file string) error {
@@ -98,6 +99,12 @@ func (s *Server) asset(ctx *fasthttp.RequestCtx, file string) error {
 	}
 	if err := page(ctx, name, "text/javascript; charset=utf-8"); err != nil {
 		return err
+	}
+	if file == "scan-sw.js" {
+		// A service worker is checked for updates on every load, and may serve the scanner's pages.
+		ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-cache")
+		ctx.Response.Header.Set("Service-Worker-Allowed", "/scan/")
+		return nil
 	}
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=86400")
 	return nil

@@ -22,7 +22,7 @@ import (
 // TestScannerPageInBrowser: door staff at two gates scan with phones whose cameras see a ticket's QR code (a
 // fake camera fed a video made from the code). The north phone lets the ticket in online, refuses it shown again,
 // a forged code and a refunded ticket; with the network cut it decides from its cached keys and revocation list,
-// queues the scans and uploads them once back online. The south phone, which fetched the keys earlier, is offline
+// goes on after a reload (its service worker serves the page), queues the scans and uploads them once back online. The south phone, which fetched the keys earlier, is offline
 // when the first ticket is shown to it again: it lets the holder in on its own verdict, and the upload reveals
 // the conflict, on its screen and in the event's stats. The south phone's browser has no Ed25519 in WebCrypto, so
 // it verifies with the vendored library.
@@ -63,6 +63,7 @@ func TestScannerPageInBrowser(t *testing.T) {
 	}
 	north.screenshot("let-in")
 	north.step("camera off", 10*time.Second, chromedp.Click("#camera"))
+	north.until("the page to be kept for offline use", 10*time.Second, `document.documentElement.dataset.offlineReady === "1"`)
 	north.manual("the same ticket again", first.codes[0], "already-used", "Already used")
 	north.manual("a forged code", forge(first.codes[1]), "invalid", "Not a valid ticket")
 	north.manual("a refunded ticket", refunded.codes[0], "revoked", "Revoked")
@@ -80,10 +81,19 @@ func TestScannerPageInBrowser(t *testing.T) {
 	if st := stats(); st.body["checked_in"] != float64(1) {
 		t.Fatalf("the ledger saw an offline scan: %v", st.body)
 	}
+	// The browser drops the page while offline: its service worker gives it back, with what it had cached.
+	north.step("reload, offline", 20*time.Second, chromedp.Reload(), chromedp.WaitVisible("#start"))
+	north.step("start again, offline", 20*time.Second, chromedp.Click("#start"), chromedp.WaitVisible("#code"))
+	north.verdict("the camera's ticket, inside already, refused offline", "already-used", "Already used", "offline")
+	north.step("camera off", 10*time.Second, chromedp.Click("#camera"))
+	north.manual("the third ticket, offline after a reload", first.codes[2], "ok", "offline")
+	if got := north.eval(`document.getElementById("n-queued").textContent`); got != "6" {
+		t.Errorf("after the reload, %s scans queued, want 6", got)
+	}
 	north.offline(false)
 	north.until("the queue to upload", 30*time.Second, `document.getElementById("n-queued").textContent === "0" &&
 		document.getElementById("net").textContent === "Online"`)
-	if st := stats(); st.body["checked_in"] != float64(2) || st.body["inside"] != float64(2) || st.body["conflicts"] != float64(0) {
+	if st := stats(); st.body["checked_in"] != float64(3) || st.body["inside"] != float64(3) || st.body["conflicts"] != float64(0) {
 		t.Fatalf("stats after the upload: %v", st.body)
 	}
 	if got := north.eval(`document.getElementById("n-conflicts").textContent`); got != "0" {
@@ -121,7 +131,7 @@ func TestScannerPageInBrowser(t *testing.T) {
 		t.Errorf("the conflict reads %q, want the ticket %s already used", got, first.tickets[0])
 	}
 	south.screenshot("conflict")
-	if st := stats(); st.body["conflicts"] != float64(1) || st.body["checked_in"] != float64(2) {
+	if st := stats(); st.body["conflicts"] != float64(1) || st.body["checked_in"] != float64(3) {
 		t.Fatalf("stats after the conflict: %v", st.body)
 	}
 	requests = south.check(offlineNoise...)
@@ -138,8 +148,8 @@ func TestScannerPageInBrowser(t *testing.T) {
 	console.step("watch the event in the console", 30*time.Second, chromedp.Navigate(e.base+"/admin"), chromedp.WaitVisible("#token"),
 		chromedp.SendKeys("#token", e.admin), chromedp.SendKeys("#event", event), chromedp.Click("#watch"))
 	console.until("the door's figures", 20*time.Second, `(() => { const t = document.getElementById("tiles").innerText;
-		return /2 \/ 3\s*checked in/.test(t) && /2\s*inside now/.test(t) && /1\s*door conflicts/.test(t); })()`)
-	if got := console.eval(`document.getElementById("gates").textContent + " | " + document.getElementById("scan-link").getAttribute("href")`); got != "First entries by gate: north 2 | /scan/"+event {
+		return /3 \/ 3\s*checked in/.test(t) && /3\s*inside now/.test(t) && /1\s*door conflicts/.test(t); })()`)
+	if got := console.eval(`document.getElementById("gates").textContent + " | " + document.getElementById("scan-link").getAttribute("href")`); got != "First entries by gate: north 3 | /scan/"+event {
 		t.Errorf("the console shows %q", got)
 	}
 	console.screenshot("console")
@@ -261,7 +271,8 @@ func (s *scanner) offline(cut bool) {
 	s.t.Helper()
 	s.step(fmt.Sprintf("network offline %v", cut), 10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
-			MatchedNetworkConditions: []*network.Conditions{{Offline: cut, DownloadThroughput: -1, UploadThroughput: -1}}})
+			EmulateOfflineServiceWorker: &cut,
+			MatchedNetworkConditions:    []*network.Conditions{{Offline: cut, DownloadThroughput: -1, UploadThroughput: -1}}})
 		if err != nil {
 			return err
 		}
@@ -316,5 +327,9 @@ func TestScannerPageIsSmall(t *testing.T) {
 			t.Errorf("GET /assets/%s: %d %v", name, a.status, a.header)
 		}
 		t.Logf("/assets/%s: %d bytes gzipped", name, len(a.raw))
+	}
+	sw := e.do("GET", "/assets/scan-sw.js", nil)
+	if sw.status != 200 || sw.header.Get("Service-Worker-Allowed") != "/scan/" || sw.header.Get("Cache-Control") != "no-cache" {
+		t.Errorf("GET /assets/scan-sw.js: %d %v", sw.status, sw.header)
 	}
 }
