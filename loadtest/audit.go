@@ -3,6 +3,7 @@ package loadtest
 import (
 	"fmt"
 	"slices"
+	"time"
 )
 
 // EventStats are the organizer's counters, GET /v1/admin/events/{event}/stats.
@@ -16,6 +17,10 @@ type EventStats struct {
 	Capacity        int            `json:"capacity"`
 	AdmitRatePerMin float64        `json:"admit_rate_per_min"`
 	Sections        []SectionStats `json:"sections"`
+	// The door's counters: tickets that entered at least once, tickets inside, first entries per gate.
+	CheckedIn int            `json:"checked_in,omitempty"`
+	Inside    int            `json:"inside,omitempty"`
+	Gates     map[string]int `json:"gates,omitempty"`
 }
 
 // SectionStats are one section's counters.
@@ -170,5 +175,145 @@ func auditSale(before, after EventStats, orders []OrderRecord) Audit {
 	}
 	slices.Sort(a.DoubleSold)
 	a.Passed = len(a.Failures) == 0
+	return a
+}
+
+// DoorAudit is the door audit: what the door answered against what each code was, and the event's check-in
+// counters against the answers.
+type DoorAudit struct {
+	Checked bool `json:"checked"` // false when the stats could not be read
+	Passed  bool `json:"passed"`
+	Tickets int  `json:"tickets"` // scanned tickets of paid orders
+	Revoked int  `json:"revoked"` // of those, of refunded orders
+	// By the answers: valid tickets that entered, of those inside at the end, and first entries per gate.
+	Entered int            `json:"entered"`
+	Inside  int            `json:"inside"`
+	Gates   map[string]int `json:"gates"`
+	// By the event's stats, during the phase.
+	StatsCheckedIn int            `json:"stats_checked_in"`
+	StatsInside    int            `json:"stats_inside"`
+	StatsGates     map[string]int `json:"stats_gates"`
+	Scans          int            `json:"scans"`
+	Unexpected     int            `json:"unexpected"`    // scans that did not get the answer their code calls for
+	ServerErrors   int            `json:"server_errors"` // 5xx answers
+	Failures       []string       `json:"failures,omitempty"`
+}
+
+// maxDoorFailures bounds the failures the door audit lists one by one.
+const maxDoorFailures = 50
+
+// auditDoor checks the door's answers and counters, after setup's failures (refunds, tickets read):
+//   - every scan was sent and answered 200 (no 5xx, no timeout: a verdict, whatever the code);
+//   - each got the answer its code calls for: a valid ticket's entry ok and exactly one ok before it leaves, a
+//     second scan while inside already-used, an exit and the re-entry ok, a refunded order's ticket revoked, a
+//     forged code invalid, another event's ticket wrong-event; an answer about a ticket names that ticket;
+//   - a nonce sent again replays its first answer and says so, and a fresh nonce never does;
+//   - an already-used or re-entry answer gives the first entry's first_entry_at;
+//   - the stats moved as the answers say: checked_in by the valid tickets that entered, inside by those still in,
+//     and each gate's first entries.
+func auditDoor(vs []*visitor, before, after EventStats, setup []string) DoorAudit {
+	a := DoorAudit{Checked: true, Gates: map[string]int{}, StatsGates: map[string]int{}}
+	listed := 0
+	fail := func(format string, args ...any) {
+		if listed < maxDoorFailures {
+			a.Failures = append(a.Failures, fmt.Sprintf(format, args...))
+		}
+		listed++
+	}
+	for _, f := range setup {
+		fail("%s", f)
+	}
+	for _, v := range vs {
+		var ticket string
+		var entries int // ok entries during the current stay
+		inside, entered := false, false
+		var firstAt *time.Time
+		for i, s := range v.scans {
+			a.Scans++
+			if s.status >= 500 {
+				a.ServerErrors++
+			}
+			if ok, got := judge(v, i); !ok {
+				a.Unexpected++
+				of := ""
+				if s.ticket != "" {
+					of = " of ticket " + s.ticket
+				}
+				fail("%s scan%s at %s (nonce %s) got %s, want %s", s.kind, of, s.gate, s.nonce, got, s.kind.expect())
+			}
+			switch s.kind {
+			case scanRevoked:
+				a.Tickets++
+				a.Revoked++
+				continue
+			case scanEntry:
+				a.Tickets++
+				ticket = s.ticket
+			case scanForged, scanOther, scanReplay:
+				continue
+			}
+			if s.direction == "exit" {
+				entries = 0 // a stay ends, or may have: an exit without a verdict says nothing either way
+			}
+			// What the door let happen follows its answers, whatever else was wrong with them.
+			if s.status != 200 || s.result != "ok" {
+				if s.result == "already-used" && firstAt != nil && (s.first == nil || !s.first.Equal(*firstAt)) {
+					fail("ticket %s: already-used at %s says first entry %v, the entry was at %v", ticket, s.gate, s.first, *firstAt)
+				}
+				continue
+			}
+			switch s.direction {
+			case "exit":
+				inside = false
+			default:
+				entries++
+				if entries > 1 {
+					fail("ticket %s entered twice without going out (the second at %s)", ticket, s.gate)
+				}
+				if !entered {
+					entered, firstAt = true, s.first
+					a.Entered++
+					a.Gates[s.gate]++
+				} else if firstAt != nil && (s.first == nil || !s.first.Equal(*firstAt)) {
+					fail("ticket %s: re-entry at %s says first entry %v, the entry was at %v", ticket, s.gate, s.first, *firstAt)
+				}
+				inside = true
+			}
+		}
+		if inside {
+			a.Inside++
+		}
+	}
+	if a.ServerErrors > 0 {
+		fail("%d scans answered 5xx", a.ServerErrors)
+	}
+
+	a.StatsCheckedIn = after.CheckedIn - before.CheckedIn
+	a.StatsInside = after.Inside - before.Inside
+	if a.StatsCheckedIn != a.Entered {
+		fail("the stats' checked_in grew by %d (%d → %d), the answers let %d valid tickets in", a.StatsCheckedIn, before.CheckedIn, after.CheckedIn, a.Entered)
+	}
+	if a.StatsInside != a.Inside {
+		fail("the stats' inside grew by %d (%d → %d), by the answers %d tickets are inside", a.StatsInside, before.Inside, after.Inside, a.Inside)
+	}
+	gates := map[string]bool{}
+	for g, n := range after.Gates {
+		if d := n - before.Gates[g]; d != 0 {
+			a.StatsGates[g] = d
+		}
+		gates[g] = true
+	}
+	for g := range a.Gates {
+		gates[g] = true
+	}
+	for _, g := range sortedKeys(gates) {
+		if a.StatsGates[g] != a.Gates[g] {
+			fail("gate %s: the stats count %d first entries during the door phase, the answers %d", g, a.StatsGates[g], a.Gates[g])
+		}
+	}
+	if listed > maxDoorFailures {
+		a.Failures = append(a.Failures, fmt.Sprintf("… and %d more", listed-maxDoorFailures))
+	}
+	a.Passed = listed == 0
 	return a
 }

@@ -152,6 +152,13 @@ func (r Report) Check(b Budget) []Violation {
 		}
 		miss("overall", "audit_must_pass", 1, 0, "%s", detail)
 	}
+	if d := r.Door; o.AuditMustPass && d != nil && !d.Audit.Passed {
+		detail := "the door audit failed"
+		if len(d.Audit.Failures) > 0 {
+			detail += ": " + d.Audit.Failures[0]
+		}
+		miss("overall", "audit_must_pass", 1, 0, "%s", detail)
+	}
 	if o.MaxSellOutS > 0 {
 		switch {
 		case r.SellOutS == nil:

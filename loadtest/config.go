@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"strconv"
@@ -57,6 +58,16 @@ type Config struct {
 	AbandonAdmitted float64 // admitted, never holds
 	AbandonHold     float64 // holds, then releases the hold (DELETE hold)
 	AbandonCheckout float64 // holds, then never checks out (the hold expires)
+
+	// The door, once the sale is over and its payments settled (off unless Door): gates scan every paid ticket.
+	Door        bool
+	DoorGates   int     // gates scanning at once
+	DoorRate    float64 // scans per second over all gates
+	DoorTwice   float64 // share of valid tickets scanned again while inside (must be already-used)
+	DoorForged  float64 // forged codes, per valid ticket (must be invalid, or wrong-event for another event's)
+	DoorRevoked float64 // share of paid orders the organizer refunds before the doors open (must be revoked)
+	DoorReentry float64 // share of valid tickets that go out and come back in (ok both times)
+	DoorReplay  float64 // share of scans sent again with the same nonce (must replay the first answer)
 
 	// The generator.
 	Workers       int           // concurrent requests in flight
@@ -113,6 +124,14 @@ func Flags(fs *flag.FlagSet) *Config {
 	fs.Float64Var(&c.AbandonAdmitted, "abandon-admitted", d.AbandonAdmitted, "probability an admitted fan never holds")
 	fs.Float64Var(&c.AbandonHold, "abandon-hold", d.AbandonHold, "probability a fan releases its hold")
 	fs.Float64Var(&c.AbandonCheckout, "abandon-checkout", d.AbandonCheckout, "probability a fan never checks out its hold")
+	fs.BoolVar(&c.Door, "door", false, "after the sale, open the doors: gates scan every paid ticket, with the adversarial mix of the -door-* shares, and the door is audited")
+	fs.IntVar(&c.DoorGates, "door-gates", d.DoorGates, "gates scanning at once")
+	fs.Float64Var(&c.DoorRate, "door-rate", d.DoorRate, "scans per second over all gates")
+	fs.Float64Var(&c.DoorTwice, "door-twice", d.DoorTwice, "share of valid tickets scanned a second time, at the same or another gate (must be already-used)")
+	fs.Float64Var(&c.DoorForged, "door-forged", d.DoorForged, "forged codes per valid ticket: a flipped byte, truncated, junk, another event's (must be invalid or wrong-event)")
+	fs.Float64Var(&c.DoorRevoked, "door-revoked", d.DoorRevoked, "share of paid orders refunded by the organizer before the doors open (their tickets must be revoked)")
+	fs.Float64Var(&c.DoorReentry, "door-reentry", d.DoorReentry, "share of valid tickets that exit and enter again")
+	fs.Float64Var(&c.DoorReplay, "door-replay", d.DoorReplay, "share of scans sent again with the same nonce (must replay the first answer)")
 	fs.IntVar(&c.Workers, "workers", d.Workers, "requests in flight at most")
 	fs.IntVar(&c.MaxConns, "max-conns", d.MaxConns, "connections to the server at most")
 	fs.DurationVar(&c.Timeout, "timeout", d.Timeout, "per-request timeout")
@@ -158,6 +177,13 @@ func Defaults() Config {
 		AbandonAdmitted: 0.02,
 		AbandonHold:     0.03,
 		AbandonCheckout: 0.02,
+		DoorGates:       4,
+		DoorRate:        200,
+		DoorTwice:       0.05,
+		DoorForged:      0.02,
+		DoorRevoked:     0.05,
+		DoorReentry:     0.02,
+		DoorReplay:      0.01,
 		Workers:         256,
 		MaxConns:        512,
 		Timeout:         5 * time.Second,
@@ -186,6 +212,8 @@ func (c Config) withDefaults() Config {
 	c.Quantity = cmp.Or(c.Quantity, d.Quantity)
 	c.MaxSSE = cmp.Or(c.MaxSSE, d.MaxSSE)
 	c.Patience = cmp.Or(c.Patience, d.Patience)
+	c.DoorGates = cmp.Or(c.DoorGates, d.DoorGates)
+	c.DoorRate = cmp.Or(c.DoorRate, d.DoorRate)
 	c.Workers = cmp.Or(c.Workers, d.Workers)
 	c.MaxConns = cmp.Or(c.MaxConns, d.MaxConns)
 	c.Timeout = cmp.Or(c.Timeout, d.Timeout)
@@ -219,6 +247,8 @@ func (c Config) validate() error {
 		"pay-server": c.PayServer, "pay-3ds": c.Pay3DS, "pay-3ds-fail": c.Pay3DSFail, "decline": c.Decline, "pay-late": c.PayLate,
 		"abandon-queue": c.AbandonQueue, "abandon-admitted": c.AbandonAdmitted,
 		"abandon-hold": c.AbandonHold, "abandon-checkout": c.AbandonCheckout,
+		"door-twice": c.DoorTwice, "door-forged": c.DoorForged, "door-revoked": c.DoorRevoked,
+		"door-reentry": c.DoorReentry, "door-replay": c.DoorReplay,
 	} {
 		if p < 0 || p > 1 {
 			return fmt.Errorf("%w: -%s %v is not a share in [0, 1]", ErrConfig, name, p)
@@ -240,6 +270,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: -hold-ttl must be 1s to 1h", ErrConfig)
 	case c.CheckoutTTL < time.Second || c.CheckoutTTL > time.Hour:
 		return fmt.Errorf("%w: -checkout-ttl must be 1s to 1h", ErrConfig)
+	case c.DoorGates < 1 || c.DoorGates > maxGates:
+		return fmt.Errorf("%w: -door-gates must be 1 to %d", ErrConfig, maxGates)
+	case !(c.DoorRate > 0) || math.IsInf(c.DoorRate, 0):
+		return fmt.Errorf("%w: -door-rate must be a positive number of scans per second", ErrConfig)
 	}
 	return nil
 }

@@ -4,6 +4,11 @@
 // the organizer's counters every second, audits the result for oversell and for late authorizations captured,
 // checks it against a budget and writes the report as JSON and as a self-contained HTML page.
 //
+// With Door set, the doors open once the sale is over: the organizer refunds a share of the paid orders, every paid
+// order's tickets are read with its order token, and gates scan them at a set rate, with tickets shown twice, exits
+// and re-entries, forged codes, another event's ticket, refunded tickets and replayed nonces among them; the door
+// audit checks each answer and the event's check-in counters.
+//
 // One process drives 100,000 fans on two cores: a fan is a small struct, not a goroutine. Each fan's next action
 // sits in a time-ordered heap; a dispatcher hands due actions to a bounded pool of workers, each of which makes one
 // request through a shared fasthttp client and schedules the fan's next action. Only the fans that follow the

@@ -106,9 +106,12 @@ type heldUnits struct {
 }
 
 // rand is splitmix64: a fan's choices are reproducible from the run's seed and the fan's index.
-func (f *fan) rand() uint64 {
-	f.rng += 0x9e3779b97f4a7c15
-	z := f.rng
+func (f *fan) rand() uint64 { return splitmix64(&f.rng) }
+
+// splitmix64 advances a splitmix64 state and returns its next value.
+func splitmix64(s *uint64) uint64 {
+	*s += 0x9e3779b97f4a7c15
+	z := *s
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	return z ^ (z >> 31)
@@ -171,6 +174,7 @@ type (
 		Payment       *paymentAnswer `json:"payment"`
 		FailureReason string         `json:"failure_reason"`
 		PayBy         *time.Time     `json:"pay_by"`
+		OrderToken    string         `json:"order_token"` // in the checkout's answer
 	}
 )
 
@@ -480,7 +484,7 @@ func (r *runner) checkout(f *fan) {
 	f.idem, f.body = "", nil
 	f.orderID = o.OrderID
 	r.orders.add(OrderRecord{OrderID: o.OrderID, HoldID: f.hold.id, Status: o.Status, Units: f.hold.units,
-		Sections: f.hold.sections, Seats: f.hold.seats, Pay: f.pay.String()}, f.access, f.pay, r.sched.start.Add(f.checkoutAt))
+		Sections: f.hold.sections, Seats: f.hold.seats, Pay: f.pay.String()}, f.access, o.OrderToken, f.pay, r.sched.start.Add(f.checkoutAt))
 	r.setState(f, fsPaying)
 	f.payUntil = r.sched.now() + r.cfg.Settle
 	f.next = stepOrder

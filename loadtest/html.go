@@ -23,6 +23,13 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"sub":       func(a, b int) int { return a - b },
 	"plotRight": func(c chart) int { return c.PlotX + c.PlotW },
 	"legendX":   func(c chart) int { return c.PlotX + c.PlotW + 16 },
+	"gotList": func(m map[string]int64) string {
+		var out []string
+		for _, k := range sortedKeys(m) {
+			out = append(out, k+" "+strconv.FormatInt(m[k], 10))
+		}
+		return strings.Join(out, ", ")
+	},
 }).Parse(reportTemplate))
 
 // Chart geometry, in SVG user units.

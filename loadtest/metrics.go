@@ -26,12 +26,20 @@ const (
 	EpOrder        Endpoint = "order"        // GET /v1/orders/{order}
 	EpAdminEvent   Endpoint = "admin_event"  // POST or GET /v1/admin/events[/{event}]
 	EpAdminStats   Endpoint = "admin_stats"  // GET /v1/admin/events/{event}/stats
-	endpointCount           = 12
+	// The door phase's (after the sale):
+	EpRefund      Endpoint = "refund"  // POST /v1/admin/orders/{order}/refund
+	EpTickets     Endpoint = "tickets" // GET /v1/orders/{order} with the order token, for its tickets
+	EpCheckin     Endpoint = "checkin" // POST /v1/events/{event}/checkin
+	endpointCount          = 15
 )
 
 // Endpoints lists every endpoint in report order.
 var Endpoints = [endpointCount]Endpoint{EpJoin, EpPoll, EpStream, EpLeave, EpHold, EpRelease, EpCheckout, EpConfirm,
-	EpAuthenticate, EpOrder, EpAdminEvent, EpAdminStats}
+	EpAuthenticate, EpOrder, EpAdminEvent, EpAdminStats, EpRefund, EpTickets, EpCheckin}
+
+// doorEndpoint reports whether an endpoint is the door phase's: its rate is over the door phase, and the sale's
+// totals leave it out.
+func doorEndpoint(e Endpoint) bool { return e == EpRefund || e == EpTickets || e == EpCheckin }
 
 func endpointIndex(e Endpoint) int {
 	for i, x := range Endpoints {

@@ -18,9 +18,9 @@ type Report struct {
 	Scenario  Scenario  `json:"scenario"`
 
 	Fans      FanOutcomes      `json:"fans"`
-	Totals    Totals           `json:"totals"`
-	Endpoints []EndpointReport `json:"endpoints"`
-	Problems  map[string]int64 `json:"problems"` // by problem type over all endpoints
+	Totals    Totals           `json:"totals"`    // the sale's; the door phase has its own figures
+	Endpoints []EndpointReport `json:"endpoints"` // the door phase's (refund, tickets, checkin) at the end
+	Problems  map[string]int64 `json:"problems"`  // by problem type over all endpoints
 
 	Payments  Payments    `json:"payments"`      // how the fans paid and how their orders ended
 	QueueTime Percentiles `json:"queue_time_ms"` // join to admitted
@@ -28,6 +28,7 @@ type Report struct {
 	SellOutS  *float64    `json:"sellout_s"`     // first sample with sold = capacity, from the first arrival; null if never
 
 	Audit      Audit       `json:"audit"`
+	Door       *DoorReport `json:"door,omitempty"` // the door phase (-door), after the sale
 	Series     []Sample    `json:"series"`
 	Violations []Violation `json:"violations,omitempty"` // filled by Execute when a budget was given
 	Budget     *Budget     `json:"budget,omitempty"`
@@ -56,7 +57,7 @@ type Scenario struct {
 // FanOutcomes counts fans by where they ended.
 type FanOutcomes map[string]int64
 
-// Totals are the whole run's requests.
+// Totals are the sale's requests: every endpoint's but the door phase's.
 type Totals struct {
 	Requests  int64   `json:"requests"`
 	Errors    int64   `json:"errors"`
@@ -120,8 +121,46 @@ func (r Report) Summary() string {
 			s += "  " + f + "\n"
 		}
 	}
+	if r.Door != nil {
+		s += r.Door.summary()
+	}
 	for _, v := range r.Violations {
 		s += "budget missed: " + v.String() + "\n"
+	}
+	return s
+}
+
+// summary is the door phase's lines of the run's summary: the rate and latency, the answers by kind of scan
+// against what each must get, and the door audit.
+func (d DoorReport) summary() string {
+	s := fmt.Sprintf("door: %d gates, %d tickets of %d paid orders (%d refunded), %d scans in %.1f s (%.1f/s, asked %.0f/s); "+
+		"checkin p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", d.Gates, d.Tickets, d.PaidOrders, d.Refunded, d.Scans, d.DurationS,
+		d.ScansPerS, d.Rate, d.Latency.P50, d.Latency.P95, d.Latency.P99)
+	if len(d.Classes) > 0 {
+		s += fmt.Sprintf("%-12s %7s  %-13s %s\n", "door scan", "scans", "must get", "got")
+		for _, c := range d.Classes {
+			var got []string
+			for _, k := range sortedKeys(c.Got) {
+				got = append(got, fmt.Sprintf("%s %d", k, c.Got[k]))
+			}
+			s += fmt.Sprintf("%-12s %7d  %-13s %s\n", c.Class, c.Scans, c.Expect, strings.Join(got, ", "))
+		}
+	}
+	for _, n := range d.Notes {
+		s += "door: " + n + "\n"
+	}
+	a := d.Audit
+	switch {
+	case !a.Checked && len(a.Failures) == 0:
+		s += "door audit: not checked\n"
+	case a.Passed:
+		s += fmt.Sprintf("door audit: passed (%d valid tickets entered once each, checked_in +%d, inside +%d; %d unexpected answers)\n",
+			a.Entered, a.StatsCheckedIn, a.StatsInside, a.Unexpected)
+	default:
+		s += "door audit: FAILED\n"
+		for _, f := range a.Failures {
+			s += "  " + f + "\n"
+		}
 	}
 	return s
 }

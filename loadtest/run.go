@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -22,7 +23,7 @@ type runner struct {
 	cfg     Config
 	c       *client
 	rec     *recorder
-	sched   *scheduler
+	sched   *scheduler[*fan]
 	streams *streamer
 	seats   *seatMap
 	orders  *orderBook
@@ -89,9 +90,10 @@ type orderBook struct {
 
 type bookEntry struct {
 	OrderRecord
-	token string
-	path  payPath
-	at    time.Time // the checkout was sent
+	token      string // the fan's access token
+	orderToken string // the checkout's order_token: it reads the order for good, the door's tickets included
+	path       payPath
+	at         time.Time // the checkout was sent
 }
 
 func newOrderBook() *orderBook {
@@ -102,14 +104,14 @@ func newOrderBook() *orderBook {
 	return b
 }
 
-func (b *orderBook) add(o OrderRecord, token string, path payPath, at time.Time) {
+func (b *orderBook) add(o OrderRecord, token, orderToken string, path payPath, at time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.orders[o.OrderID]; ok {
 		return // a repeated checkout answers the same order
 	}
 	b.seq = append(b.seq, o.OrderID)
-	b.orders[o.OrderID] = &bookEntry{OrderRecord: o, token: token, path: path, at: at}
+	b.orders[o.OrderID] = &bookEntry{OrderRecord: o, token: token, orderToken: orderToken, path: path, at: at}
 }
 
 // update takes an order's latest status, and its seats and items when the answer has them.
@@ -152,6 +154,19 @@ func (b *orderBook) unsettled() (ids, tokens []string) {
 		}
 	}
 	return ids, tokens
+}
+
+// paid lists the paid orders with a token that reads them, in checkout order.
+func (b *orderBook) paid() []paidOrder {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []paidOrder
+	for _, id := range b.seq {
+		if o := b.orders[id]; o.Status == "paid" {
+			out = append(out, paidOrder{id: id, token: cmp.Or(o.orderToken, o.token), units: o.Units})
+		}
+	}
+	return out
 }
 
 func (b *orderBook) all() []OrderRecord {
@@ -211,7 +226,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 	runCtx, stop := context.WithTimeout(ctx, cfg.Duration)
 	defer stop()
 	start := time.Now()
-	r.sched = newScheduler(start, r.lag)
+	r.sched = newScheduler[*fan](start, r.lag)
 	r.streams = newStreamer(runCtx, cfg.MaxSSE)
 	r.remaining.Store(int64(cfg.Fans))
 	r.states[fsPending].Store(int64(cfg.Fans))
@@ -254,7 +269,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 	r.settle(settleCtx)
 	cancelSettle()
 	after, statsErr := r.stats(ctx)
-	c.hc.CloseIdleConnections()
+	defer c.hc.CloseIdleConnections()
 
 	rep := Report{
 		Started:   start.UTC(),
@@ -297,6 +312,27 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 		rep.Audit = auditSale(before, after, orders)
 	}
 	disp.done(rep)
+	switch {
+	case cfg.Door && ctx.Err() != nil:
+		const why = "the run was stopped before the doors opened"
+		rep.Door = &DoorReport{Gates: cfg.DoorGates, Rate: cfg.DoorRate, Notes: []string{why}, Audit: DoorAudit{Failures: []string{why}}}
+	case cfg.Door:
+		door, els := r.door(ctx, progress)
+		rep.Door = door
+		for _, e := range rec.endpointReports(0) {
+			if !doorEndpoint(e.Endpoint) {
+				continue
+			}
+			if d := els[e.Endpoint]; d > 0 {
+				e.RPS = float64(e.Requests) / d.Seconds()
+			}
+			if e.Endpoint == EpCheckin {
+				door.Latency = e.Latency
+			}
+			rep.Endpoints = append(rep.Endpoints, e)
+		}
+		rep.Problems = problemTotals(rep.Endpoints)
+	}
 	return rep, nil
 }
 
@@ -353,6 +389,20 @@ func (r *runner) setup(ctx context.Context) ([]SectionSpec, bool, error) {
 		return nil, false, err
 	}
 	r.event = r.runID + "-" + strconv.FormatInt(time.Now().Unix(), 36)
+	r.checkoutTTL = r.cfg.CheckoutTTL.Truncate(time.Second)
+	rep := r.createEvent(ctx, r.event, "load test "+r.runID, sections, time.Now().Add(r.cfg.OpenIn))
+	if !rep.ok() {
+		detail := ""
+		if len(rep.body) > 0 {
+			detail = ": " + string(rep.body[:min(len(rep.body), 300)])
+		}
+		return nil, false, fmt.Errorf("create event %s: %s%s", r.event, rep, detail)
+	}
+	return sections, true, nil
+}
+
+// createEvent creates an event of the run's settings with these sections, its one wave starting at opens.
+func (r *runner) createEvent(ctx context.Context, id, name string, sections []SectionSpec, opens time.Time) reply {
 	type wave struct {
 		ID          string    `json:"id"`
 		StartsAt    time.Time `json:"starts_at"`
@@ -369,10 +419,9 @@ func (r *runner) setup(ctx context.Context) ([]SectionSpec, bool, error) {
 		Sections     []SectionSpec `json:"sections"`
 		Waves        []wave        `json:"waves"`
 	}{
-		ID: r.event, Name: "load test " + r.runID, Currency: "EUR",
+		ID: id, Name: name, Currency: "EUR",
 		HoldTTLS: int(r.cfg.HoldTTL / time.Second), CheckoutTTLS: int(r.cfg.CheckoutTTL / time.Second), MaxPerFan: r.cfg.MaxPerFan,
-		Waves: []wave{{ID: "general", StartsAt: time.Now().Add(r.cfg.OpenIn).UTC().Truncate(time.Second),
-			AdmitPerMin: r.cfg.AdmitPerMin, MaxActive: r.cfg.MaxActive}},
+		Waves: []wave{{ID: "general", StartsAt: opens.UTC().Truncate(time.Second), AdmitPerMin: r.cfg.AdmitPerMin, MaxActive: r.cfg.MaxActive}},
 	}
 	for _, s := range sections {
 		if s.Kind == "seated" {
@@ -381,16 +430,7 @@ func (r *runner) setup(ctx context.Context) ([]SectionSpec, bool, error) {
 		body.Sections = append(body.Sections, s)
 	}
 	raw, _ := json.Marshal(body)
-	r.checkoutTTL = time.Duration(body.CheckoutTTLS) * time.Second
-	rep := r.c.doRetry(ctx, call{ep: EpAdminEvent, method: "POST", path: "/v1/admin/events", body: raw, auth: r.cfg.Admin}, r.cfg.Retries)
-	if !rep.ok() {
-		detail := ""
-		if len(rep.body) > 0 {
-			detail = ": " + string(rep.body[:min(len(rep.body), 300)])
-		}
-		return nil, false, fmt.Errorf("create event %s: %s%s", r.event, rep, detail)
-	}
-	return sections, true, nil
+	return r.c.doRetry(ctx, call{ep: EpAdminEvent, method: "POST", path: "/v1/admin/events", body: raw, auth: r.cfg.Admin}, r.cfg.Retries)
 }
 
 // stats reads the organizer's counters once.

@@ -13,7 +13,7 @@ import (
 func runAll(t *testing.T, n, workers int) (order []int32, peak int32, lag *durationHist) {
 	t.Helper()
 	lag = newDurationHist()
-	s := newScheduler(time.Now(), lag)
+	s := newScheduler[*fan](time.Now(), lag)
 	for i := range n {
 		s.at(time.Duration(n-i)*10*time.Microsecond, &fan{idx: int32(i)})
 	}
@@ -80,7 +80,7 @@ func TestSchedulerBoundsItsWorkers(t *testing.T) {
 
 func TestSchedulerWakesForAnEarlierAction(t *testing.T) {
 	t.Parallel()
-	s := newScheduler(time.Now(), nil)
+	s := newScheduler[*fan](time.Now(), nil)
 	late, early := &fan{idx: 1}, &fan{idx: 2}
 	s.after(time.Hour, late)
 	ctx, cancel := context.WithCancel(context.Background())

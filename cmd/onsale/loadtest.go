@@ -33,7 +33,9 @@ func loadtestCmd(ctx context.Context, args []string, getenv func(string) string,
 Sends a crowd of simulated fans through an on-sale on a running server (queue, hold, checkout, with abandonment
 at every step), pays the way fans do (in the page, with 3-D Secure passed, failed or too late, declines, and
 server-confirmed cards; the -pay-* shares), audits it for oversell and for late authorizations captured, checks it
-against -budget and writes -json and -html reports.
+against -budget and writes -json and -html reports. With -door, gates then scan every paid ticket at -door-rate
+(tickets shown twice, exits and re-entries, forged codes, refunded tickets, replayed nonces: the -door-* shares)
+and the door is audited too.
 Exit status 1 when the budget is missed or the run cannot start. See loadtest/README.md.
 
 Flags:

@@ -40,8 +40,9 @@ func writeBudget(t *testing.T, dir, name, body string) string {
 }
 
 // TestLoadtestCommand runs `onsale loadtest` against an in-process `onsale serve`: a small on-sale sells out, the
-// JSON report on disk shows the audit passed and a lenient budget is met; then an impossible budget is missed, which
-// the command reports as an error wrapping loadtest.ErrBudget (exit status 1).
+// doors open with every kind of scan in the mix, the JSON report on disk shows both audits passed and a lenient
+// budget is met; then an impossible budget is missed, which the command reports as an error wrapping
+// loadtest.ErrBudget (exit status 1).
 func TestLoadtestCommand(t *testing.T) {
 	t.Parallel()
 	s := startServe(t, embeddedEnv())
@@ -53,7 +54,9 @@ func TestLoadtestCommand(t *testing.T) {
 	none := func(string) string { return "" }
 
 	var out bytes.Buffer
-	err := run(t.Context(), ltArgs(s.base, "300", "40", "-admin", s.admin, "-budget", lenient, "-json", report, "-html", page),
+	door := []string{"-door", "-door-gates", "3", "-door-rate", "400", "-door-twice", "0.2", "-door-forged", "0.2",
+		"-door-revoked", "0.1", "-door-reentry", "0.1", "-door-replay", "0.1"}
+	err := run(t.Context(), ltArgs(s.base, "300", "40", append([]string{"-admin", s.admin, "-budget", lenient, "-json", report, "-html", page}, door...)...),
 		none, &out, io.Discard)
 	if err != nil {
 		t.Fatalf("loadtest: %v\n%s", err, out.String())
@@ -73,6 +76,20 @@ func TestLoadtestCommand(t *testing.T) {
 			Capacity, Sold  int
 			PaidUnits       int `json:"paid_units"`
 		} `json:"audit"`
+		Door *struct {
+			Tickets  int `json:"tickets"`
+			Refunded int `json:"refunded"`
+			Classes  []struct {
+				Class      string `json:"class"`
+				Scans      int    `json:"scans"`
+				Unexpected int    `json:"unexpected"`
+			} `json:"classes"`
+			Audit struct {
+				Checked, Passed bool
+				Entered         int `json:"entered"`
+				StatsCheckedIn  int `json:"stats_checked_in"`
+			} `json:"audit"`
+		} `json:"door"`
 		Violations []json.RawMessage `json:"violations"`
 	}
 	if err := json.Unmarshal(raw, &rep); err != nil {
@@ -88,6 +105,19 @@ func TestLoadtestCommand(t *testing.T) {
 	case len(rep.Violations) != 0:
 		t.Errorf("violations of a lenient budget: %s", rep.Violations)
 	}
+	switch d := rep.Door; {
+	case d == nil:
+		t.Error("the report has no door")
+	case !d.Audit.Checked || !d.Audit.Passed || d.Tickets != 40 || d.Refunded == 0 || d.Audit.Entered == 0 ||
+		d.Audit.StatsCheckedIn != d.Audit.Entered || len(d.Classes) != 8:
+		t.Errorf("door: %+v", *d)
+	default:
+		for _, c := range d.Classes {
+			if c.Scans == 0 || c.Unexpected != 0 {
+				t.Errorf("door scans %+v", c)
+			}
+		}
+	}
 	var total int64
 	for _, n := range rep.Fans {
 		total += n
@@ -95,8 +125,10 @@ func TestLoadtestCommand(t *testing.T) {
 	if total != 300 {
 		t.Errorf("fans in the report: %v (%d, want 300)", rep.Fans, total)
 	}
-	if !strings.Contains(out.String(), "audit: passed") {
-		t.Errorf("the summary lacks the audit:\n%s", out.String())
+	for _, want := range []string{"audit: passed", "door audit: passed", "checkin "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the summary lacks %q:\n%s", want, out.String())
+		}
 	}
 	if html, err := os.ReadFile(page); err != nil || !bytes.Contains(html, []byte("<svg")) {
 		t.Errorf("HTML report: %v (%d bytes)", err, len(html))
@@ -126,7 +158,7 @@ func TestLoadtestFlags(t *testing.T) {
 	if err := run(context.Background(), []string{"onsale", "loadtest", "-h"}, env, &out, &errOut); err != nil {
 		t.Errorf("-h: %v", err)
 	}
-	for _, want := range []string{"onsale loadtest -base URL", "-budget", "-fans", "-json", "-html", "ONSALE_ADMIN_TOKEN", "http://lt.example:9"} {
+	for _, want := range []string{"onsale loadtest -base URL", "-budget", "-fans", "-json", "-html", "-door", "-door-rate", "ONSALE_ADMIN_TOKEN", "http://lt.example:9"} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("-h lacks %q:\n%s", want, errOut.String())
 		}
@@ -148,6 +180,8 @@ func TestLoadtestFlags(t *testing.T) {
 		{[]string{"-admin", "x", "-base", "ftp://host"}, none, loadtest.ErrConfig},
 		{[]string{"-fans", "-3"}, env, loadtest.ErrConfig},
 		{[]string{"-arrival", "tsunami"}, env, loadtest.ErrConfig},
+		{[]string{"-door", "-door-rate", "-5"}, env, loadtest.ErrConfig},
+		{[]string{"-door-twice", "1.5"}, env, loadtest.ErrConfig},
 		{[]string{"-budget", filepath.Join(t.TempDir(), "missing.json")}, env, nil},
 		{[]string{"stray"}, env, nil},
 		{[]string{"-no-such-flag"}, env, nil},

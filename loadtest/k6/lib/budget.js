@@ -11,7 +11,7 @@
 
 /** The endpoint names of the Go generator; requests are tagged with them. */
 export const ENDPOINTS = ['join', 'poll', 'stream', 'leave', 'hold', 'release', 'checkout', 'confirm', 'authenticate', 'order',
-  'admin_event', 'admin_stats'];
+  'admin_event', 'admin_stats', 'refund', 'tickets', 'checkin'];
 
 /** The outcomes the mix predicts, and the Rate metric of each (lib/onsale.js records one sample per order). */
 export const OUTCOME_METRICS = { paid: 'pay_paid', declined: 'pay_declined', '3ds-failed': 'pay_3ds_failed', 'hold-expired': 'pay_hold_expired' };
