@@ -13,6 +13,10 @@ import (
 // ErrBudget is wrapped by the error Execute returns when a run misses its budget.
 var ErrBudget = errors.New("load test budget missed")
 
+// ErrAudit is wrapped by Execute's error when the run's audit failed (an oversell, a late capture, a ticket let in
+// twice): a broken invariant fails the run whatever the budget says.
+var ErrAudit = errors.New("load test audit failed")
+
 // Budget is what a run must achieve. The same file sets the k6 scripts' thresholds (loadtest/k6/budget.js).
 type Budget struct {
 	Endpoints map[Endpoint]EndpointBudget `json:"endpoints"`

@@ -21,6 +21,7 @@
 //	if err := fs.Parse(args); err != nil { … }
 //	err := loadtest.Execute(ctx, *cfg, os.Stdout, os.Stderr) // runs, writes the reports, checks the budget
 //
-// Execute returns an error wrapping ErrBudget when the budget is missed; the binary turns any error into exit
-// status 1. Run, LoadBudget, Report.Check, Report.WriteJSON and Report.WriteHTML are the parts Execute is made of.
+// Execute returns an error wrapping ErrBudget when the budget is missed, and ErrAudit when the audit failed with or
+// without a budget; the binary turns any error into exit status 1. Run, LoadBudget, Report.Check, Report.WriteJSON
+// and Report.WriteHTML are the parts Execute is made of.
 package loadtest

@@ -550,7 +550,20 @@ func Execute(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if n := len(rep.Violations); n > 0 {
 		return fmt.Errorf("%w: %d thresholds (first: %s)", ErrBudget, n, rep.Violations[0])
 	}
+	if a := rep.Audit; a.Checked && !a.Passed {
+		return fmt.Errorf("%w: %d failures (first: %s)", ErrAudit, len(a.Failures), first(a.Failures))
+	}
+	if d := rep.Door; d != nil && d.Audit.Checked && !d.Audit.Passed {
+		return fmt.Errorf("%w: the door: %d failures (first: %s)", ErrAudit, len(d.Audit.Failures), first(d.Audit.Failures))
+	}
 	return nil
+}
+
+func first(failures []string) string {
+	if len(failures) == 0 {
+		return "none listed"
+	}
+	return failures[0]
 }
 
 func writeFile(path string, stdout io.Writer, write func(io.Writer) error) error {

@@ -125,6 +125,10 @@ func TestRunAuditCatchesOversell(t *testing.T) {
 	if len(v) != 1 || v[0].Metric != "audit_must_pass" {
 		t.Fatalf("violations %v, want the audit", v)
 	}
+	// Without a budget the command fails all the same: a broken invariant is never an exit status 0.
+	if err := Execute(context.Background(), cfg, io.Discard, io.Discard); !errors.Is(err, ErrAudit) || errors.Is(err, ErrBudget) {
+		t.Fatalf("Execute of an oversold sale with no budget = %v, want ErrAudit", err)
+	}
 }
 
 // A server that captures authorizations made after pay_by fails the run's audit: the check can fail.
