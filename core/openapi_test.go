@@ -126,7 +126,7 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 		"/v1/test-payments/{payment_intent}/authenticate", "/pay/3ds/{payment_intent}", "/v1/admin/orders/{order}/refund",
 		"/v1/admin/events/{event}/cancel",
 		"/v1/events/{event}/checkin", "/v1/events/{event}/checkin/keys", "/v1/events/{event}/checkin/revoked",
-		"/v1/admin/events/{event}/ticket-keys", "/scan/{event}", "/assets/{file}"}
+		"/v1/admin/events/{event}/ticket-keys", "/scan/{event}", "/assets/{file}", "/o/{order}/tickets.pdf"}
 	for _, p := range want {
 		if doc.Paths.Value(p) == nil {
 			t.Errorf("path %s is missing", p)
@@ -232,6 +232,7 @@ var registerDocDecoders = sync.OnceFunc(func() {
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 	openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.PlainBodyDecoder)
 	openapi3filter.RegisterBodyDecoder("text/javascript", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("application/pdf", openapi3filter.FileBodyDecoder)
 })
 
 // oaEnv is the embedded service of setup, and the strict document to hold it to.
@@ -937,6 +938,10 @@ func TestOpenAPIConformance(t *testing.T) {
 		e.check(t, oaCall{method: "GET", path: "/v1/orders/ord_nope", header: oaBearer(otok), status: 404, problem: "not-found"})
 		e.check(t, oaCall{method: "GET", path: "/o/" + order + "?t=" + otok, status: 200})
 		e.check(t, oaCall{method: "GET", path: "/o/" + order + "?t=" + otok + "x", status: 404, problem: "not-found"})
+		if r := e.check(t, oaCall{method: "GET", path: "/o/" + order + "/tickets.pdf?t=" + otok, status: 200}); !strings.HasPrefix(string(r.raw), "%PDF-") {
+			t.Errorf("the tickets' PDF starts %.8q", r.raw)
+		}
+		e.check(t, oaCall{method: "GET", path: "/o/" + order + "/tickets.pdf?t=" + otok + "x", status: 404, problem: "not-found"})
 
 		door := "/v1/events/" + ev + "/checkin"
 		keys := e.check(t, oaCall{method: "GET", path: door + "/keys", header: admin, status: 200})

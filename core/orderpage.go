@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"net/url"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -21,6 +22,7 @@ type orderPageData struct {
 	Status  string // the order's status in words
 	Note    string
 	Tickets []ticketPage
+	PDF     string // the tickets as a PDF, when any is valid
 }
 
 type ticketPage struct {
@@ -131,6 +133,9 @@ func (s *Server) orderPage(ctx *fasthttp.RequestCtx, id string) error {
 			tp.QR = template.HTML(svg) // built from numbers and an escaped label
 		}
 		d.Tickets = append(d.Tickets, tp)
+		if !tp.Revoked {
+			d.PDF = "/o/" + url.PathEscape(id) + "/tickets.pdf?t=" + url.QueryEscape(string(ctx.QueryArgs().Peek("t")))
+		}
 	}
 	var b bytes.Buffer
 	if err := orderTemplate.Execute(&b, d); err != nil {

@@ -3,7 +3,15 @@ package core_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"html"
+	"image"
 	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +20,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/onsale/onsale/internal/testenv"
 )
 
 // TestOrderPageInBrowser: a fan pays for four tickets and opens the order page with the order's token on a phone;
@@ -165,4 +175,96 @@ func decodeQR(t *testing.T, b []byte) string {
 		t.Fatalf("decode the QR code of a %v screenshot: %v", img.Bounds().Size(), err)
 	}
 	return res.GetText()
+}
+
+// TestTicketsPDF: the order page links the tickets as a PDF, two to an A4 page; rendered (poppler's pdftoppm), each
+// half page's QR code decodes to its ticket's code and the door lets it in. Revoked tickets are left out, and an
+// order with none valid has no PDF; a wrong token finds nothing.
+func TestTicketsPDF(t *testing.T) {
+	t.Parallel()
+	pdftoppm, err := exec.LookPath("pdftoppm")
+	if err != nil {
+		msg := "no pdftoppm to render the PDF (apt-get install -y poppler-utils)"
+		if testenv.Required() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	e := setup(t)
+	const event = "tickets-pdf"
+	def := eventDef(event, 10, 4, 8)
+	def["name"] = "Théâtre du Châtelet, première"
+	e.createEvent(def)
+	b := buyTickets(t, e, event, "fan-pdf", 3)
+	page := e.do("GET", "/o/"+b.order+"?t="+b.token, nil)
+	link := regexp.MustCompile(`<a id="pdf" href="([^"]+)"`).FindStringSubmatch(page.raw)
+	if link == nil {
+		t.Fatalf("the order page has no PDF link:\n%s", page.raw)
+	}
+	r := e.do("GET", html.UnescapeString(link[1]), nil)
+	if r.status != 200 || r.header.Get("Content-Type") != "application/pdf" ||
+		!strings.HasPrefix(r.header.Get("Content-Disposition"), "attachment;") || r.header.Get("Cache-Control") != "private, no-store" {
+		t.Fatalf("GET the PDF: %d %v", r.status, r.header)
+	}
+	t.Logf("3 tickets: %d bytes of PDF", len(r.raw))
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "t.pdf"), []byte(r.raw), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(pdftoppm, "-r", "100", "-png", filepath.Join(dir, "t.pdf"), filepath.Join(dir, "p")).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v %s", err, out)
+	}
+	pages, _ := filepath.Glob(filepath.Join(dir, "p-*.png"))
+	slices.Sort(pages)
+	if len(pages) != 2 {
+		t.Fatalf("%d pages for 3 tickets, want 2", len(pages))
+	}
+	var got []string
+	for i, p := range pages {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(artifactDir(t), fmt.Sprintf("%s-page-%d.png", t.Name(), i+1)), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := img.Bounds().Dy() / 2
+		for half := range 2 {
+			sub := img.(interface {
+				SubImage(image.Rectangle) image.Image
+			}).SubImage(image.Rect(0, half*h, img.Bounds().Dx(), (half+1)*h))
+			if len(got) == len(b.codes) {
+				break
+			}
+			var buf bytes.Buffer
+			if err := png.Encode(&buf, sub); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, decodeQR(t, buf.Bytes()))
+		}
+	}
+	if !slices.Equal(got, b.codes) {
+		t.Fatalf("the PDF's codes are %q, want the order's %q", got, b.codes)
+	}
+	for i, code := range got {
+		if ci := e.do("POST", "/v1/events/"+event+"/checkin", map[string]any{"code": code, "nonce": "pdf-" + strconv.Itoa(i)}, e.adminAuth()...); ci.str("result") != "ok" {
+			t.Errorf("the door answers %v for the PDF's ticket %d", ci, i)
+		}
+	}
+	if r := e.do("GET", "/o/"+b.order+"/tickets.pdf?t="+b.token+"x", nil); r.status != 404 {
+		t.Errorf("a forged token: %d", r.status)
+	}
+	if rf := e.do("POST", "/v1/admin/orders/"+b.order+"/refund", nil, e.adminAuth()...); rf.status != 202 {
+		t.Fatalf("refund: %v", rf)
+	}
+	if r := e.do("GET", "/o/"+b.order+"/tickets.pdf?t="+b.token, nil); r.status != 409 {
+		t.Errorf("the PDF of a refunded order: %d, want 409", r.status)
+	}
+	if r := e.do("GET", "/o/"+b.order+"?t="+b.token, nil); strings.Contains(r.raw, `id="pdf"`) {
+		t.Errorf("the refunded order's page still links a PDF")
+	}
 }

@@ -64,6 +64,7 @@ const (
 	pMetrics
 	pPage
 	pOrderPage
+	pOrderPDF
 	pAdminPage
 	pDocs
 	pOpenAPI
@@ -118,6 +119,7 @@ func (s *Server) routes() []*pattern {
 	add(pMetrics, "/metrics", map[method]handler{mGET: s.serveMetrics})
 	add(pPage, "/e/{event}", map[method]handler{mGET: s.eventPage})
 	add(pOrderPage, "/o/{order}", map[method]handler{mGET: s.orderPage})
+	add(pOrderPDF, "/o/{order}/tickets.pdf", map[method]handler{mGET: s.orderPDF})
 	add(pAdminPage, "/admin", map[method]handler{mGET: s.adminPage})
 	add(pDocs, "/docs", map[method]handler{mGET: s.docsPage})
 	add(pOpenAPI, "/openapi.yaml", map[method]handler{mGET: s.openAPI})
@@ -276,8 +278,11 @@ func matchPath(path []byte) (int, []byte) {
 			return pPage, arg
 		}
 	} else if rest, ok := bytes.CutPrefix(path, []byte("/o/")); ok {
-		if arg, tail := segment(rest); len(tail) == 0 {
+		switch arg, tail := segment(rest); string(tail) {
+		case "":
 			return pOrderPage, arg
+		case "/tickets.pdf":
+			return pOrderPDF, arg
 		}
 	} else if rest, ok := bytes.CutPrefix(path, []byte("/scan/")); ok {
 		if arg, tail := segment(rest); len(tail) == 0 {

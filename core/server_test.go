@@ -87,6 +87,7 @@ func TestMatchPath(t *testing.T) {
 		{"/e/tour", pPage, "tour"},
 		{"/o/o1", pOrderPage, "o1"},
 		{"/o/o1/x", nPatterns, ""},
+		{"/o/o1/tickets.pdf", pOrderPDF, "o1"},
 		{"/o/", nPatterns, ""},
 		{"/scan/tour", pScanPage, "tour"},
 		{"/scan/tour/x", nPatterns, ""},

@@ -24,17 +24,19 @@ if [ -x scripts/redis-cluster.sh ]; then
   trap 'scripts/redis-cluster.sh stop >/dev/null 2>&1 || true' EXIT
 fi
 
-step chromium
-if ! command -v chromium >/dev/null; then
+step "chromium, poppler-utils"
+# Chromium drives the pages; poppler's pdftoppm renders the tickets' PDF for its test.
+if ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null
   else
-    echo "chromium is missing: apt-get install chromium" >&2
+    echo "chromium or pdftoppm is missing: apt-get install chromium poppler-utils" >&2
     exit 1
   fi
 fi
 chromium --version
+pdftoppm -v 2>&1 | head -1
 
 step "go vet"
 go vet ./...
