@@ -30,6 +30,7 @@ type eventBody struct {
 	CheckoutTTLS int           `json:"checkout_ttl_s"`
 	Sections     []sectionBody `json:"sections"`
 	Waves        []waveBody    `json:"waves"`
+	listingBody
 }
 
 type sectionBody struct {
@@ -154,6 +155,9 @@ func (s *Server) createEvent(ctx *fasthttp.RequestCtx, _ string) error {
 	if err != nil {
 		return err
 	}
+	if err := body.listingBody.validate(); err != nil {
+		return err
+	}
 	actx, cancel := adminCtx()
 	defer cancel()
 	resumed, err := s.createInventory(actx, ev)
@@ -173,6 +177,9 @@ func (s *Server) createEvent(ctx *fasthttp.RequestCtx, _ string) error {
 	}
 	if err := s.room.Configure(actx, cfg); err != nil {
 		return fmt.Errorf("configure the waiting room of %s: %w", ev.ID, err)
+	}
+	if err := s.catalogue.Put(actx, body.listing(ev.ID, ev.Name)); err != nil { // a retry of the create puts it again
+		return fmt.Errorf("list %s in the catalogue: %w", ev.ID, err)
 	}
 	s.log.Info("event created", "event", ev.ID, "sections", len(ev.Sections), "waves", len(cfg.Waves))
 	v, err := s.eventView(actx, ev.ID)
@@ -247,6 +254,7 @@ type eventView struct {
 	CancelledAt *time.Time `json:"cancelled_at,omitempty"`
 	// Refunds counts the refunds of paid orders (all of them once the event is cancelled).
 	Refunds settlement.RefundProgress `json:"refunds"`
+	listingView
 }
 
 // Event statuses (API.md, Organizer operations).
@@ -340,6 +348,9 @@ func (s *Server) eventView(ctx context.Context, event string) (eventView, error)
 		MaxPerFan:    ev.MaxPerFan, CreatedAt: ev.CreatedAt, statsView: st,
 		Paused: rs.Paused, AdmitPerMin: rs.AdmitPerMin, MaxActive: rs.MaxActive, Wave: rs.Wave,
 		Refunds: c.Refunds}
+	if l, err := s.catalogue.Get(ctx, event); err == nil {
+		v.listingView = viewListing(l)
+	}
 	switch {
 	case !c.CancelledAt.IsZero():
 		v.Status, v.CancelledAt = statusCancelled, &c.CancelledAt

@@ -126,7 +126,7 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 		"/v1/test-payments/{payment_intent}/authenticate", "/pay/3ds/{payment_intent}", "/v1/admin/orders/{order}/refund",
 		"/v1/admin/events/{event}/cancel",
 		"/v1/events/{event}/checkin", "/v1/events/{event}/checkin/keys", "/v1/events/{event}/checkin/revoked",
-		"/v1/admin/events/{event}/ticket-keys", "/scan/{event}", "/assets/{file}", "/o/{order}/tickets.pdf"}
+		"/v1/admin/events/{event}/ticket-keys", "/scan/{event}", "/assets/{file}", "/o/{order}/tickets.pdf", "/v1/events", "/"}
 	for _, p := range want {
 		if doc.Paths.Value(p) == nil {
 			t.Errorf("path %s is missing", p)
@@ -551,6 +551,8 @@ func TestOpenAPIConformance(t *testing.T) {
 				"admit_per_min": perMin, "max_active": maxActive, "codes": []any{}}}}
 	}
 	mainEvent := event(ev, now.Add(-time.Second), 6000, 100)
+	mainEvent["name"], mainEvent["venue"], mainEvent["city"] = "Conformance night", "Salle Pleyel", "Paris"
+	mainEvent["starts_at"], mainEvent["description"] = now.Add(30*24*time.Hour).UTC().Format(time.RFC3339), "Checked against the document."
 
 	t.Run("operations", func(t *testing.T) {
 		e.check(t, oaCall{method: "GET", path: "/healthz", status: 200})
@@ -616,6 +618,18 @@ func TestOpenAPIConformance(t *testing.T) {
 			e.check(t, oaCall{method: "GET", path: p, status: 200})
 		}
 		e.check(t, oaCall{method: "GET", path: "/assets/nope.js", status: 404, problem: "not-found"})
+		if r := e.check(t, oaCall{method: "GET", path: "/v1/events?q=conformanse+pleyel&limit=5", status: 200}); !strings.Contains(string(r.raw), `"id":"`+ev+`"`) {
+			t.Errorf("the search does not find the event: %s", r.raw)
+		}
+		e.check(t, oaCall{method: "GET", path: "/v1/events?limit=0", invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "GET", path: "/v1/events?q=" + strings.Repeat("x", 10<<10), invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "GET", path: "/v1/events?cursor=nope", status: 400, problem: "bad-request"})
+		landing := e.check(t, oaCall{method: "GET", path: "/?q=pleyel", status: 200})
+		if !strings.Contains(string(landing.raw), "Conformance night") {
+			t.Errorf("the landing page does not list the event")
+		}
+		e.check(t, oaCall{method: "GET", path: "/?q=pleyel", header: []string{"If-None-Match", landing.header.Get("ETag")}, status: 304})
+		e.check(t, oaCall{method: "GET", path: "/?city=" + strings.Repeat("x", 200), invalid: true, status: 400, problem: "bad-request"})
 		// The binary serves these files as they are in the tree.
 		for path, file := range map[string]string{"/docs": "web/docs.html", "/openapi.yaml": openAPIFile,
 			"/assets/jsqr.js": "web/assets/jsqr.js", "/assets/ed25519.js": "web/assets/ed25519.js"} {

@@ -92,6 +92,8 @@ const (
 	pCheckinRevoked
 	pScanPage
 	pAsset
+	pEvents
+	pLanding
 	nPatterns
 )
 
@@ -144,6 +146,8 @@ func (s *Server) routes() []*pattern {
 	add(pTestThreeDS, "/pay/3ds/{payment_intent}", map[method]handler{mGET: s.testThreeDS})
 	add(pScanPage, "/scan/{event}", map[method]handler{mGET: s.scanPage})
 	add(pAsset, "/assets/{file}", map[method]handler{mGET: s.asset})
+	add(pEvents, "/v1/events", map[method]handler{mGET: s.listEvents})
+	add(pLanding, "/", map[method]handler{mGET: s.landingPage})
 	add(pCheckin, "/v1/events/{event}/checkin", map[method]handler{mPOST: s.checkin})
 	add(pCheckinKeys, "/v1/events/{event}/checkin/keys", map[method]handler{mGET: s.checkinKeys})
 	add(pCheckinRevoked, "/v1/events/{event}/checkin/revoked", map[method]handler{mGET: s.checkinRevoked})
@@ -212,6 +216,10 @@ func matchPath(path []byte) (int, []byte) {
 		return pAdminEvents, nil
 	case "/v1/webhooks/stripe":
 		return pWebhook, nil
+	case "/v1/events":
+		return pEvents, nil
+	case "/":
+		return pLanding, nil
 	}
 	if rest, ok := bytes.CutPrefix(path, []byte("/v1/events/")); ok {
 		arg, tail := segment(rest)

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/onsale/onsale/catalogue"
+	"github.com/onsale/onsale/catalogue/memcatalogue"
 	"github.com/onsale/onsale/inventory"
 )
 
@@ -58,7 +60,9 @@ type Deps struct {
 	Inventory  inventory.Store
 	Room       Room
 	Settlement Settlement
-	Checks     []Check // pinged by /readyz
+	// Catalogue lists the events for the public search and the landing page; default in memory.
+	Catalogue catalogue.Index
+	Checks    []Check // pinged by /readyz
 	// TestPayments, when set, serves /v1/test-payments/… and the test 3-D Secure page (no Stripe key).
 	TestPayments TestPayments
 	// RedisPool, when set, reports the Redis connection pool for onsale_redis_pool_*.
@@ -79,8 +83,11 @@ type Server struct {
 	settl   Settlement
 	tpay    TestPayments
 	tickets *ticketing
-	log     *slog.Logger
-	now     func() time.Time
+	// catalogue and statuses serve GET /v1/events and GET /.
+	catalogue catalogue.Index
+	statuses  statusCache
+	log       *slog.Logger
+	now       func() time.Time
 
 	srv      *fasthttp.Server
 	metrics  *metrics
@@ -123,16 +130,17 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	reg := cmp.Or[prometheus.Registerer](deps.Registerer, prometheus.DefaultRegisterer)
 	s := &Server{
-		cfg:      cfg,
-		inv:      deps.Inventory,
-		room:     deps.Room,
-		settl:    deps.Settlement,
-		tpay:     deps.TestPayments,
-		log:      cmp.Or(deps.Logger, slog.Default()),
-		now:      deps.Now,
-		checks:   deps.Checks,
-		pinged:   map[string]pingResult{},
-		gatherer: cmp.Or[prometheus.Gatherer](deps.Gatherer, prometheus.DefaultGatherer),
+		cfg:       cfg,
+		inv:       deps.Inventory,
+		room:      deps.Room,
+		settl:     deps.Settlement,
+		tpay:      deps.TestPayments,
+		catalogue: cmp.Or[catalogue.Index](deps.Catalogue, memcatalogue.New()),
+		log:       cmp.Or(deps.Logger, slog.Default()),
+		now:       deps.Now,
+		checks:    deps.Checks,
+		pinged:    map[string]pingResult{},
+		gatherer:  cmp.Or[prometheus.Gatherer](deps.Gatherer, prometheus.DefaultGatherer),
 	}
 	if deps.Now == nil {
 		s.now = time.Now

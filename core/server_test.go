@@ -90,6 +90,8 @@ func TestMatchPath(t *testing.T) {
 		{"/o/o1/tickets.pdf", pOrderPDF, "o1"},
 		{"/o/", nPatterns, ""},
 		{"/scan/tour", pScanPage, "tour"},
+		{"/", pLanding, ""},
+		{"/v1/events", pEvents, ""},
 		{"/scan/tour/x", nPatterns, ""},
 		{"/assets/jsqr.js", pAsset, "jsqr.js"},
 		{"/assets/", nPatterns, ""},

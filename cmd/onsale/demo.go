@@ -50,7 +50,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	defer sys.close()
 	srv, err := core.New(core.Config{AdminToken: cfg.AdminToken, Loops: true}, core.Deps{Inventory: sys.inv,
-		Room: sys.room, Settlement: sys.settl, TestPayments: sys.testPayments(), Registerer: sys.reg, Gatherer: sys.reg, Logger: log})
+		Room: sys.room, Settlement: sys.settl, Catalogue: sys.cat, TestPayments: sys.testPayments(), Registerer: sys.reg, Gatherer: sys.reg, Logger: log})
 	if err != nil {
 		return err
 	}

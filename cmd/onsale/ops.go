@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/onsale/onsale/catalogue/pgcatalogue"
 	"github.com/onsale/onsale/settlement/pgledger"
 )
 
@@ -26,7 +27,10 @@ func migrate(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err := pgledger.Migrate(ctx, pool); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	fmt.Fprintln(stdout, "ledger migrations applied to", redact(cfg.DatabaseURL))
+	if err := pgcatalogue.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	fmt.Fprintln(stdout, "ledger and catalogue migrations applied to", redact(cfg.DatabaseURL))
 	return nil
 }
 

@@ -47,7 +47,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer, ready func(addr st
 		OpsOnly: !cfg.has("core"), Loops: cfg.has("core"),
 		AuditEvery: cfg.AuditEvery, StatsEvery: cfg.StatsEvery, StripePublishableKey: cfg.StripePublishable,
 		TicketKey: cfg.TicketKey,
-	}, core.Deps{Inventory: sys.inv, Room: sys.room, Settlement: sys.settl, TestPayments: sys.testPayments(), Checks: sys.checks,
+	}, core.Deps{Inventory: sys.inv, Room: sys.room, Settlement: sys.settl, Catalogue: sys.cat, TestPayments: sys.testPayments(), Checks: sys.checks,
 		RedisPool: sys.pool, Registerer: sys.reg, Gatherer: sys.reg, Logger: log})
 	if err != nil {
 		return err

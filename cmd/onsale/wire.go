@@ -16,6 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/onsale/onsale/catalogue"
+	"github.com/onsale/onsale/catalogue/memcatalogue"
+	"github.com/onsale/onsale/catalogue/pgcatalogue"
 	"github.com/onsale/onsale/core"
 	"github.com/onsale/onsale/inventory"
 	invmem "github.com/onsale/onsale/inventory/memstore"
@@ -38,6 +41,7 @@ type system struct {
 	room   *waitroom.Room
 	settl  *settlement.Service
 	tpay   *testpay.Payments // the test payment provider, when there is no Stripe key
+	cat    catalogue.Index   // the public listings: PostgreSQL's when it is configured, in memory otherwise
 	checks []core.Check
 	pool   func() core.PoolStats
 	reg    *prometheus.Registry
@@ -108,12 +112,19 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (_ *system, err er
 				return nil, fmt.Errorf("migrate the ledger: %w", err)
 			}
 		}
+		if cfg.Migrate {
+			if err := pgcatalogue.Migrate(ctx, pool); err != nil {
+				return nil, fmt.Errorf("migrate the catalogue: %w", err)
+			}
+		}
+		s.cat = pgcatalogue.New(pool)
 		l := pgledger.New(pool)
 		ledger = l
 		s.checks = append(s.checks, core.Check{Name: "postgres", Ping: l.Ping})
 		log.Info("ledger on PostgreSQL", "url", redact(cfg.DatabaseURL))
 	} else {
 		ledger = memledger.New()
+		s.cat = memcatalogue.New()
 		log.Warn("ledger embedded in memory: orders do not survive a restart (set ONSALE_DATABASE_URL for PostgreSQL)")
 	}
 
