@@ -28,6 +28,13 @@ type Config struct {
 	OIDCIssuer    string
 	OIDCClientID  string
 	OrganizerRole string // default "organizer"
+	// OIDCFetchTimeout bounds each discovery and key set request to the issuer, default 5 s.
+	OIDCFetchTimeout time.Duration
+	// OIDCKeyRefresh is how often the issuer's key set is refetched, so a key it dropped stops verifying within
+	// it; default 10 min.
+	OIDCKeyRefresh time.Duration
+	// OIDCKeyMinGap is the least time between key set fetches caused by tokens with an unknown key id, default 30 s.
+	OIDCKeyMinGap time.Duration
 	// JoinRatePerIP limits queue joins per second per client address; 0 turns the limit off.
 	JoinRatePerIP float64
 	// TrustedProxies may set the client address through X-Forwarded-For.
@@ -118,6 +125,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	cfg.ReadTimeout = cmp.Or(cfg.ReadTimeout, 30*time.Second)
 	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, 90*time.Second)
 	cfg.Concurrency = cmp.Or(cfg.Concurrency, 256*1024)
+	cfg.OIDCFetchTimeout = cmp.Or(cfg.OIDCFetchTimeout, 5*time.Second)
+	cfg.OIDCKeyRefresh = cmp.Or(cfg.OIDCKeyRefresh, 10*time.Minute)
+	cfg.OIDCKeyMinGap = cmp.Or(cfg.OIDCKeyMinGap, 30*time.Second)
 	if cfg.JoinRatePerIP < 0 {
 		return nil, fmt.Errorf("core: join rate per IP %v is negative", cfg.JoinRatePerIP)
 	}
@@ -139,7 +149,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.base, s.stop = context.WithCancel(context.Background())
 	var err error
-	if s.auth, err = newAuthenticator(s.base, cfg); err != nil {
+	if s.auth, err = newAuthenticator(s.base, cfg, s.log); err != nil {
 		return nil, err
 	}
 	if s.tickets, err = newTicketing(s.settl, cfg.TicketKey, s.now); err != nil {
