@@ -553,6 +553,7 @@ func TestOpenAPIConformance(t *testing.T) {
 
 	t.Run("operations", func(t *testing.T) {
 		e.check(t, oaCall{method: "GET", path: "/healthz", status: 200})
+		e.check(t, oaCall{method: "GET", path: "/healthz", header: []string{"X-Big", strings.Repeat("a", 17<<10)}, status: 431, problem: "too-large"})
 		e.check(t, oaCall{method: "GET", path: "/readyz", status: 200})
 		e.backend.Store(false)
 		r := e.check(t, oaCall{method: "GET", path: "/readyz", status: 503, problem: "unavailable"})

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -165,6 +167,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		Handler:               s.handle,
 		ErrorHandler:          s.parseError,
 		MaxRequestBodySize:    maxReadBody,
+		ReadBufferSize:        readBufferSize,
 		ReadTimeout:           cfg.ReadTimeout,
 		IdleTimeout:           cfg.IdleTimeout,
 		Concurrency:           cfg.Concurrency,
@@ -216,12 +219,30 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.metrics.inflight.Add(-1)
 		r.observe(ctx.Response.StatusCode(), time.Since(start))
 	}()
-	if err := r.h(ctx, arg); err != nil {
+	var err error
+	if len(ctx.Request.Header.RawHeaders()) > maxHeaderBytes+2 { // the block ends with an empty line
+		err = errHeadersTooLarge
+	} else {
+		err = r.h(ctx, arg)
+	}
+	if err != nil {
 		s.fail(ctx, err)
 	}
 }
 
-// parseError answers requests fasthttp could not read: an oversized body gets 413 too-large, anything else 400.
+// maxHeaderBytes is the most header fields a request may carry (large OIDC tokens fit); readBufferSize adds room for
+// the request line. A block the buffer cannot hold fails fasthttp's parse (parseError); one it holds but over
+// maxHeaderBytes fails in handle: both answer 431.
+const (
+	maxHeaderBytes = 16 << 10
+	readBufferSize = maxHeaderBytes + 4<<10
+)
+
+var errHeadersTooLarge = &problemError{status: 431, typ: typeTooLarge, title: "Request header fields too large",
+	detail: "the request's header fields are larger than 16 KiB"}
+
+// parseError answers requests fasthttp could not read: oversized headers get 431 and an oversized body 413 (both
+// too-large), anything else 400.
 func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		// A connection that sent no (complete) request within ReadTimeout, such as one an HTTP client dialled
@@ -230,7 +251,13 @@ func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 		_ = ctx.Conn().Close()
 		return
 	}
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+	if _, ok := errors.AsType[*fasthttp.ErrSmallBuffer](err); ok {
+		writeProblem(ctx, errHeadersTooLarge)
+		// The rest of the headers is unread; closing now would reset the connection and lose the answer.
+		if c, ok := ctx.Conn().(*lazyDeadlineConn); ok {
+			c.linger.Store(true)
+		}
+	} else if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		writeProblem(ctx, errTooLarge)
 	} else {
 		writeProblem(ctx, badRequest("the request could not be read"))
@@ -260,10 +287,34 @@ func (l lazyDeadlineListener) Accept() (net.Conn, error) {
 
 type lazyDeadlineConn struct {
 	net.Conn
-	mu    sync.Mutex // fasthttp's loop and Shutdown may both set deadlines
-	want  time.Time  // the read deadline asked for; zero for none
-	armed time.Time  // the read deadline set on the connection; zero for none
+	mu     sync.Mutex // fasthttp's loop and Shutdown may both set deadlines
+	want   time.Time  // the read deadline asked for; zero for none
+	armed  time.Time  // the read deadline set on the connection; zero for none
+	linger atomic.Bool
 }
+
+// Close closes the connection; one answered with unread request bytes (linger) is shut for writing first and
+// drained for a moment, so that the client reads the answer instead of a reset.
+func (c *lazyDeadlineConn) Close() error {
+	if !c.linger.Load() {
+		return c.Conn.Close()
+	}
+	go func() {
+		if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+		_ = c.Conn.SetReadDeadline(time.Now().Add(lingerFor))
+		_, _ = io.CopyN(io.Discard, c.Conn, lingerBytes)
+		_ = c.Conn.Close()
+	}()
+	return nil
+}
+
+// lingerFor and lingerBytes bound the draining of a connection closed with its request unread.
+const (
+	lingerFor   = 500 * time.Millisecond
+	lingerBytes = 256 << 10
+)
 
 func (c *lazyDeadlineConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
