@@ -160,7 +160,7 @@ var opsPatterns = [...]bool{pHealthz: true, pReadyz: true, pMetrics: true}
 // match finds the route of a request without allocating beyond the path argument.
 func (s *Server) match(ctx *fasthttp.RequestCtx) (*route, string) {
 	id, arg := matchPath(ctx.Path())
-	if s.cfg.OpsOnly && (id >= len(opsPatterns) || !opsPatterns[id]) {
+	if s.cfg.OpsOnly && (id >= len(opsPatterns) || !opsPatterns[id]) || id == pMetrics && s.cfg.MetricsElsewhere {
 		id = nPatterns
 	}
 	p := s.patterns[id]

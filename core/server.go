@@ -43,6 +43,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// OpsOnly serves only /healthz, /readyz and /metrics (a process that runs background roles only).
 	OpsOnly bool
+	// MetricsElsewhere leaves /metrics off the API port (404), for a process that serves MetricsHandler on an
+	// address of its own.
+	MetricsElsewhere bool
 	// Loops turns on the inventory's background loops (sweeper, stats gauges, audit).
 	Loops bool
 	// StripePublishableKey is handed to the fan's page, which loads Stripe.js with it; empty with the test provider.
@@ -182,6 +185,21 @@ func New(cfg Config, deps Deps) (*Server, error) {
 func (s *Server) Serve(ln net.Listener) error {
 	s.loopOnce.Do(s.startLoops)
 	return s.srv.Serve(lazyDeadlineListener{ln})
+}
+
+// MetricsHandler answers GET /metrics alone, for an address of its own (see Config.MetricsElsewhere).
+func (s *Server) MetricsHandler() fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		switch {
+		case string(ctx.Path()) != "/metrics":
+			writeProblem(ctx, errNotFoundRoute)
+		case !ctx.IsGet() && !ctx.IsHead():
+			writeProblem(ctx, problemf(405, typeBadRequest, "this resource answers GET, HEAD"))
+			ctx.Response.Header.Set("Allow", "GET, HEAD")
+		default:
+			s.metricsHandler(ctx)
+		}
+	}
 }
 
 // Handler returns the server's request handler (for in-memory tests and benchmarks).

@@ -21,8 +21,9 @@ import (
 
 // config is the service's configuration, read once from flags with ONSALE_* environment fallbacks and validated.
 type config struct {
-	Addr      string
-	DebugAddr string
+	Addr        string
+	DebugAddr   string
+	MetricsAddr string
 
 	RedisURL    string
 	DatabaseURL string
@@ -81,6 +82,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 	c := &config{}
 	env := func(name, def string) string { return cmp.Or(getenv(name), def) }
 	fs.StringVar(&c.Addr, "addr", env("ONSALE_ADDR", ":8080"), "HTTP listen address (ONSALE_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("ONSALE_METRICS_ADDR", ""), "serve /metrics on this address instead of the HTTP one, when set (ONSALE_METRICS_ADDR)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("ONSALE_DEBUG_ADDR", ""), "pprof listen address, off when empty (ONSALE_DEBUG_ADDR)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("ONSALE_REDIS_URL", ""), "Redis URL, database index honoured; embedded when empty (ONSALE_REDIS_URL)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("ONSALE_DATABASE_URL", ""), "PostgreSQL URL; embedded ledger when empty (ONSALE_DATABASE_URL)")
