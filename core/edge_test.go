@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,5 +46,72 @@ func TestHeaderLimit(t *testing.T) {
 	if err := json.NewDecoder(res.Body).Decode(&p); err != nil || res.StatusCode != 431 || p["type"] != "too-large" ||
 		res.Header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("200 KiB of headers: %d %v %v", res.StatusCode, p, err)
+	}
+}
+
+// The fan API answers the origins it is configured with, preflights included; the organizer API and the door
+// never do.
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(o *options) { o.cfg.CORSOrigins = []string{"https://fans.example", "https://Other.example/"} })
+	e.createEvent(eventDef("cors", 4, 4, 2))
+	const origin = "https://fans.example"
+	pre := e.do("OPTIONS", "/v1/events/cors/queue", nil, "Origin", origin, "Access-Control-Request-Method", "POST",
+		"Access-Control-Request-Headers", "content-type,queue-token")
+	if pre.status != 204 || pre.header.Get("Access-Control-Allow-Origin") != origin ||
+		!strings.Contains(pre.header.Get("Access-Control-Allow-Methods"), "POST") ||
+		pre.header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Errorf("preflight: %v %v", pre, pre.header)
+	}
+	for _, h := range []string{"Authorization", "Idempotency-Key", "Queue-Token", "Content-Type"} {
+		if !strings.Contains(pre.header.Get("Access-Control-Allow-Headers"), h) {
+			t.Errorf("preflight does not allow %s: %v", h, pre.header)
+		}
+	}
+	if r := e.do("OPTIONS", "/v1/holds/x.y/checkout", nil, "Origin", "https://other.example"); r.status != 204 ||
+		r.header.Get("Access-Control-Allow-Origin") != "https://other.example" {
+		t.Errorf("second origin, case and slash aside: %v %v", r, r.header)
+	}
+	if r := e.do("OPTIONS", "/v1/events/cors/queue", nil, "Origin", "https://evil.example", "Access-Control-Request-Method", "POST"); r.header.Get("Access-Control-Allow-Origin") != "" ||
+		r.header.Get("Access-Control-Allow-Methods") != "" {
+		t.Errorf("preflight of another origin: %v", r.header)
+	}
+	join := e.do("POST", "/v1/events/cors/queue", map[string]any{"fan": "alice"}, "Origin", origin)
+	if join.status != 201 || join.header.Get("Access-Control-Allow-Origin") != origin || !slices.Contains(join.header.Values("Vary"), "Origin") {
+		t.Errorf("join from the origin: %v %v", join, join.header)
+	}
+	if r := e.do("GET", "/v1/holds/nope.nope", nil, "Origin", origin); r.status != 403 || r.header.Get("Access-Control-Allow-Origin") != origin {
+		t.Errorf("an error answer is readable by the origin too: %v %v", r, r.header)
+	}
+	for _, p := range []string{"/v1/admin/events/cors", "/v1/events/cors/checkin/keys", "/metrics"} {
+		if r := e.do("OPTIONS", p, nil, "Origin", origin, "Access-Control-Request-Method", "GET"); r.status != 405 || r.header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("preflight of %s: %v %v", p, r, r.header)
+		}
+		if r := e.do("GET", p, nil, append(e.adminAuth(), "Origin", origin)...); r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("GET %s from another origin: %d %v", p, r.status, r.header)
+		}
+	}
+
+	// Without origins configured nothing is offered.
+	plain := setup(t)
+	if r := plain.do("OPTIONS", "/v1/events/cors/queue", nil, "Origin", origin, "Access-Control-Request-Method", "POST"); r.status != 405 || r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight without CORS: %v %v", r, r.header)
+	}
+}
+
+// A body that is not declared JSON is refused before it has any effect: a cross-origin page can send text/plain
+// without a preflight.
+func TestJSONBodyRequired(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.createEvent(eventDef("ctype", 4, 4, 2))
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", ""} {
+		r := e.do("POST", "/v1/events/ctype/queue", `{"fan":"alice"}`, "Content-Type", ct)
+		problem(t, "join as "+ct, r, 415, "bad-request")
+	}
+	problem(t, "create an event as text", e.do("POST", "/v1/admin/events", `{}`, append(e.adminAuth(), "Content-Type", "text/plain")...), 415, "bad-request")
+	// The refused joins had no effect: this is alice's first.
+	if r := e.do("POST", "/v1/events/ctype/queue", `{"fan":"alice"}`, "Content-Type", "application/json; charset=utf-8"); r.status != 201 {
+		t.Errorf("join as JSON: %v", r)
 	}
 }

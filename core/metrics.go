@@ -100,7 +100,7 @@ func successCode(name, method string) int {
 	switch {
 	case name == "unmatched":
 		return 404
-	case method == "DELETE":
+	case method == "DELETE", method == "OPTIONS":
 		return 204
 	case name == "/v1/holds/{hold}/checkout":
 		return 202

@@ -39,6 +39,9 @@ type Config struct {
 	OIDCKeyMinGap time.Duration
 	// JoinRatePerIP limits queue joins per second per client address; 0 turns the limit off.
 	JoinRatePerIP float64
+	// CORSOrigins may call the fan API from their pages ("*" for any origin); the organizer API and the door are
+	// never offered to other origins.
+	CORSOrigins []string
 	// TrustedProxies may set the client address through X-Forwarded-For.
 	TrustedProxies []netip.Prefix
 	// OpsOnly serves only /healthz, /readyz and /metrics (a process that runs background roles only).
@@ -101,6 +104,7 @@ type Server struct {
 	pingMu   sync.Mutex
 	pinged   map[string]pingResult // last answers of checks with a MinInterval
 	auth     *authenticator
+	cors     *corsPolicy // nil without CORS origins
 	joins    *ipLimiter
 	avail    *availabilityCache
 	ids      names // event and section ids read without allocating
@@ -163,6 +167,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.joins = newIPLimiter(cfg.JoinRatePerIP, 100_000)
 	s.avail = newAvailabilityCache(cfg.AvailabilityTTL, s.inv, s.now)
 	s.metricsHandler = newMetricsHandler(s)
+	s.cors = newCORSPolicy(cfg.CORSOrigins)
 	s.patterns = s.routes()
 	s.metrics = newMetrics(reg, s.patterns, deps.RedisPool, s.checks)
 	s.srv = &fasthttp.Server{
@@ -240,11 +245,17 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	var err error
 	if len(ctx.Request.Header.RawHeaders()) > maxHeaderBytes+2 { // the block ends with an empty line
 		err = errHeadersTooLarge
-	} else {
+	} else if !r.rawBody {
+		err = jsonBody(ctx)
+	}
+	if err == nil {
 		err = r.h(ctx, arg)
 	}
 	if err != nil {
 		s.fail(ctx, err)
+	}
+	if r.cors && s.cors != nil {
+		s.corsHeaders(ctx)
 	}
 }
 

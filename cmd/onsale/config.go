@@ -43,6 +43,7 @@ type config struct {
 	OIDCClientID  string
 	JoinRatePerIP float64
 	Proxies       []netip.Prefix
+	CORSOrigins   []string
 	Roles         []string
 	Migrate       bool
 	LogLevel      string
@@ -101,6 +102,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 	fs.StringVar(&c.OIDCClientID, "oidc-client-id", env("ONSALE_OIDC_CLIENT_ID", ""), "audience OIDC tokens must carry; not checked when empty, with a warning (ONSALE_OIDC_CLIENT_ID)")
 	rate := fs.String("join-rate-per-ip", env("ONSALE_JOIN_RATE_PER_IP", "5"), "queue joins per second per client address, 0 = no limit (ONSALE_JOIN_RATE_PER_IP)")
 	proxies := fs.String("trusted-proxies", env("ONSALE_TRUSTED_PROXIES", ""), "comma-separated addresses/CIDRs allowed to set X-Forwarded-For (ONSALE_TRUSTED_PROXIES)")
+	cors := fs.String("cors-origins", env("ONSALE_CORS_ORIGINS", ""), "comma-separated origins (https://host[:port], or *) whose pages may call the fan API; none when empty (ONSALE_CORS_ORIGINS)")
 	roles := fs.String("roles", env("ONSALE_ROLES", strings.Join(allRoles, ",")), "roles of this process: core (HTTP API, inventory loops), waitroom (admission), settler (payments) (ONSALE_ROLES)")
 	migrate := fs.String("migrate", env("ONSALE_MIGRATE", "true"), "apply the ledger's migrations at start (ONSALE_MIGRATE)")
 	fs.StringVar(&c.LogLevel, "log-level", env("ONSALE_LOG_LEVEL", "info"), "debug, info, warn or error (ONSALE_LOG_LEVEL)")
@@ -116,6 +118,9 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 		}
 		if c.Proxies, err = parsePrefixes(*proxies); err != nil {
 			errs = append(errs, fmt.Errorf("trusted proxies: %w", err))
+		}
+		if c.CORSOrigins, err = parseOrigins(*cors); err != nil {
+			errs = append(errs, fmt.Errorf("CORS origins: %w", err))
 		}
 		if c.Migrate, err = strconv.ParseBool(*migrate); err != nil {
 			errs = append(errs, fmt.Errorf("migrate %q: want true or false", *migrate))
@@ -215,6 +220,27 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 		}
 		a = a.Unmap()
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// parseOrigins reads a comma-separated list of web origins (scheme, host and port only) or "*".
+func parseOrigins(s string) ([]string, error) {
+	var out []string
+	for o := range strings.SplitSeq(s, ",") {
+		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		if o == "" {
+			continue
+		}
+		if o != "*" {
+			u, err := url.Parse(o)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" ||
+				u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+				return nil, fmt.Errorf("%q is not an origin (scheme://host[:port])", o)
+			}
+			o = strings.ToLower(o)
+		}
+		out = append(out, o)
 	}
 	return out, nil
 }

@@ -45,7 +45,7 @@ func serve(ctx context.Context, cfg config, stderr io.Writer, ready func(addr st
 	}()
 	srv, err := core.New(core.Config{
 		AdminToken: cfg.AdminToken, OIDCIssuer: cfg.OIDCIssuer, OIDCClientID: cfg.OIDCClientID,
-		JoinRatePerIP: cfg.JoinRatePerIP, TrustedProxies: cfg.Proxies,
+		JoinRatePerIP: cfg.JoinRatePerIP, TrustedProxies: cfg.Proxies, CORSOrigins: cfg.CORSOrigins,
 		OpsOnly: !cfg.has("core"), Loops: cfg.has("core"), MetricsElsewhere: cfg.MetricsAddr != "",
 		AuditEvery: cfg.AuditEvery, StatsEvery: cfg.StatsEvery, StripePublishableKey: cfg.StripePublishable,
 		TicketKey: cfg.TicketKey,
