@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -113,5 +114,77 @@ func TestJSONBodyRequired(t *testing.T) {
 	// The refused joins had no effect: this is alice's first.
 	if r := e.do("POST", "/v1/events/ctype/queue", `{"fan":"alice"}`, "Content-Type", "application/json; charset=utf-8"); r.status != 201 {
 		t.Errorf("join as JSON: %v", r)
+	}
+}
+
+// dialHealthz opens a connection and asks /healthz on it, returning the status (0 when the connection failed).
+func dialHealthz(t *testing.T, base string) (net.Conn, int) {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		return c, 0
+	}
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return c, 0
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return c, res.StatusCode
+}
+
+// One address holds at most MaxConnsPerIP connections; the next is answered 429 and closed, and a closed one makes
+// room again. Trusted proxies are not capped.
+func TestConnsPerIP(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(o *options) { o.cfg.MaxConnsPerIP = 3 })
+	var open []net.Conn
+	defer func() {
+		for _, c := range open {
+			c.Close()
+		}
+	}()
+	for i := range 3 {
+		c, st := dialHealthz(t, e.base)
+		open = append(open, c)
+		if st != 200 {
+			t.Fatalf("connection %d: %d", i+1, st)
+		}
+	}
+	c, st := dialHealthz(t, e.base)
+	c.Close()
+	if st != 429 {
+		t.Errorf("a fourth connection: %d, want 429", st)
+	}
+	open[0].Close()
+	open = open[1:]
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, st := dialHealthz(t, e.base)
+		if st == 200 {
+			open = append(open, c)
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("a closed connection made no room")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	proxied := setup(t, func(o *options) {
+		o.cfg.MaxConnsPerIP = 3
+		o.cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	for i := range 6 {
+		c, st := dialHealthz(t, proxied.base)
+		open = append(open, c)
+		if st != 200 {
+			t.Fatalf("connection %d from a trusted proxy: %d", i+1, st)
+		}
 	}
 }

@@ -42,6 +42,9 @@ type Config struct {
 	// CORSOrigins may call the fan API from their pages ("*" for any origin); the organizer API and the door are
 	// never offered to other origins.
 	CORSOrigins []string
+	// MaxConnsPerIP caps the connections open from one address (an IPv6 /64), trusted proxies excepted; 0 turns
+	// the cap off.
+	MaxConnsPerIP int
 	// TrustedProxies may set the client address through X-Forwarded-For.
 	TrustedProxies []netip.Prefix
 	// OpsOnly serves only /healthz, /readyz and /metrics (a process that runs background roles only).
@@ -104,7 +107,8 @@ type Server struct {
 	pingMu   sync.Mutex
 	pinged   map[string]pingResult // last answers of checks with a MinInterval
 	auth     *authenticator
-	cors     *corsPolicy // nil without CORS origins
+	conns    *connLimiter // nil without a cap
+	cors     *corsPolicy  // nil without CORS origins
 	joins    *ipLimiter
 	avail    *availabilityCache
 	ids      names // event and section ids read without allocating
@@ -170,6 +174,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.cors = newCORSPolicy(cfg.CORSOrigins)
 	s.patterns = s.routes()
 	s.metrics = newMetrics(reg, s.patterns, deps.RedisPool, s.checks)
+	s.conns = newConnLimiter(cfg.MaxConnsPerIP, cfg.TrustedProxies, s.metrics.connsRefused.Inc)
 	s.srv = &fasthttp.Server{
 		Name:                  "onsale",
 		Handler:               s.handle,
@@ -189,7 +194,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // Serve answers requests on ln until Shutdown; it also starts the background loops (once).
 func (s *Server) Serve(ln net.Listener) error {
 	s.loopOnce.Do(s.startLoops)
-	return s.srv.Serve(lazyDeadlineListener{ln})
+	return s.srv.Serve(lazyDeadlineListener{Listener: ln, conns: s.conns})
 }
 
 // MetricsHandler answers GET /metrics alone, for an address of its own (see Config.MetricsElsewhere).
@@ -304,14 +309,25 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 // earlier. fasthttp sets two read deadlines per request (the idle time, then the read timeout at the first byte),
 // each a timer update in the network poller; a deadline left earlier than asked for may fire first, and Read then
 // moves it to the one asked for and reads on, so a timeout still ends a read exactly when it was asked to.
-type lazyDeadlineListener struct{ net.Listener }
+// It also applies the per-address connection cap.
+type lazyDeadlineListener struct {
+	net.Listener
+	conns *connLimiter // nil without a cap
+}
 
 func (l lazyDeadlineListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		key, ok := l.conns.take(c.RemoteAddr())
+		if !ok {
+			l.conns.refuse(c)
+			continue
+		}
+		return &lazyDeadlineConn{Conn: c, conns: l.conns, key: key}, nil
 	}
-	return &lazyDeadlineConn{Conn: c}, nil
 }
 
 type lazyDeadlineConn struct {
@@ -320,11 +336,17 @@ type lazyDeadlineConn struct {
 	want   time.Time  // the read deadline asked for; zero for none
 	armed  time.Time  // the read deadline set on the connection; zero for none
 	linger atomic.Bool
+	conns  *connLimiter
+	key    netip.Addr // what the connection counts against in conns
+	closed atomic.Bool
 }
 
 // Close closes the connection; one answered with unread request bytes (linger) is shut for writing first and
 // drained for a moment, so that the client reads the answer instead of a reset.
 func (c *lazyDeadlineConn) Close() error {
+	if !c.closed.Swap(true) {
+		c.conns.release(c.key)
+	}
 	if !c.linger.Load() {
 		return c.Conn.Close()
 	}

@@ -44,6 +44,7 @@ type config struct {
 	JoinRatePerIP float64
 	Proxies       []netip.Prefix
 	CORSOrigins   []string
+	MaxConnsPerIP int
 	Roles         []string
 	Migrate       bool
 	LogLevel      string
@@ -101,6 +102,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", env("ONSALE_OIDC_ISSUER", ""), "OIDC issuer URL verifying fans' and organizers' tokens (ONSALE_OIDC_ISSUER)")
 	fs.StringVar(&c.OIDCClientID, "oidc-client-id", env("ONSALE_OIDC_CLIENT_ID", ""), "audience OIDC tokens must carry; not checked when empty, with a warning (ONSALE_OIDC_CLIENT_ID)")
 	rate := fs.String("join-rate-per-ip", env("ONSALE_JOIN_RATE_PER_IP", "5"), "queue joins per second per client address, 0 = no limit (ONSALE_JOIN_RATE_PER_IP)")
+	maxConns := fs.String("max-conns-per-ip", env("ONSALE_MAX_CONNS_PER_IP", "2048"), "connections open at once from one client address (an IPv6 /64), trusted proxies excepted; 0 = no limit (ONSALE_MAX_CONNS_PER_IP)")
 	proxies := fs.String("trusted-proxies", env("ONSALE_TRUSTED_PROXIES", ""), "comma-separated addresses/CIDRs allowed to set X-Forwarded-For (ONSALE_TRUSTED_PROXIES)")
 	cors := fs.String("cors-origins", env("ONSALE_CORS_ORIGINS", ""), "comma-separated origins (https://host[:port], or *) whose pages may call the fan API; none when empty (ONSALE_CORS_ORIGINS)")
 	roles := fs.String("roles", env("ONSALE_ROLES", strings.Join(allRoles, ",")), "roles of this process: core (HTTP API, inventory loops), waitroom (admission), settler (payments) (ONSALE_ROLES)")
@@ -115,6 +117,9 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 		var err error
 		if c.JoinRatePerIP, err = strconv.ParseFloat(*rate, 64); err != nil || c.JoinRatePerIP < 0 {
 			errs = append(errs, fmt.Errorf("join rate per IP %q: want a number ≥ 0", *rate))
+		}
+		if c.MaxConnsPerIP, err = strconv.Atoi(*maxConns); err != nil || c.MaxConnsPerIP < 0 {
+			errs = append(errs, fmt.Errorf("max connections per IP %q: want an integer ≥ 0", *maxConns))
 		}
 		if c.Proxies, err = parsePrefixes(*proxies); err != nil {
 			errs = append(errs, fmt.Errorf("trusted proxies: %w", err))

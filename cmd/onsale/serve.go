@@ -46,7 +46,8 @@ func serve(ctx context.Context, cfg config, stderr io.Writer, ready func(addr st
 	srv, err := core.New(core.Config{
 		AdminToken: cfg.AdminToken, OIDCIssuer: cfg.OIDCIssuer, OIDCClientID: cfg.OIDCClientID,
 		JoinRatePerIP: cfg.JoinRatePerIP, TrustedProxies: cfg.Proxies, CORSOrigins: cfg.CORSOrigins,
-		OpsOnly: !cfg.has("core"), Loops: cfg.has("core"), MetricsElsewhere: cfg.MetricsAddr != "",
+		MaxConnsPerIP: cfg.MaxConnsPerIP, MetricsElsewhere: cfg.MetricsAddr != "",
+		OpsOnly: !cfg.has("core"), Loops: cfg.has("core"),
 		AuditEvery: cfg.AuditEvery, StatsEvery: cfg.StatsEvery, StripePublishableKey: cfg.StripePublishable,
 		TicketKey: cfg.TicketKey,
 	}, core.Deps{Inventory: sys.inv, Room: sys.room, Settlement: sys.settl, TestPayments: sys.testPayments(), Checks: sys.checks,
