@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // freeAddr is a loopback address nothing listens on (for a moment).
@@ -49,5 +52,37 @@ func TestMetricsAddr(t *testing.T) {
 	}
 	if st, _ := get(t, "http://"+metrics+"/v1/admin/events"); st != 404 {
 		t.Errorf("metrics address serves the API: %d", st)
+	}
+}
+
+// An issuer that never answers discovery fails the start within the fetch timeout instead of hanging it.
+func TestStalledIssuerFailsStart(t *testing.T) {
+	t.Parallel()
+	stall := make(chan struct{})
+	issuer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stall:
+		case <-r.Context().Done():
+		}
+	}))
+	defer issuer.Close()
+	defer close(stall)
+	env := embeddedEnv()
+	env["ONSALE_OIDC_ISSUER"] = issuer.URL
+	cfg, err := parseConfig("serve", []string{"--addr", "127.0.0.1:0", "--log-level", "error"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- serve(context.Background(), cfg, io.Discard, nil) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "OIDC discovery") {
+			t.Errorf("serve: %v", err)
+		}
+		t.Logf("stalled issuer: start failed after %v", time.Since(start).Round(time.Millisecond))
+	case <-time.After(15 * time.Second):
+		t.Fatal("a stalled issuer held the start 15 s")
 	}
 }
