@@ -110,6 +110,10 @@ func TestJSONBodyRequired(t *testing.T) {
 		r := e.do("POST", "/v1/events/ctype/queue", `{"fan":"alice"}`, "Content-Type", ct)
 		problem(t, "join as "+ct, r, 415, "bad-request")
 	}
+	problem(t, "an unknown path", e.do("POST", "/v1/nowhere", `{}`, "Content-Type", "text/plain"), 404, "not-found")
+	if r := e.do("PATCH", "/v1/events/ctype/queue", `{}`, "Content-Type", "text/plain"); r.status != 405 {
+		t.Errorf("a method the path lacks: %v", r)
+	}
 	problem(t, "create an event as text", e.do("POST", "/v1/admin/events", `{}`, append(e.adminAuth(), "Content-Type", "text/plain")...), 415, "bad-request")
 	// The refused joins had no effect: this is alice's first.
 	if r := e.do("POST", "/v1/events/ctype/queue", `{"fan":"alice"}`, "Content-Type", "application/json; charset=utf-8"); r.status != 201 {

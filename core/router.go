@@ -167,7 +167,7 @@ func (s *Server) routes() []*pattern {
 	notFound := func(*fasthttp.RequestCtx, string) error { return errNotFoundRoute }
 	p := &pattern{name: "unmatched"}
 	for m := mGET; m < nMethods; m++ {
-		p.routes[m] = &route{name: p.name, method: methodNames[m], h: notFound}
+		p.routes[m] = &route{name: p.name, method: methodNames[m], h: notFound, rawBody: true} // 404 whatever the body
 	}
 	ps[nPatterns] = p
 	return ps
@@ -198,7 +198,7 @@ func (s *Server) match(ctx *fasthttp.RequestCtx) (*route, string) {
 // methodNotAllowed is a route that answers 405 for a pattern; built lazily per pattern would need locking,
 // and 405s are rare, so it allocates.
 func (s *Server) methodNotAllowed(p *pattern) *route {
-	return &route{name: p.name, method: "other", metrics: s.metrics.other(p.name), h: func(ctx *fasthttp.RequestCtx, _ string) error {
+	return &route{name: p.name, method: "other", metrics: s.metrics.other(p.name), rawBody: true, h: func(ctx *fasthttp.RequestCtx, _ string) error {
 		pe := problemf(405, typeBadRequest, "this resource answers "+p.allowed)
 		pe.title = "Method not allowed"
 		writeProblem(ctx, pe)
