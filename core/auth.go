@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"slices"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 	"github.com/valyala/fasthttp"
 )
 
@@ -17,37 +21,86 @@ import (
 type authenticator struct {
 	adminToken []byte
 	role       string
+	clientID   string
 	verifier   *oidc.IDTokenVerifier // nil without an issuer
+	keys       *keySet               // the verifier's, nil without an issuer
 }
 
-// claims are the parts of a token core reads. Keycloak puts realm roles in realm_access.roles; other providers
-// commonly use a top-level roles claim.
+// iatLeeway is how far in the future a token's issue time may be (clock skew between onsale and the provider).
+const iatLeeway = time.Minute
+
+// claims are the parts of a token core reads. Keycloak puts realm roles in realm_access.roles and client roles in
+// resource_access.<client>.roles; other providers commonly use a top-level roles claim.
 type claims struct {
-	Subject     string   `json:"sub"`
-	Roles       []string `json:"roles"`
+	Subject     string    `json:"sub"`
+	Roles       roleClaim `json:"roles"`
 	RealmAccess struct {
-		Roles []string `json:"roles"`
+		Roles roleClaim `json:"roles"`
 	} `json:"realm_access"`
+	ResourceAccess map[string]struct {
+		Roles roleClaim `json:"roles"`
+	} `json:"resource_access"`
+	client string // whose resource_access roles count
 }
 
 func (c *claims) hasRole(role string) bool {
-	return slices.Contains(c.Roles, role) || slices.Contains(c.RealmAccess.Roles, role)
+	return slices.Contains(c.Roles, role) || slices.Contains(c.RealmAccess.Roles, role) ||
+		(c.client != "" && slices.Contains(c.ResourceAccess[c.client].Roles, role))
 }
 
-func newAuthenticator(ctx context.Context, cfg Config) (*authenticator, error) {
-	a := &authenticator{adminToken: []byte(cfg.AdminToken), role: cfg.OrganizerRole}
+// roleClaim reads roles given as a list or as one string; any other shape carries no role rather than failing the
+// token, since a provider's mapper may send a single-valued claim as a string.
+type roleClaim []string
+
+func (r *roleClaim) UnmarshalJSON(b []byte) error {
+	var one string
+	if json.Unmarshal(b, &one) == nil {
+		*r = roleClaim{one}
+		return nil
+	}
+	var many []any
+	*r = nil
+	if json.Unmarshal(b, &many) == nil {
+		for _, v := range many {
+			if s, ok := v.(string); ok {
+				*r = append(*r, s)
+			}
+		}
+	}
+	return nil
+}
+
+func newAuthenticator(ctx context.Context, cfg Config, log *slog.Logger) (*authenticator, error) {
+	a := &authenticator{adminToken: []byte(cfg.AdminToken), role: cfg.OrganizerRole, clientID: cfg.OIDCClientID}
 	if cfg.OIDCIssuer == "" {
 		return a, nil
 	}
-	// Discovery happens once at start; the key set is fetched (and refetched on an unknown key id) by go-oidc,
-	// which keeps only ctx's values, not its deadline.
-	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	client := &http.Client{Timeout: cfg.OIDCFetchTimeout}
+	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, client), cfg.OIDCFetchTimeout)
 	defer cancel()
 	provider, err := oidc.NewProvider(dctx, cfg.OIDCIssuer)
 	if err != nil {
 		return nil, fmt.Errorf("core: OIDC discovery at %s: %w", cfg.OIDCIssuer, err)
 	}
-	a.verifier = provider.Verifier(&oidc.Config{ClientID: cfg.OIDCClientID, SkipClientIDCheck: cfg.OIDCClientID == ""})
+	var meta struct {
+		JWKSURL string   `json:"jwks_uri"`
+		Algs    []string `json:"id_token_signing_alg_values_supported"`
+	}
+	if err := provider.Claims(&meta); err != nil || meta.JWKSURL == "" {
+		return nil, fmt.Errorf("core: OIDC discovery at %s: no jwks_uri", cfg.OIDCIssuer)
+	}
+	var algs []string
+	for _, alg := range meta.Algs {
+		if slices.Contains(signingAlgs, jose.SignatureAlgorithm(alg)) {
+			algs = append(algs, alg)
+		}
+	}
+	a.keys = &keySet{url: meta.JWKSURL, client: client, minGap: cfg.OIDCKeyMinGap, base: ctx, log: log}
+	if cfg.OIDCClientID == "" {
+		log.Warn("ONSALE_OIDC_CLIENT_ID is not set: OIDC tokens issued for any client are accepted")
+	}
+	a.verifier = oidc.NewVerifier(cfg.OIDCIssuer, a.keys, &oidc.Config{ClientID: cfg.OIDCClientID,
+		SkipClientIDCheck: cfg.OIDCClientID == "", SupportedSigningAlgs: algs})
 	return a, nil
 }
 
@@ -125,11 +178,19 @@ func (a *authenticator) fan(ctx *fasthttp.RequestCtx) (fan string, ok bool, err 
 }
 
 func (a *authenticator) verify(ctx context.Context, raw string) (*claims, error) {
-	tok, err := a.verifier.Verify(ctx, raw)
+	// go-oidc flattens the key set's error into text; the key set reports an outage through ctx instead.
+	var outage bool
+	tok, err := a.verifier.Verify(context.WithValue(ctx, keyOutageKey{}, &outage), raw)
 	if err != nil {
+		if outage {
+			return nil, errKeysUnavailable // the token may be good: the provider's keys could not be had
+		}
 		return nil, errBadCredential
 	}
-	var c claims
+	if tok.IssuedAt.After(time.Now().Add(iatLeeway)) {
+		return nil, errBadCredential
+	}
+	c := claims{client: a.clientID}
 	if err := tok.Claims(&c); err != nil {
 		return nil, errBadCredential
 	}

@@ -19,7 +19,7 @@ func pipePair(t testing.TB) (*lazyDeadlineConn, net.Conn) {
 	defer ln.Close()
 	accepted := make(chan net.Conn, 1)
 	go func() {
-		c, err := lazyDeadlineListener{ln}.Accept()
+		c, err := lazyDeadlineListener{Listener: ln}.Accept()
 		if err != nil {
 			accepted <- nil
 			return

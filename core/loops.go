@@ -16,6 +16,9 @@ const sweepBatch = 500
 
 func (s *Server) startLoops() {
 	s.every(s.cfg.ReadyEvery, func(ctx context.Context) { s.probe(ctx) })
+	if s.auth.keys != nil {
+		s.every(s.cfg.OIDCKeyRefresh, s.auth.keys.refresh)
+	}
 	if !s.cfg.Loops {
 		return
 	}

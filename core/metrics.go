@@ -24,6 +24,7 @@ type metrics struct {
 	holdsCreated prometheus.Counter
 	holds        map[string]prometheus.Counter // by result
 	scans        *prometheus.CounterVec        // check-in scans by result
+	connsRefused prometheus.Counter
 
 	mu     sync.Mutex
 	others map[string]*routeMetrics // 405s by pattern
@@ -60,6 +61,8 @@ func newMetrics(reg prometheus.Registerer, patterns []*pattern, pool func() Pool
 			Help: "Holds the sweeper expired after their deadline."}),
 		scans: f.NewCounterVec(prometheus.CounterOpts{Name: "onsale_checkin_scans_total",
 			Help: "Check-in scans by result (ok, already-used, revoked, invalid, wrong-event)."}, []string{"result"}),
+		connsRefused: f.NewCounter(prometheus.CounterOpts{Name: "onsale_http_connections_refused_total",
+			Help: "Connections refused because their address was at the per-address cap."}),
 		holds:  map[string]prometheus.Counter{},
 		others: map[string]*routeMetrics{},
 	}
@@ -100,7 +103,7 @@ func successCode(name, method string) int {
 	switch {
 	case name == "unmatched":
 		return 404
-	case method == "DELETE":
+	case method == "DELETE", method == "OPTIONS":
 		return 204
 	case name == "/v1/holds/{hold}/checkout":
 		return 202

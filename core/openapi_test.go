@@ -556,6 +556,7 @@ func TestOpenAPIConformance(t *testing.T) {
 
 	t.Run("operations", func(t *testing.T) {
 		e.check(t, oaCall{method: "GET", path: "/healthz", status: 200})
+		e.check(t, oaCall{method: "GET", path: "/healthz", header: []string{"X-Big", strings.Repeat("a", 17<<10)}, status: 431, problem: "too-large"})
 		e.check(t, oaCall{method: "GET", path: "/readyz", status: 200})
 		e.backend.Store(false)
 		r := e.check(t, oaCall{method: "GET", path: "/readyz", status: 503, problem: "unavailable"})
@@ -672,6 +673,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		q := "/v1/events/" + ev + "/queue"
 		e.check(t, oaCall{method: "POST", path: "/v1/events/nope-" + ev + "/queue", body: map[string]any{"fan": "f"}, status: 404, problem: "not-found"})
 		e.check(t, oaCall{method: "POST", path: q, body: `{"fan": "alice"`, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "POST", path: q, body: `{"fan": "alice"}`, header: []string{"Content-Type", "text/plain"}, invalid: true, status: 415, problem: "bad-request"})
 		e.check(t, oaCall{method: "POST", path: q, body: map[string]any{"fan": "alice", "seat": "front"}, invalid: true, status: 400, problem: "bad-request"})
 		e.check(t, oaCall{method: "POST", path: q, body: map[string]any{"fan": 7}, invalid: true, status: 400, problem: "bad-request"})
 		e.check(t, oaCall{method: "POST", path: q, body: map[string]any{}, status: 400, problem: "bad-request"}) // dev mode names the fan

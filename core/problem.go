@@ -98,7 +98,8 @@ func titleOf(typ string) string {
 func classify(err error) (p *problemError, internal bool) {
 	var pe *problemError
 	if errors.As(err, &pe) {
-		return pe, pe.status >= 500
+		// The key set logs its failed fetch once; a line per token it could not check would flood the log.
+		return pe, pe.status >= 500 && pe != errKeysUnavailable
 	}
 	detail := err.Error()
 	switch {

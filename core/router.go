@@ -20,11 +20,12 @@ const (
 	mDELETE
 	mPATCH
 	mHEAD
+	mOPTIONS
 	nMethods
 	mOther = nMethods
 )
 
-var methodNames = [nMethods]string{"GET", "POST", "DELETE", "PATCH", "HEAD"}
+var methodNames = [nMethods]string{"GET", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"}
 
 func methodOf(m []byte) method {
 	switch string(m) { // no allocation: the compiler compares bytes
@@ -38,6 +39,8 @@ func methodOf(m []byte) method {
 		return mPATCH
 	case "HEAD":
 		return mHEAD
+	case "OPTIONS":
+		return mOPTIONS
 	}
 	return mOther
 }
@@ -55,6 +58,8 @@ type route struct {
 	method  string
 	h       handler
 	metrics *routeMetrics
+	cors    bool // a fan API route (corsPatterns)
+	rawBody bool // the body need not be JSON (the webhook verifies Stripe's bytes)
 }
 
 // Path ids, in the order match returns them.
@@ -151,11 +156,24 @@ func (s *Server) routes() []*pattern {
 	add(pCheckin, "/v1/events/{event}/checkin", map[method]handler{mPOST: s.checkin})
 	add(pCheckinKeys, "/v1/events/{event}/checkin/keys", map[method]handler{mGET: s.checkinKeys})
 	add(pCheckinRevoked, "/v1/events/{event}/checkin/revoked", map[method]handler{mGET: s.checkinRevoked})
+	for _, id := range corsPatterns {
+		p := ps[id]
+		for _, r := range p.routes {
+			if r != nil {
+				r.cors = true
+			}
+		}
+		if s.cors != nil {
+			p.routes[mOPTIONS] = &route{name: p.name, method: "OPTIONS", h: s.preflight(p.allowed), cors: true}
+			p.allowed += ", OPTIONS"
+		}
+	}
+	ps[pWebhook].routes[mPOST].rawBody = true
 	// The last entry answers every path the API does not have.
 	notFound := func(*fasthttp.RequestCtx, string) error { return errNotFoundRoute }
 	p := &pattern{name: "unmatched"}
 	for m := mGET; m < nMethods; m++ {
-		p.routes[m] = &route{name: p.name, method: methodNames[m], h: notFound}
+		p.routes[m] = &route{name: p.name, method: methodNames[m], h: notFound, rawBody: true} // 404 whatever the body
 	}
 	ps[nPatterns] = p
 	return ps
@@ -166,7 +184,7 @@ var opsPatterns = [...]bool{pHealthz: true, pReadyz: true, pMetrics: true}
 // match finds the route of a request without allocating beyond the path argument.
 func (s *Server) match(ctx *fasthttp.RequestCtx) (*route, string) {
 	id, arg := matchPath(ctx.Path())
-	if s.cfg.OpsOnly && (id >= len(opsPatterns) || !opsPatterns[id]) {
+	if s.cfg.OpsOnly && (id >= len(opsPatterns) || !opsPatterns[id]) || id == pMetrics && s.cfg.MetricsElsewhere {
 		id = nPatterns
 	}
 	p := s.patterns[id]
@@ -186,7 +204,7 @@ func (s *Server) match(ctx *fasthttp.RequestCtx) (*route, string) {
 // methodNotAllowed is a route that answers 405 for a pattern; built lazily per pattern would need locking,
 // and 405s are rare, so it allocates.
 func (s *Server) methodNotAllowed(p *pattern) *route {
-	return &route{name: p.name, method: "other", metrics: s.metrics.other(p.name), h: func(ctx *fasthttp.RequestCtx, _ string) error {
+	return &route{name: p.name, method: "other", metrics: s.metrics.other(p.name), rawBody: true, h: func(ctx *fasthttp.RequestCtx, _ string) error {
 		pe := problemf(405, typeBadRequest, "this resource answers "+p.allowed)
 		pe.title = "Method not allowed"
 		writeProblem(ctx, pe)

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,12 +32,28 @@ type Config struct {
 	OIDCIssuer    string
 	OIDCClientID  string
 	OrganizerRole string // default "organizer"
+	// OIDCFetchTimeout bounds each discovery and key set request to the issuer, default 5 s.
+	OIDCFetchTimeout time.Duration
+	// OIDCKeyRefresh is how often the issuer's key set is refetched, so a key it dropped stops verifying within
+	// it; default 10 min.
+	OIDCKeyRefresh time.Duration
+	// OIDCKeyMinGap is the least time between key set fetches caused by tokens with an unknown key id, default 30 s.
+	OIDCKeyMinGap time.Duration
 	// JoinRatePerIP limits queue joins per second per client address; 0 turns the limit off.
 	JoinRatePerIP float64
+	// CORSOrigins may call the fan API from their pages ("*" for any origin); the organizer API and the door are
+	// never offered to other origins.
+	CORSOrigins []string
+	// MaxConnsPerIP caps the connections open from one address (an IPv6 /64), trusted proxies excepted; 0 turns
+	// the cap off.
+	MaxConnsPerIP int
 	// TrustedProxies may set the client address through X-Forwarded-For.
 	TrustedProxies []netip.Prefix
 	// OpsOnly serves only /healthz, /readyz and /metrics (a process that runs background roles only).
 	OpsOnly bool
+	// MetricsElsewhere leaves /metrics off the API port (404), for a process that serves MetricsHandler on an
+	// address of its own.
+	MetricsElsewhere bool
 	// Loops turns on the inventory's background loops (sweeper, stats gauges, audit).
 	Loops bool
 	// StripePublishableKey is handed to the fan's page, which loads Stripe.js with it; empty with the test provider.
@@ -96,6 +114,8 @@ type Server struct {
 	pingMu   sync.Mutex
 	pinged   map[string]pingResult // last answers of checks with a MinInterval
 	auth     *authenticator
+	conns    *connLimiter // nil without a cap
+	cors     *corsPolicy  // nil without CORS origins
 	joins    *ipLimiter
 	avail    *availabilityCache
 	ids      names // event and section ids read without allocating
@@ -125,6 +145,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	cfg.ReadTimeout = cmp.Or(cfg.ReadTimeout, 30*time.Second)
 	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, 90*time.Second)
 	cfg.Concurrency = cmp.Or(cfg.Concurrency, 256*1024)
+	cfg.OIDCFetchTimeout = cmp.Or(cfg.OIDCFetchTimeout, 5*time.Second)
+	cfg.OIDCKeyRefresh = cmp.Or(cfg.OIDCKeyRefresh, 10*time.Minute)
+	cfg.OIDCKeyMinGap = cmp.Or(cfg.OIDCKeyMinGap, 30*time.Second)
 	if cfg.JoinRatePerIP < 0 {
 		return nil, fmt.Errorf("core: join rate per IP %v is negative", cfg.JoinRatePerIP)
 	}
@@ -147,7 +170,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.base, s.stop = context.WithCancel(context.Background())
 	var err error
-	if s.auth, err = newAuthenticator(s.base, cfg); err != nil {
+	if s.auth, err = newAuthenticator(s.base, cfg, s.log); err != nil {
 		return nil, err
 	}
 	if s.tickets, err = newTicketing(s.settl, cfg.TicketKey, s.now); err != nil {
@@ -156,13 +179,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.joins = newIPLimiter(cfg.JoinRatePerIP, 100_000)
 	s.avail = newAvailabilityCache(cfg.AvailabilityTTL, s.inv, s.now)
 	s.metricsHandler = newMetricsHandler(s)
+	s.cors = newCORSPolicy(cfg.CORSOrigins)
 	s.patterns = s.routes()
 	s.metrics = newMetrics(reg, s.patterns, deps.RedisPool, s.checks)
+	s.conns = newConnLimiter(cfg.MaxConnsPerIP, cfg.TrustedProxies, s.metrics.connsRefused.Inc)
 	s.srv = &fasthttp.Server{
 		Name:                  "onsale",
 		Handler:               s.handle,
 		ErrorHandler:          s.parseError,
 		MaxRequestBodySize:    maxReadBody,
+		ReadBufferSize:        readBufferSize,
 		ReadTimeout:           cfg.ReadTimeout,
 		IdleTimeout:           cfg.IdleTimeout,
 		Concurrency:           cfg.Concurrency,
@@ -176,7 +202,22 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // Serve answers requests on ln until Shutdown; it also starts the background loops (once).
 func (s *Server) Serve(ln net.Listener) error {
 	s.loopOnce.Do(s.startLoops)
-	return s.srv.Serve(lazyDeadlineListener{ln})
+	return s.srv.Serve(lazyDeadlineListener{Listener: ln, conns: s.conns})
+}
+
+// MetricsHandler answers GET /metrics alone, for an address of its own (see Config.MetricsElsewhere).
+func (s *Server) MetricsHandler() fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		switch {
+		case string(ctx.Path()) != "/metrics":
+			writeProblem(ctx, errNotFoundRoute)
+		case !ctx.IsGet() && !ctx.IsHead():
+			writeProblem(ctx, problemf(405, typeBadRequest, "this resource answers GET, HEAD"))
+			ctx.Response.Header.Set("Allow", "GET, HEAD")
+		default:
+			s.metricsHandler(ctx)
+		}
+	}
 }
 
 // Handler returns the server's request handler (for in-memory tests and benchmarks).
@@ -214,12 +255,36 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.metrics.inflight.Add(-1)
 		r.observe(ctx.Response.StatusCode(), time.Since(start))
 	}()
-	if err := r.h(ctx, arg); err != nil {
+	var err error
+	if len(ctx.Request.Header.RawHeaders()) > maxHeaderBytes+2 { // the block ends with an empty line
+		err = errHeadersTooLarge
+	} else if !r.rawBody {
+		err = jsonBody(ctx)
+	}
+	if err == nil {
+		err = r.h(ctx, arg)
+	}
+	if err != nil {
 		s.fail(ctx, err)
+	}
+	if r.cors && s.cors != nil {
+		s.corsHeaders(ctx)
 	}
 }
 
-// parseError answers requests fasthttp could not read: an oversized body gets 413 too-large, anything else 400.
+// maxHeaderBytes is the most header fields a request may carry (large OIDC tokens fit); readBufferSize adds room for
+// the request line. A block the buffer cannot hold fails fasthttp's parse (parseError); one it holds but over
+// maxHeaderBytes fails in handle: both answer 431.
+const (
+	maxHeaderBytes = 16 << 10
+	readBufferSize = maxHeaderBytes + 4<<10
+)
+
+var errHeadersTooLarge = &problemError{status: 431, typ: typeTooLarge, title: "Request header fields too large",
+	detail: "the request's header fields are larger than 16 KiB"}
+
+// parseError answers requests fasthttp could not read: oversized headers get 431 and an oversized body 413 (both
+// too-large), anything else 400.
 func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		// A connection that sent no (complete) request within ReadTimeout, such as one an HTTP client dialled
@@ -228,7 +293,13 @@ func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 		_ = ctx.Conn().Close()
 		return
 	}
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+	if _, ok := errors.AsType[*fasthttp.ErrSmallBuffer](err); ok {
+		writeProblem(ctx, errHeadersTooLarge)
+		// The rest of the headers is unread; closing now would reset the connection and lose the answer.
+		if c, ok := ctx.Conn().(*lazyDeadlineConn); ok {
+			c.linger.Store(true)
+		}
+	} else if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		writeProblem(ctx, errTooLarge)
 	} else {
 		writeProblem(ctx, badRequest("the request could not be read"))
@@ -246,22 +317,63 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 // earlier. fasthttp sets two read deadlines per request (the idle time, then the read timeout at the first byte),
 // each a timer update in the network poller; a deadline left earlier than asked for may fire first, and Read then
 // moves it to the one asked for and reads on, so a timeout still ends a read exactly when it was asked to.
-type lazyDeadlineListener struct{ net.Listener }
+// It also applies the per-address connection cap.
+type lazyDeadlineListener struct {
+	net.Listener
+	conns *connLimiter // nil without a cap
+}
 
 func (l lazyDeadlineListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		key, ok := l.conns.take(c.RemoteAddr())
+		if !ok {
+			l.conns.refuse(c)
+			continue
+		}
+		return &lazyDeadlineConn{Conn: c, conns: l.conns, key: key}, nil
 	}
-	return &lazyDeadlineConn{Conn: c}, nil
 }
 
 type lazyDeadlineConn struct {
 	net.Conn
-	mu    sync.Mutex // fasthttp's loop and Shutdown may both set deadlines
-	want  time.Time  // the read deadline asked for; zero for none
-	armed time.Time  // the read deadline set on the connection; zero for none
+	mu     sync.Mutex // fasthttp's loop and Shutdown may both set deadlines
+	want   time.Time  // the read deadline asked for; zero for none
+	armed  time.Time  // the read deadline set on the connection; zero for none
+	linger atomic.Bool
+	conns  *connLimiter
+	key    netip.Addr // what the connection counts against in conns
+	closed atomic.Bool
 }
+
+// Close closes the connection; one answered with unread request bytes (linger) is shut for writing first and
+// drained for a moment, so that the client reads the answer instead of a reset.
+func (c *lazyDeadlineConn) Close() error {
+	if !c.closed.Swap(true) {
+		c.conns.release(c.key)
+	}
+	if !c.linger.Load() {
+		return c.Conn.Close()
+	}
+	go func() {
+		if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+		_ = c.Conn.SetReadDeadline(time.Now().Add(lingerFor))
+		_, _ = io.CopyN(io.Discard, c.Conn, lingerBytes)
+		_ = c.Conn.Close()
+	}()
+	return nil
+}
+
+// lingerFor and lingerBytes bound the draining of a connection closed with its request unread.
+const (
+	lingerFor   = 500 * time.Millisecond
+	lingerBytes = 256 << 10
+)
 
 func (c *lazyDeadlineConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()

@@ -162,7 +162,7 @@ for b in "${bins[@]}"; do
   free "${saddr[$b]}"
   prefixes="$prefixes ${sprefix[$b]}"
   ONSALE_ADDR=${saddr[$b]} ONSALE_REDIS_URL=$redis_url ONSALE_PREFIX=${sprefix[$b]} ONSALE_ADMIN_TOKEN=$admin \
-    ONSALE_TOKEN_SECRET=bench-token-secret-0123456789 ONSALE_JOIN_RATE_PER_IP=0 ONSALE_LOG_LEVEL=warn \
+    ONSALE_TOKEN_SECRET=bench-token-secret-0123456789 ONSALE_JOIN_RATE_PER_IP=0 ONSALE_MAX_CONNS_PER_IP=0 ONSALE_LOG_LEVEL=warn \
     "$b" serve >"$work/serve$i.log" 2>&1 &
   spid[$b]=$!
   pids+=("${spid[$b]}")

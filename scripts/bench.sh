@@ -79,7 +79,7 @@ ONSALE_ADDR=$addr ONSALE_REDIS_URL="redis://127.0.0.1:6379/$db" \
   ONSALE_DATABASE_URL="${ONSALE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}" \
   ONSALE_AMQP_URL="${ONSALE_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}" \
   ONSALE_PREFIX="bench$(date +%s)" ONSALE_ADMIN_TOKEN=$admin ONSALE_TOKEN_SECRET=bench-token-secret-0123456789 \
-  ONSALE_JOIN_RATE_PER_IP=0 ONSALE_LOG_LEVEL=warn bin/onsale serve >"$work/serve.log" 2>&1 & pids+=($!)
+  ONSALE_JOIN_RATE_PER_IP=0 ONSALE_MAX_CONNS_PER_IP=0 ONSALE_LOG_LEVEL=warn bin/onsale serve >"$work/serve.log" 2>&1 & pids+=($!)
 wait_http "$base/healthz"
 ev="bench$(date +%s)"
 start=$(date -u -d '-2 seconds' +%Y-%m-%dT%H:%M:%SZ)

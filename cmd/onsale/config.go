@@ -21,8 +21,9 @@ import (
 
 // config is the service's configuration, read once from flags with ONSALE_* environment fallbacks and validated.
 type config struct {
-	Addr      string
-	DebugAddr string
+	Addr        string
+	DebugAddr   string
+	MetricsAddr string
 
 	RedisURL    string
 	DatabaseURL string
@@ -42,6 +43,8 @@ type config struct {
 	OIDCClientID  string
 	JoinRatePerIP float64
 	Proxies       []netip.Prefix
+	CORSOrigins   []string
+	MaxConnsPerIP int
 	Roles         []string
 	Migrate       bool
 	LogLevel      string
@@ -81,6 +84,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 	c := &config{}
 	env := func(name, def string) string { return cmp.Or(getenv(name), def) }
 	fs.StringVar(&c.Addr, "addr", env("ONSALE_ADDR", ":8080"), "HTTP listen address (ONSALE_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("ONSALE_METRICS_ADDR", ""), "serve /metrics on this address instead of the HTTP one, when set (ONSALE_METRICS_ADDR)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("ONSALE_DEBUG_ADDR", ""), "pprof listen address, off when empty (ONSALE_DEBUG_ADDR)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("ONSALE_REDIS_URL", ""), "Redis URL, database index honoured; embedded when empty (ONSALE_REDIS_URL)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("ONSALE_DATABASE_URL", ""), "PostgreSQL URL; embedded ledger when empty (ONSALE_DATABASE_URL)")
@@ -96,9 +100,11 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 	ticketKeyFile := fs.String("ticket-key-file", env("ONSALE_TICKET_KEY_FILE", ""), "file holding the ticket key, instead of -ticket-key (ONSALE_TICKET_KEY_FILE)")
 	fs.StringVar(&c.AdminToken, "admin-token", env("ONSALE_ADMIN_TOKEN", ""), "static organizer token; generated and logged when empty without an OIDC issuer (ONSALE_ADMIN_TOKEN)")
 	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", env("ONSALE_OIDC_ISSUER", ""), "OIDC issuer URL verifying fans' and organizers' tokens (ONSALE_OIDC_ISSUER)")
-	fs.StringVar(&c.OIDCClientID, "oidc-client-id", env("ONSALE_OIDC_CLIENT_ID", ""), "audience OIDC tokens must carry; not checked when empty (ONSALE_OIDC_CLIENT_ID)")
+	fs.StringVar(&c.OIDCClientID, "oidc-client-id", env("ONSALE_OIDC_CLIENT_ID", ""), "audience OIDC tokens must carry; not checked when empty, with a warning (ONSALE_OIDC_CLIENT_ID)")
 	rate := fs.String("join-rate-per-ip", env("ONSALE_JOIN_RATE_PER_IP", "5"), "queue joins per second per client address, 0 = no limit (ONSALE_JOIN_RATE_PER_IP)")
+	maxConns := fs.String("max-conns-per-ip", env("ONSALE_MAX_CONNS_PER_IP", "2048"), "connections open at once from one client address (an IPv6 /64), trusted proxies excepted; 0 = no limit (ONSALE_MAX_CONNS_PER_IP)")
 	proxies := fs.String("trusted-proxies", env("ONSALE_TRUSTED_PROXIES", ""), "comma-separated addresses/CIDRs allowed to set X-Forwarded-For (ONSALE_TRUSTED_PROXIES)")
+	cors := fs.String("cors-origins", env("ONSALE_CORS_ORIGINS", ""), "comma-separated origins (https://host[:port], or *) whose pages may call the fan API; none when empty (ONSALE_CORS_ORIGINS)")
 	roles := fs.String("roles", env("ONSALE_ROLES", strings.Join(allRoles, ",")), "roles of this process: core (HTTP API, inventory loops), waitroom (admission), settler (payments) (ONSALE_ROLES)")
 	migrate := fs.String("migrate", env("ONSALE_MIGRATE", "true"), "apply the ledger's migrations at start (ONSALE_MIGRATE)")
 	fs.StringVar(&c.LogLevel, "log-level", env("ONSALE_LOG_LEVEL", "info"), "debug, info, warn or error (ONSALE_LOG_LEVEL)")
@@ -112,8 +118,14 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 		if c.JoinRatePerIP, err = strconv.ParseFloat(*rate, 64); err != nil || c.JoinRatePerIP < 0 {
 			errs = append(errs, fmt.Errorf("join rate per IP %q: want a number ≥ 0", *rate))
 		}
+		if c.MaxConnsPerIP, err = strconv.Atoi(*maxConns); err != nil || c.MaxConnsPerIP < 0 {
+			errs = append(errs, fmt.Errorf("max connections per IP %q: want an integer ≥ 0", *maxConns))
+		}
 		if c.Proxies, err = parsePrefixes(*proxies); err != nil {
 			errs = append(errs, fmt.Errorf("trusted proxies: %w", err))
+		}
+		if c.CORSOrigins, err = parseOrigins(*cors); err != nil {
+			errs = append(errs, fmt.Errorf("CORS origins: %w", err))
 		}
 		if c.Migrate, err = strconv.ParseBool(*migrate); err != nil {
 			errs = append(errs, fmt.Errorf("migrate %q: want true or false", *migrate))
@@ -213,6 +225,27 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 		}
 		a = a.Unmap()
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// parseOrigins reads a comma-separated list of web origins (scheme, host and port only) or "*".
+func parseOrigins(s string) ([]string, error) {
+	var out []string
+	for o := range strings.SplitSeq(s, ",") {
+		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		if o == "" {
+			continue
+		}
+		if o != "*" {
+			u, err := url.Parse(o)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" ||
+				u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+				return nil, fmt.Errorf("%q is not an origin (scheme://host[:port])", o)
+			}
+			o = strings.ToLower(o)
+		}
+		out = append(out, o)
 	}
 	return out, nil
 }

@@ -114,7 +114,7 @@ func realEnv(t *testing.T) map[string]string {
 		}
 	})
 	return map[string]string{"ONSALE_REDIS_URL": redisURL, "ONSALE_DATABASE_URL": dbURL, "ONSALE_AMQP_URL": amqpURL,
-		"ONSALE_PREFIX": prefix, "ONSALE_JOIN_RATE_PER_IP": "0", "ONSALE_ADMIN_TOKEN": "admin-" + prefix}
+		"ONSALE_PREFIX": prefix, "ONSALE_JOIN_RATE_PER_IP": "0", "ONSALE_MAX_CONNS_PER_IP": "0", "ONSALE_ADMIN_TOKEN": "admin-" + prefix}
 }
 
 // deleteTopology removes the queues and exchanges a settlement declared under prefix.
@@ -144,7 +144,7 @@ func deleteTopology(amqpURL, prefix string) error {
 }
 
 func embeddedEnv() map[string]string {
-	return map[string]string{"ONSALE_JOIN_RATE_PER_IP": "0", "ONSALE_ADMIN_TOKEN": "admin-embedded"}
+	return map[string]string{"ONSALE_JOIN_RATE_PER_IP": "0", "ONSALE_MAX_CONNS_PER_IP": "0", "ONSALE_ADMIN_TOKEN": "admin-embedded"}
 }
 
 func TestCrowdEmbedded(t *testing.T) {

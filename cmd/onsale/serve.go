@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/onsale/onsale/core"
 )
 
@@ -43,7 +45,8 @@ func serve(ctx context.Context, cfg config, stderr io.Writer, ready func(addr st
 	}()
 	srv, err := core.New(core.Config{
 		AdminToken: cfg.AdminToken, OIDCIssuer: cfg.OIDCIssuer, OIDCClientID: cfg.OIDCClientID,
-		JoinRatePerIP: cfg.JoinRatePerIP, TrustedProxies: cfg.Proxies,
+		JoinRatePerIP: cfg.JoinRatePerIP, TrustedProxies: cfg.Proxies, CORSOrigins: cfg.CORSOrigins,
+		MaxConnsPerIP: cfg.MaxConnsPerIP, MetricsElsewhere: cfg.MetricsAddr != "",
 		OpsOnly: !cfg.has("core"), Loops: cfg.has("core"),
 		AuditEvery: cfg.AuditEvery, StatsEvery: cfg.StatsEvery, StripePublishableKey: cfg.StripePublishable,
 		TicketKey: cfg.TicketKey,
@@ -88,11 +91,28 @@ func runServer(ctx context.Context, cfg config, log *slog.Logger, sys *system, s
 			}
 		})
 	}
+	var metricsSrv *fasthttp.Server
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			_ = srv.Shutdown(context.Background())
+			stopRoles()
+			wg.Wait()
+			return fmt.Errorf("metrics listen on %s: %w", cfg.MetricsAddr, err)
+		}
+		metricsSrv = &fasthttp.Server{Name: "onsale", Handler: srv.MetricsHandler(), ReadTimeout: 10 * time.Second,
+			IdleTimeout: time.Minute, NoDefaultServerHeader: true, CloseOnShutdown: true}
+		wg.Go(func() { _ = metricsSrv.Serve(mln) })
+		log.Info("metrics serving", "addr", mln.Addr().String())
+	}
 	var debugSrv *http.Server
 	if cfg.DebugAddr != "" {
 		dln, err := net.Listen("tcp", cfg.DebugAddr)
 		if err != nil {
 			_ = srv.Shutdown(context.Background())
+			if metricsSrv != nil {
+				_ = metricsSrv.Shutdown()
+			}
 			stopRoles()
 			wg.Wait()
 			return fmt.Errorf("debug listen on %s: %w", cfg.DebugAddr, err)
@@ -116,6 +136,9 @@ func runServer(ctx context.Context, cfg config, log *slog.Logger, sys *system, s
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("http shutdown: %w", err))
+	}
+	if metricsSrv != nil {
+		_ = metricsSrv.ShutdownWithContext(sctx)
 	}
 	if debugSrv != nil {
 		_ = debugSrv.Shutdown(sctx)
