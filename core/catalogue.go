@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -66,6 +67,72 @@ func viewListing(l catalogue.Listing) listingView {
 		v.Performance = &at
 	}
 	return v
+}
+
+// listingPatch is the body of PATCH /v1/admin/events/{event}: the fields given replace the listing's; a field
+// given as "" (or starts_at as null) clears it.
+type listingPatch struct {
+	Venue       *string         `json:"venue"`
+	City        *string         `json:"city"`
+	Performance json.RawMessage `json:"starts_at"`
+	Description *string         `json:"description"`
+}
+
+// patchEvent: PATCH /v1/admin/events/{event}, the organizer edits what the catalogue shows of the event.
+func (s *Server) patchEvent(ctx *fasthttp.RequestCtx, event string) error {
+	if err := s.auth.organizer(ctx); err != nil {
+		return err
+	}
+	var p listingPatch
+	if err := decodeJSON(ctx.PostBody(), &p, false); err != nil {
+		return err
+	}
+	actx, cancel := adminCtx()
+	defer cancel()
+	ev, err := s.inv.Event(actx, event)
+	if err != nil {
+		return fmt.Errorf("event %s: %w", event, err)
+	}
+	l, err := s.catalogue.Get(actx, event)
+	if errors.Is(err, catalogue.ErrNotFound) {
+		l = catalogue.Listing{ID: event, Name: ev.Name} // an event made before the catalogue
+	} else if err != nil {
+		return fmt.Errorf("listing of %s: %w", event, err)
+	}
+	b := listingBody{Venue: l.Venue, City: l.City, Description: l.Description}
+	if !l.StartsAt.IsZero() {
+		b.Performance = &l.StartsAt
+	}
+	for _, f := range []struct {
+		to   *string
+		from *string
+	}{{&b.Venue, p.Venue}, {&b.City, p.City}, {&b.Description, p.Description}} {
+		if f.from != nil {
+			*f.to = *f.from
+		}
+	}
+	switch raw := bytes.TrimSpace(p.Performance); {
+	case len(raw) == 0:
+	case string(raw) == "null":
+		b.Performance = nil
+	default:
+		var at time.Time
+		if err := json.Unmarshal(raw, &at); err != nil {
+			return badRequest(`"starts_at" must be an RFC 3339 time or null`)
+		}
+		b.Performance = &at
+	}
+	if err := b.validate(); err != nil {
+		return err
+	}
+	if err := s.catalogue.Put(actx, b.listing(event, ev.Name)); err != nil {
+		return fmt.Errorf("list %s in the catalogue: %w", event, err)
+	}
+	v, err := s.eventView(actx, event)
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, fasthttp.StatusOK, v)
 }
 
 // publicEvent is one result of GET /v1/events.

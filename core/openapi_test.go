@@ -625,6 +625,14 @@ func TestOpenAPIConformance(t *testing.T) {
 		e.check(t, oaCall{method: "GET", path: "/v1/events?limit=0", invalid: true, status: 400, problem: "bad-request"})
 		e.check(t, oaCall{method: "GET", path: "/v1/events?q=" + strings.Repeat("x", 10<<10), invalid: true, status: 400, problem: "bad-request"})
 		e.check(t, oaCall{method: "GET", path: "/v1/events?cursor=nope", status: 400, problem: "bad-request"})
+		edit := "/v1/admin/events/" + ev
+		if r := e.check(t, oaCall{method: "PATCH", path: edit, header: admin, body: map[string]any{"venue": "Salle Pleyel", "starts_at": nil}, status: 200}); r.body["starts_at"] != nil || r.str("city") != "Paris" {
+			t.Errorf("the edited event: %s", r.raw)
+		}
+		e.check(t, oaCall{method: "PATCH", path: edit, header: admin, body: map[string]any{"name": "renamed"}, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "PATCH", path: edit, header: admin, body: map[string]any{"starts_at": "tomorrow"}, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "PATCH", path: edit, body: map[string]any{}, invalid: true, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "PATCH", path: "/v1/admin/events/nope-" + ev, header: admin, body: map[string]any{}, status: 404, problem: "not-found"})
 		landing := e.check(t, oaCall{method: "GET", path: "/?q=pleyel", status: 200})
 		if !strings.Contains(string(landing.raw), "Conformance night") {
 			t.Errorf("the landing page does not list the event")
