@@ -39,12 +39,13 @@ bench-http: ## HTTP benchmarks under wrk: hold and queue-status endpoints next t
 bench-system: ## The whole benchmark suite as one table (also written to out/bench.json)
 	scripts/bench.sh
 
-lint: ## gofmt check + go vet + staticcheck + go mod tidy check
+lint: ## gofmt check + go vet + staticcheck + go mod tidy check + the OpenAPI document under Redocly's rules
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
 	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	staticcheck ./...
+	scripts/lint-openapi.sh
 
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')

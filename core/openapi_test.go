@@ -308,7 +308,21 @@ func oaBearer(tok string) []string { return []string{"Authorization", "Bearer " 
 // docAuthenticate accepts what has the shape of the credentials the document asks for; whether they are good is
 // the server's to say.
 func docAuthenticate(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-	h := in.RequestValidationInput.Request.Header.Get("Authorization")
+	req := in.RequestValidationInput.Request
+	if sc := in.SecurityScheme; sc != nil && sc.Type == "apiKey" {
+		var v string
+		switch sc.In {
+		case "header":
+			v = req.Header.Get(sc.Name)
+		case "query":
+			v = req.URL.Query().Get(sc.Name)
+		}
+		if v == "" {
+			return fmt.Errorf("%s needs %s in the %s", in.SecuritySchemeName, sc.Name, sc.In)
+		}
+		return nil
+	}
+	h := req.Header.Get("Authorization")
 	if tok, ok := strings.CutPrefix(h, "Bearer "); !ok || tok == "" {
 		return fmt.Errorf("%s needs Authorization: Bearer", in.SecuritySchemeName)
 	}
