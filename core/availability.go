@@ -10,6 +10,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/onsale/onsale/catalogue"
 	"github.com/onsale/onsale/inventory"
 )
 
@@ -19,6 +20,7 @@ import (
 type availabilityCache struct {
 	ttl time.Duration
 	inv inventory.Store
+	cat catalogue.Index // the event's name, venue and show time, for the fan's page
 	now func() time.Time
 
 	mu      sync.Mutex
@@ -35,17 +37,21 @@ type availEntry struct {
 // maxAvailEntries bounds the cache; only events that exist get an entry, so this is a guard, not a policy.
 const maxAvailEntries = 10_000
 
-func newAvailabilityCache(ttl time.Duration, inv inventory.Store, now func() time.Time) *availabilityCache {
-	return &availabilityCache{ttl: ttl, inv: inv, now: now, entries: map[string]*availEntry{}}
+func newAvailabilityCache(ttl time.Duration, inv inventory.Store, cat catalogue.Index, now func() time.Time) *availabilityCache {
+	return &availabilityCache{ttl: ttl, inv: inv, cat: cat, now: now, entries: map[string]*availEntry{}}
 }
 
 type availabilityView struct {
-	Event     string             `json:"event"`
-	Currency  string             `json:"currency"`
-	Available int                `json:"available"`
-	SoldOut   bool               `json:"sold_out"`
-	Sections  []availabilitySect `json:"sections"`
-	AsOf      time.Time          `json:"as_of"`
+	Event       string             `json:"event"`
+	Name        string             `json:"name,omitempty"`
+	Venue       string             `json:"venue,omitempty"`
+	City        string             `json:"city,omitempty"`
+	Performance *time.Time         `json:"starts_at,omitempty"`
+	Currency    string             `json:"currency"`
+	Available   int                `json:"available"`
+	SoldOut     bool               `json:"sold_out"`
+	Sections    []availabilitySect `json:"sections"`
+	AsOf        time.Time          `json:"as_of"`
 }
 
 type availabilitySect struct {
@@ -101,7 +107,13 @@ func (c *availabilityCache) render(ctx context.Context, event string, now time.T
 	for _, sec := range ev.Sections {
 		kinds[sec.ID] = sec.Kind
 	}
-	v := availabilityView{Event: event, Currency: ev.Currency, AsOf: now.UTC(), Sections: make([]availabilitySect, 0, len(st.Sections))}
+	v := availabilityView{Event: event, Name: ev.Name, Currency: ev.Currency, AsOf: now.UTC(), Sections: make([]availabilitySect, 0, len(st.Sections))}
+	if l, err := c.cat.Get(ctx, event); err == nil {
+		v.Venue, v.City = l.Venue, l.City
+		if !l.StartsAt.IsZero() {
+			v.Performance = &l.StartsAt
+		}
+	}
 	for _, sec := range st.Sections {
 		v.Available += sec.Available
 		v.Sections = append(v.Sections, availabilitySect{ID: sec.ID, Kind: string(kinds[sec.ID]), Price: sec.Price,

@@ -10,7 +10,7 @@ import (
 
 // TestLandingPageInBrowser: a person opens the landing page on a phone, sees what is on sale and coming up (not
 // what is cancelled), searches with a typo and no accent by typing and pressing Enter, and follows the result to
-// the event's page. The page has no script, is small and answers 304 to its own ETag.
+// the event's page, which names the event, its venue and its date. The landing page has no script, is small and answers 304 to its own ETag.
 func TestLandingPageInBrowser(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
@@ -70,5 +70,7 @@ func TestLandingPageInBrowser(t *testing.T) {
 	if got := tb.eval(`location.pathname`); got != "/e/land-traviata" {
 		t.Errorf("the result leads to %s", got)
 	}
+	tb.until("the event's page to name it", 10*time.Second, `document.getElementById("title").textContent === "La Traviata" &&
+		document.getElementById("where").textContent.startsWith("Théâtre du Châtelet, Paris · ")`)
 	tb.check()
 }

@@ -177,7 +177,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.joins = newIPLimiter(cfg.JoinRatePerIP, 100_000)
-	s.avail = newAvailabilityCache(cfg.AvailabilityTTL, s.inv, s.now)
+	s.avail = newAvailabilityCache(cfg.AvailabilityTTL, s.inv, s.catalogue, s.now)
 	s.metricsHandler = newMetricsHandler(s)
 	s.cors = newCORSPolicy(cfg.CORSOrigins)
 	s.patterns = s.routes()
