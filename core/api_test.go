@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHappyPath(t *testing.T) {
@@ -163,5 +164,49 @@ func TestPages(t *testing.T) {
 	}
 	if r := e.do("GET", "/openapi.json", nil); r.status != 200 || r.str("openapi") == "" || r.body["paths"] == nil {
 		t.Errorf("openapi.json: %d %.200s", r.status, r.raw)
+	}
+}
+
+// TestExtendHold: a fan extends a hold while deciding, up to its longest life (twice the hold time); at the cap,
+// and once the hold is in checkout, extending is a conflict that changes nothing.
+func TestExtendHold(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	def := eventDef("extend", 10, 4, 4)
+	def["hold_ttl_s"] = 2
+	e.createEvent(def)
+	access := e.admit("extend", "fan-extend")
+	h := e.do("POST", "/v1/events/extend/holds", map[string]any{"items": []any{map[string]any{"section": "GA", "quantity": 1}}}, bearer(access)...)
+	if h.status != 201 {
+		t.Fatalf("hold: %v", h)
+	}
+	id := h.str("hold_id")
+	created, _ := time.Parse(time.RFC3339Nano, h.str("expires_at"))
+	created = created.Add(-2 * time.Second)
+	longest := created.Add(4 * time.Second)
+	extend := func() reply {
+		time.Sleep(1200 * time.Millisecond) // real time passing is what an extension measures
+		return e.do("POST", "/v1/holds/"+id+"/extend", nil, bearer(access)...)
+	}
+	if r := extend(); r.status != 200 {
+		t.Fatalf("first extension: %v", r)
+	}
+	r := extend() // now + 2 s is past the cap: capped
+	got, _ := time.Parse(time.RFC3339Nano, r.str("expires_at"))
+	if r.status != 200 || !got.Equal(longest) {
+		t.Fatalf("extension near the cap: %v, expires %v, want the cap %v", r, got, longest)
+	}
+	if c := e.do("POST", "/v1/holds/"+id+"/extend", nil, bearer(access)...); c.status != 409 || c.str("type") != "conflict" {
+		t.Fatalf("extension at the cap: %v", c)
+	}
+	if g := e.do("GET", "/v1/holds/"+id, nil, bearer(access)...); g.str("state") != "held" || g.str("expires_at") != r.str("expires_at") {
+		t.Fatalf("the hold after a refused extension: %v, want held until %s", g, r.str("expires_at"))
+	}
+	h2 := e.do("POST", "/v1/events/extend/holds", map[string]any{"items": []any{map[string]any{"section": "GA", "quantity": 1}}}, bearer(access)...)
+	if co := e.do("POST", "/v1/holds/"+h2.str("hold_id")+"/checkout", map[string]any{"payment_method": "pm_card_visa"}, bearer(access)...); co.status != 202 {
+		t.Fatalf("checkout: %v", co)
+	}
+	if r := e.do("POST", "/v1/holds/"+h2.str("hold_id")+"/extend", nil, bearer(access)...); r.status != 409 {
+		t.Fatalf("extension in checkout: %v", r)
 	}
 }

@@ -250,6 +250,32 @@ func (s *Server) releaseHold(ctx *fasthttp.RequestCtx, id string) error {
 	return nil
 }
 
+// extendHold: POST /v1/holds/{hold}/extend → 200 with the later expires_at. A hold's life is capped
+// (MaxHoldLife from its creation): asking past the cap, or for a hold no longer held, is a conflict.
+func (s *Server) extendHold(ctx *fasthttp.RequestCtx, id string) error {
+	before, _, err := s.ownHold(ctx, id, false)
+	if err != nil {
+		return err
+	}
+	actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ev, err := s.inv.Event(actx, before.Event)
+	if err != nil {
+		return fmt.Errorf("event %s: %w", before.Event, err)
+	}
+	h, err := s.inv.Extend(actx, id)
+	switch {
+	case errors.Is(err, inventory.ErrHoldExpired), errors.Is(err, inventory.ErrInvalidState):
+		return problemf(409, typeConflict, "only a held hold can be extended; this one is "+string(before.State))
+	case err != nil:
+		return fmt.Errorf("extend %s: %w", id, err)
+	case !h.ExpiresAt.After(before.ExpiresAt) && !h.ExpiresAt.Before(h.CreatedAt.Add(ev.MaxHoldLife)):
+		return problemf(409, typeConflict, "the hold is at its longest life ("+ev.MaxHoldLife.String()+" from its creation)")
+	}
+	writeHold(ctx, fasthttp.StatusOK, &h)
+	return nil
+}
+
 // checkout: POST /v1/holds/{hold}/checkout → 202 with a pending order.
 func (s *Server) checkout(ctx *fasthttp.RequestCtx, id string) error {
 	// The settlement checks the hold is this fan's (another fan's reads as not found), so no lookup here.

@@ -126,7 +126,7 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 		"/v1/test-payments/{payment_intent}/authenticate", "/pay/3ds/{payment_intent}", "/v1/admin/orders/{order}/refund",
 		"/v1/admin/events/{event}/cancel",
 		"/v1/events/{event}/checkin", "/v1/events/{event}/checkin/keys", "/v1/events/{event}/checkin/revoked",
-		"/v1/admin/events/{event}/ticket-keys", "/scan/{event}", "/assets/{file}", "/o/{order}/tickets.pdf", "/v1/events", "/"}
+		"/v1/admin/events/{event}/ticket-keys", "/scan/{event}", "/assets/{file}", "/o/{order}/tickets.pdf", "/v1/events", "/", "/v1/holds/{hold}/extend"}
 	for _, p := range want {
 		if doc.Paths.Value(p) == nil {
 			t.Errorf("path %s is missing", p)
@@ -815,6 +815,15 @@ func TestOpenAPIConformance(t *testing.T) {
 		pairHold = pair.str("hold_id")
 		e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"items": []any{map[string]any{"section": "A", "quantity": 1}}}, header: other, status: 409, problem: "sold-out"})
 		e.check(t, oaCall{method: "POST", path: holds, body: map[string]any{"items": []any{map[string]any{"section": "GA", "quantity": 3}}}, header: fan, status: 429, problem: "limit-exceeded"})
+
+		ext := e.check(t, oaCall{method: "POST", path: "/v1/holds/" + pairHold + "/extend", header: fan, status: 200})
+		was, _ := time.Parse(time.RFC3339Nano, pair.str("expires_at"))
+		if now, err := time.Parse(time.RFC3339Nano, ext.str("expires_at")); err != nil || !now.After(was) {
+			t.Errorf("extended to %s from %s", ext.str("expires_at"), pair.str("expires_at"))
+		}
+		e.check(t, oaCall{method: "POST", path: "/v1/holds/" + ga + "/extend", header: fan, status: 409, problem: "conflict"})
+		e.check(t, oaCall{method: "POST", path: "/v1/holds/" + pairHold + "/extend", header: other, status: 404, problem: "not-found"})
+		e.check(t, oaCall{method: "POST", path: "/v1/holds/" + pairHold + "/extend", invalid: true, status: 403, problem: "not-admitted"})
 	})
 
 	t.Run("checkout and orders", func(t *testing.T) {

@@ -86,6 +86,7 @@ const (
 	pAvailability
 	pHold
 	pCheckout
+	pExtend
 	pOrder
 	pWebhook
 	pAdminRefund
@@ -143,6 +144,7 @@ func (s *Server) routes() []*pattern {
 	add(pAvailability, "/v1/events/{event}/availability", map[method]handler{mGET: s.availability})
 	add(pHold, "/v1/holds/{hold}", map[method]handler{mGET: s.getHold, mDELETE: s.releaseHold})
 	add(pCheckout, "/v1/holds/{hold}/checkout", map[method]handler{mPOST: s.checkout})
+	add(pExtend, "/v1/holds/{hold}/extend", map[method]handler{mPOST: s.extendHold})
 	add(pOrder, "/v1/orders/{order}", map[method]handler{mGET: s.getOrder})
 	add(pWebhook, "/v1/webhooks/stripe", map[method]handler{mPOST: s.webhook})
 	add(pAdminRefund, "/v1/admin/orders/{order}/refund", map[method]handler{mPOST: s.refundOrder})
@@ -264,6 +266,8 @@ func matchPath(path []byte) (int, []byte) {
 			return pHold, arg
 		case "/checkout":
 			return pCheckout, arg
+		case "/extend":
+			return pExtend, arg
 		}
 	} else if rest, ok := bytes.CutPrefix(path, []byte("/v1/orders/")); ok {
 		if arg, tail := segment(rest); len(tail) == 0 {

@@ -90,6 +90,7 @@ func TestMatchPath(t *testing.T) {
 		{"/o/o1/tickets.pdf", pOrderPDF, "o1"},
 		{"/o/", nPatterns, ""},
 		{"/scan/tour", pScanPage, "tour"},
+		{"/v1/holds/h1/extend", pExtend, "h1"},
 		{"/", pLanding, ""},
 		{"/v1/events", pEvents, ""},
 		{"/scan/tour/x", nPatterns, ""},
