@@ -152,6 +152,21 @@ func (s Stats) Totals() SectionStats {
 	return t
 }
 
+// SeatMap is a seated section's seats in row and seat-number order, one state byte each (SeatFree, SeatHeld,
+// SeatSold, SeatWithheld), read in one atomic step.
+type SeatMap struct {
+	Section string
+	States  []byte
+}
+
+// Seat states in a SeatMap.
+const (
+	SeatFree     byte = '0'
+	SeatHeld     byte = 'h'
+	SeatSold     byte = 's'
+	SeatWithheld byte = 'w'
+)
+
 // AuditReport compares the counters with what the holds and seat states say. Differences is empty when they agree.
 type AuditReport struct {
 	Event       string   `json:"event"`
@@ -199,6 +214,8 @@ type Store interface {
 	Sweep(ctx context.Context, event string, limit int) (int, error)
 	// Stats returns the live counters of an event.
 	Stats(ctx context.Context, event string) (Stats, error)
+	// Seats returns the seat states of an event's seated sections, in the event's order, or ErrNotFound.
+	Seats(ctx context.Context, event string) ([]SeatMap, error)
 	// Audit recomputes the counters from holds and seat states and reports every difference.
 	Audit(ctx context.Context, event string) (AuditReport, error)
 

@@ -1,6 +1,7 @@
 package inventorytest
 
 import (
+	"errors"
 	"slices"
 
 	"github.com/onsale/onsale/inventory"
@@ -15,6 +16,47 @@ func wantSeats(f *fixture, h inventory.Hold, want ...string) {
 }
 
 var seatCases = []testCase{
+	{"Seats/Map", func(f *fixture) {
+		ev := newEvent(ga("GA", 10, 100), seated("A", 9000, 3, 4), seated("B", 5000, 2))
+		ev.Withheld = map[string]int{"A": 2}
+		ev = f.create(ev)
+		seats := func() map[string]string {
+			f.t.Helper()
+			ms, err := f.s.Seats(f.ctx, ev.ID)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			out := map[string]string{}
+			var order []string
+			for _, m := range ms {
+				out[m.Section] = string(m.States)
+				order = append(order, m.Section)
+			}
+			if !slices.Equal(order, []string{"A", "B"}) {
+				f.t.Fatalf("seat maps of sections %v, want the seated ones in order", order)
+			}
+			return out
+		}
+		if got := seats(); got["A"] != "00000ww" || got["B"] != "00" {
+			f.t.Fatalf("fresh seat maps %q", got)
+		}
+		sold := f.hold(ev, "alice", nil, "A-1-2", "B-1-1")
+		if _, err := f.s.Confirm(f.ctx, sold.ID); err != nil {
+			f.t.Fatal(err)
+		}
+		f.hold(ev, "bob", nil, "A-2-1")
+		released := f.hold(ev, "carol", nil, "A-1-3")
+		if _, err := f.s.Release(f.ctx, released.ID); err != nil {
+			f.t.Fatal(err)
+		}
+		if got := seats(); got["A"] != "0s0h0ww" || got["B"] != "s0" {
+			f.t.Fatalf("seat maps after a sale, a hold and a release %q, want A 0s0h0ww, B s0", got)
+		}
+		if _, err := f.s.Seats(f.ctx, "nope-"+ev.ID); !errors.Is(err, inventory.ErrNotFound) {
+			f.t.Fatalf("seats of an unknown event: %v", err)
+		}
+		f.auditClean(ev.ID)
+	}},
 	{"Seats/Named", func(f *fixture) {
 		ev := f.create(newEvent(seated("A", 9000, 4, 4)))
 		h := f.hold(ev, "alice", nil, "A-2-3", "A-1-1")

@@ -201,6 +201,31 @@ func (s *Store) Stats(_ context.Context, id string) (inventory.Stats, error) {
 	return st, nil
 }
 
+// seatByte is the SeatMap byte of a seat state.
+var seatByte = [...]byte{seatFree: inventory.SeatFree, seatHeld: inventory.SeatHeld, seatSold: inventory.SeatSold,
+	seatWithheld: inventory.SeatWithheld}
+
+func (s *Store) Seats(_ context.Context, id string) ([]inventory.SeatMap, error) {
+	e, err := s.event(id)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []inventory.SeatMap
+	for _, sec := range e.secs {
+		if sec.def.Kind != inventory.Seated {
+			continue
+		}
+		m := inventory.SeatMap{Section: sec.def.ID, States: make([]byte, len(sec.seats))}
+		for i, st := range sec.seats {
+			m.States[i] = seatByte[st]
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
 func (s *Store) event(id string) (*event, error) {
 	s.mu.RLock()
 	e, ok := s.events[id]

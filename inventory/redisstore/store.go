@@ -202,6 +202,35 @@ func (s *Store) Stats(ctx context.Context, event string) (inventory.Stats, error
 	return st, nil
 }
 
+// Seats reads every seated section's seat string in one MGET (the keys share the event's hash slot).
+func (s *Store) Seats(ctx context.Context, event string) ([]inventory.SeatMap, error) {
+	ev, err := s.Event(ctx, event)
+	if err != nil {
+		return nil, err
+	}
+	p := s.evKey(event)
+	var keys []string
+	var out []inventory.SeatMap
+	for _, sec := range ev.Sections {
+		if sec.Kind == inventory.Seated {
+			keys = append(keys, p+"seats:"+sec.ID)
+			out = append(out, inventory.SeatMap{Section: sec.ID})
+		}
+	}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	vals, err := s.c.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("seats of %s: %w", event, err)
+	}
+	for i, v := range vals {
+		str, _ := v.(string)
+		out[i].States = []byte(str)
+	}
+	return out, nil
+}
+
 // ReleaseWave makes withheld units buyable, once per wave id.
 func (s *Store) ReleaseWave(ctx context.Context, event, wave string, release map[string]int) error {
 	if !inventory.ValidEventID(event) {
