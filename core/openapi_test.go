@@ -126,7 +126,7 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 		"/v1/test-payments/{payment_intent}/authenticate", "/pay/3ds/{payment_intent}", "/v1/admin/orders/{order}/refund",
 		"/v1/admin/events/{event}/cancel",
 		"/v1/events/{event}/checkin", "/v1/events/{event}/checkin/keys", "/v1/events/{event}/checkin/revoked",
-		"/v1/admin/events/{event}/ticket-keys", "/scan/{event}", "/assets/{file}", "/o/{order}/tickets.pdf", "/v1/events", "/", "/v1/holds/{hold}/extend"}
+		"/v1/admin/events/{event}/ticket-keys", "/scan/{event}", "/assets/{file}", "/o/{order}/tickets.pdf", "/v1/events", "/", "/v1/holds/{hold}/extend", "/v1/events/{event}/seats"}
 	for _, p := range want {
 		if doc.Paths.Value(p) == nil {
 			t.Errorf("path %s is missing", p)
@@ -824,6 +824,17 @@ func TestOpenAPIConformance(t *testing.T) {
 		e.check(t, oaCall{method: "POST", path: "/v1/holds/" + ga + "/extend", header: fan, status: 409, problem: "conflict"})
 		e.check(t, oaCall{method: "POST", path: "/v1/holds/" + pairHold + "/extend", header: other, status: 404, problem: "not-found"})
 		e.check(t, oaCall{method: "POST", path: "/v1/holds/" + pairHold + "/extend", invalid: true, status: 403, problem: "not-admitted"})
+
+		seats := "/v1/events/" + ev + "/seats"
+		waitFor(t, "the seat map to show the held seats", func() bool {
+			r := e.check(t, oaCall{method: "GET", path: seats + "?section=A", status: 200})
+			return strings.Contains(string(r.raw), `{"row":"1","seats":"xxxx"}`)
+		})
+		if r := e.check(t, oaCall{method: "GET", path: seats, status: 200}); r.header.Get("Cache-Control") != "public, max-age=1" {
+			t.Errorf("seats Cache-Control %q", r.header.Get("Cache-Control"))
+		}
+		e.check(t, oaCall{method: "GET", path: seats + "?section=GA", status: 404, problem: "not-found"})
+		e.check(t, oaCall{method: "GET", path: "/v1/events/nope-" + ev + "/seats", status: 404, problem: "not-found"})
 	})
 
 	t.Run("checkout and orders", func(t *testing.T) {

@@ -84,6 +84,7 @@ const (
 	pQueueStream
 	pHolds
 	pAvailability
+	pSeats
 	pHold
 	pCheckout
 	pExtend
@@ -142,6 +143,7 @@ func (s *Server) routes() []*pattern {
 	add(pQueueStream, "/v1/events/{event}/queue/stream", map[method]handler{mGET: s.queueStream})
 	add(pHolds, "/v1/events/{event}/holds", map[method]handler{mPOST: s.createHold})
 	add(pAvailability, "/v1/events/{event}/availability", map[method]handler{mGET: s.availability})
+	add(pSeats, "/v1/events/{event}/seats", map[method]handler{mGET: s.seats})
 	add(pHold, "/v1/holds/{hold}", map[method]handler{mGET: s.getHold, mDELETE: s.releaseHold})
 	add(pCheckout, "/v1/holds/{hold}/checkout", map[method]handler{mPOST: s.checkout})
 	add(pExtend, "/v1/holds/{hold}/extend", map[method]handler{mPOST: s.extendHold})
@@ -252,6 +254,8 @@ func matchPath(path []byte) (int, []byte) {
 			return pHolds, arg
 		case "/availability":
 			return pAvailability, arg
+		case "/seats":
+			return pSeats, arg
 		case "/checkin":
 			return pCheckin, arg
 		case "/checkin/keys":

@@ -118,6 +118,7 @@ type Server struct {
 	cors     *corsPolicy  // nil without CORS origins
 	joins    *ipLimiter
 	avail    *availabilityCache
+	seatMaps *seatsCache
 	ids      names // event and section ids read without allocating
 	gatherer prometheus.Gatherer
 
@@ -178,6 +179,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.joins = newIPLimiter(cfg.JoinRatePerIP, 100_000)
 	s.avail = newAvailabilityCache(cfg.AvailabilityTTL, s.inv, s.catalogue, s.now)
+	s.seatMaps = newSeatsCache(time.Second, s.inv, s.now)
 	s.metricsHandler = newMetricsHandler(s)
 	s.cors = newCORSPolicy(cfg.CORSOrigins)
 	s.patterns = s.routes()

@@ -91,6 +91,7 @@ func TestMatchPath(t *testing.T) {
 		{"/o/", nPatterns, ""},
 		{"/scan/tour", pScanPage, "tour"},
 		{"/v1/holds/h1/extend", pExtend, "h1"},
+		{"/v1/events/tour/seats", pSeats, "tour"},
 		{"/", pLanding, ""},
 		{"/v1/events", pEvents, ""},
 		{"/scan/tour/x", nPatterns, ""},
