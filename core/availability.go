@@ -3,9 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -14,31 +12,23 @@ import (
 	"github.com/onsale/onsale/inventory"
 )
 
-// availabilityCache answers GET /v1/events/{event}/availability from a short-lived rendering per event: a crowd
-// refreshing the page costs the inventory one Stats call per event per ttl, and concurrent misses wait for the
-// one fetch under way instead of each fetching.
+// availabilityCache answers GET /v1/events/{event}/availability from a short-lived rendering per event (see
+// snapshots), with the event's total of buyable units beside it for the hold path.
 type availabilityCache struct {
-	ttl time.Duration
-	inv inventory.Store
-	cat catalogue.Index // the event's name, venue and show time, for the fan's page
-	now func() time.Time
-
-	mu      sync.Mutex
-	entries map[string]*availEntry
+	inv   inventory.Store
+	cat   catalogue.Index // the event's name, venue and show time, for the fan's page
+	snaps *snapshots[availability]
 }
 
-type availEntry struct {
-	mu        sync.Mutex // held while fetching: the single flight
+type availability struct {
 	body      []byte
 	available int // units buyable across sections, as rendered in body
-	expires   time.Time
 }
 
-// maxAvailEntries bounds the cache; only events that exist get an entry, so this is a guard, not a policy.
-const maxAvailEntries = 10_000
-
 func newAvailabilityCache(ttl time.Duration, inv inventory.Store, cat catalogue.Index, now func() time.Time) *availabilityCache {
-	return &availabilityCache{ttl: ttl, inv: inv, cat: cat, now: now, entries: map[string]*availEntry{}}
+	c := &availabilityCache{inv: inv, cat: cat}
+	c.snaps = newSnapshots(ttl, now, c.render)
+	return c
 }
 
 type availabilityView struct {
@@ -64,44 +54,18 @@ type availabilitySect struct {
 
 // get returns the event's rendered availability and its total of buyable units, at most ttl old.
 func (c *availabilityCache) get(ctx context.Context, event string) ([]byte, int, error) {
-	c.mu.Lock()
-	e, ok := c.entries[event]
-	if !ok {
-		if len(c.entries) >= maxAvailEntries {
-			clear(c.entries)
-		}
-		e = &availEntry{}
-		c.entries[event] = e
-	}
-	c.mu.Unlock()
-
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	now := c.now()
-	if e.body != nil && now.Before(e.expires) {
-		return e.body, e.available, nil
-	}
-	body, available, err := c.render(ctx, event, now)
-	if err != nil {
-		if errors.Is(err, inventory.ErrNotFound) {
-			c.mu.Lock()
-			delete(c.entries, event)
-			c.mu.Unlock()
-		}
-		return nil, 0, err
-	}
-	e.body, e.available, e.expires = body, available, now.Add(c.ttl)
-	return body, available, nil
+	a, err := c.snaps.get(ctx, event)
+	return a.body, a.available, err
 }
 
-func (c *availabilityCache) render(ctx context.Context, event string, now time.Time) ([]byte, int, error) {
+func (c *availabilityCache) render(ctx context.Context, event string, now time.Time) (availability, error) {
 	ev, err := c.inv.Event(ctx, event)
 	if err != nil {
-		return nil, 0, fmt.Errorf("availability of %s: %w", event, err)
+		return availability{}, fmt.Errorf("availability of %s: %w", event, err)
 	}
 	st, err := c.inv.Stats(ctx, event)
 	if err != nil {
-		return nil, 0, fmt.Errorf("availability of %s: %w", event, err)
+		return availability{}, fmt.Errorf("availability of %s: %w", event, err)
 	}
 	kinds := make(map[string]inventory.Kind, len(ev.Sections))
 	for _, sec := range ev.Sections {
@@ -122,7 +86,7 @@ func (c *availabilityCache) render(ctx context.Context, event string, now time.T
 	t := st.Totals()
 	v.SoldOut = t.Available == 0 && t.Held == 0 && t.Withheld == 0
 	body, err := json.Marshal(v)
-	return body, v.Available, err
+	return availability{body, v.Available}, err
 }
 
 // availability: GET /v1/events/{event}/availability (public).

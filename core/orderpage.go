@@ -93,18 +93,25 @@ var ticketStatusText = map[settlement.TicketStatus]string{
 	settlement.TicketRevoked:   "Revoked",
 }
 
-// orderPage: GET /o/{order}?t=<order_token>. The order's token is the page's one credential, so a fan can keep the
-// link; a missing, forged or other order's token is answered as not found, like the API does.
-func (s *Server) orderPage(ctx *fasthttp.RequestCtx, id string) error {
+// orderByLink reads the order a page's link names: its token is in the query (t), and a missing, forged or other
+// order's token is answered as not found, like the API does.
+func (s *Server) orderByLink(ctx *fasthttp.RequestCtx, id string) (settlement.Order, orderView, error) {
 	owner, err := s.tickets.orders.Verify(string(ctx.QueryArgs().Peek("t")))
 	if err != nil || owner != id {
-		return errNotFound
+		return settlement.Order{}, orderView{}, errNotFound
 	}
 	o, err := s.settl.Order(context.Background(), id)
 	if err != nil {
-		return fmt.Errorf("order %s: %w", id, err)
+		return o, orderView{}, fmt.Errorf("order %s: %w", id, err)
 	}
 	v, err := s.viewOrder(o)
+	return o, v, err
+}
+
+// orderPage: GET /o/{order}?t=<order_token>. The order's token is the page's one credential, so a fan can keep the
+// link; a missing, forged or other order's token is answered as not found, like the API does.
+func (s *Server) orderPage(ctx *fasthttp.RequestCtx, id string) error {
+	o, v, err := s.orderByLink(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -17,15 +17,7 @@ import (
 // page per ticket with its QR code drawn as vector squares, so it prints sharp at any size. Like the page, the
 // order's token is the one credential and anything else is not found; an order with no valid ticket has no PDF.
 func (s *Server) orderPDF(ctx *fasthttp.RequestCtx, id string) error {
-	owner, err := s.tickets.orders.Verify(string(ctx.QueryArgs().Peek("t")))
-	if err != nil || owner != id {
-		return errNotFound
-	}
-	o, err := s.settl.Order(context.Background(), id)
-	if err != nil {
-		return fmt.Errorf("order %s: %w", id, err)
-	}
-	v, err := s.viewOrder(o)
+	_, v, err := s.orderByLink(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -3,9 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -13,23 +11,16 @@ import (
 	"github.com/onsale/onsale/inventory"
 )
 
-// seatsCache answers GET /v1/events/{event}/seats from a per-process snapshot of each event's seat maps, rendered
-// at most once per ttl: a spike of map loads costs the inventory one read per event per ttl, and concurrent misses
-// wait for the one read under way.
+// seatsCache answers GET /v1/events/{event}/seats from a per-process snapshot of each event's seat maps (see
+// snapshots): a spike of map loads costs the inventory one read per event per ttl.
 type seatsCache struct {
-	ttl time.Duration
-	inv inventory.Store
-	now func() time.Time
-
-	mu      sync.Mutex
-	entries map[string]*seatsEntry
+	inv   inventory.Store
+	snaps *snapshots[seatMaps]
 }
 
-type seatsEntry struct {
-	mu       sync.Mutex // held while reading: the single flight
+type seatMaps struct {
 	all      []byte
 	sections map[string][]byte // one section's answer, by id
-	expires  time.Time
 }
 
 type seatsView struct {
@@ -49,55 +40,35 @@ type seatsRow struct {
 }
 
 func newSeatsCache(ttl time.Duration, inv inventory.Store, now func() time.Time) *seatsCache {
-	return &seatsCache{ttl: ttl, inv: inv, now: now, entries: map[string]*seatsEntry{}}
+	c := &seatsCache{inv: inv}
+	c.snaps = newSnapshots(ttl, now, c.render)
+	return c
 }
 
 // get returns the rendered seat maps of event, or of one of its seated sections when section is not "".
 func (c *seatsCache) get(ctx context.Context, event, section string) ([]byte, error) {
-	c.mu.Lock()
-	e, ok := c.entries[event]
-	if !ok {
-		if len(c.entries) >= maxAvailEntries {
-			clear(c.entries)
-		}
-		e = &seatsEntry{}
-		c.entries[event] = e
-	}
-	c.mu.Unlock()
-
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	now := c.now()
-	if e.all == nil || !now.Before(e.expires) {
-		all, sections, err := c.render(ctx, event, now)
-		if err != nil {
-			if errors.Is(err, inventory.ErrNotFound) {
-				c.mu.Lock()
-				delete(c.entries, event)
-				c.mu.Unlock()
-			}
-			return nil, err
-		}
-		e.all, e.sections, e.expires = all, sections, now.Add(c.ttl)
+	m, err := c.snaps.get(ctx, event)
+	if err != nil {
+		return nil, err
 	}
 	if section == "" {
-		return e.all, nil
+		return m.all, nil
 	}
-	b, ok := e.sections[section]
+	b, ok := m.sections[section]
 	if !ok {
 		return nil, problemf(404, typeNotFound, fmt.Sprintf("event %s has no seated section %q", event, section))
 	}
 	return b, nil
 }
 
-func (c *seatsCache) render(ctx context.Context, event string, now time.Time) ([]byte, map[string][]byte, error) {
+func (c *seatsCache) render(ctx context.Context, event string, now time.Time) (seatMaps, error) {
 	ev, err := c.inv.Event(ctx, event)
 	if err != nil {
-		return nil, nil, fmt.Errorf("seats of %s: %w", event, err)
+		return seatMaps{}, fmt.Errorf("seats of %s: %w", event, err)
 	}
 	maps, err := c.inv.Seats(ctx, event)
 	if err != nil {
-		return nil, nil, fmt.Errorf("seats of %s: %w", event, err)
+		return seatMaps{}, fmt.Errorf("seats of %s: %w", event, err)
 	}
 	states := make(map[string][]byte, len(maps))
 	for _, m := range maps {
@@ -126,7 +97,7 @@ func (c *seatsCache) render(ctx context.Context, event string, now time.Time) ([
 		v.Sections = append(v.Sections, out)
 		one, err := json.Marshal(seatsView{Event: event, AsOf: v.AsOf, Sections: []seatsSection{out}})
 		if err != nil {
-			return nil, nil, err
+			return seatMaps{}, err
 		}
 		sections[sec.ID] = one
 	}
@@ -134,7 +105,7 @@ func (c *seatsCache) render(ctx context.Context, event string, now time.Time) ([
 		v.Sections = []seatsSection{}
 	}
 	all, err := json.Marshal(v)
-	return all, sections, err
+	return seatMaps{all, sections}, err
 }
 
 // seats: GET /v1/events/{event}/seats[?section=A] (public): one character per seat, o buyable now, x not.
