@@ -94,6 +94,7 @@ func (r *Room) refreshLoop(ctx context.Context) {
 				r.log.WarnContext(ctx, "refresh", "event", ev.name, "err", err)
 			}
 		}
+		r.flushQuiet(ctx)
 		r.pruneClaims()
 	}
 }
@@ -116,7 +117,7 @@ func (r *Room) pruneClaims() {
 	r.touchMu.Lock()
 	defer r.touchMu.Unlock()
 	for k, last := range r.touched {
-		if now.Sub(last) > r.opts.IdleTTL { // a call now writes again anyway
+		if now.Sub(last) > r.ttlsOf(k.event).idle { // a call now writes again anyway
 			delete(r.touched, k)
 		}
 	}
@@ -191,7 +192,7 @@ func (r *Room) tick(ctx context.Context, ev *eventState) error {
 	w := cfg.Config.Waves[cur]
 	ratePerMin, maxActive := effective(w, v.Overrides)
 	req := AdmitRequest{
-		Owner: r.opts.Owner, Now: now, Arrival: now.Add(r.opts.ArrivalTTL),
+		Owner: r.opts.Owner, Now: now, Arrival: now.Add(r.ttlsOf(ev.name).claim),
 		Lanes: cfg.lanesAt(cur), Released: released,
 	}
 	switch {

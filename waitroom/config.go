@@ -58,6 +58,9 @@ func validate(cfg Config) (Config, error) {
 	if len(cfg.Waves) == 0 {
 		return cfg, fmt.Errorf("%w: at least one wave", ErrInvalid)
 	}
+	if cfg.ClaimTTL < 0 || cfg.IdleTTL < 0 || cfg.ClaimTTL > 0 && cfg.ClaimTTL < time.Second || cfg.IdleTTL > 0 && cfg.IdleTTL < time.Second {
+		return cfg, fmt.Errorf("%w: claim and idle TTLs must be at least 1s", ErrInvalid)
+	}
 	waves := slices.Clone(cfg.Waves)
 	slices.SortStableFunc(waves, func(a, b Wave) int { return a.StartsAt.Compare(b.StartsAt) })
 	ids := map[string]bool{}

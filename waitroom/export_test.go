@@ -10,5 +10,6 @@ func (r *Room) TickForTest(ctx context.Context, event string) error {
 // RefreshForTest refreshes this process's snapshot of event, as Run does every Refresh.
 func (r *Room) RefreshForTest(ctx context.Context, event string) error {
 	_, err := r.load(ctx, r.event(event))
+	r.flushQuiet(ctx)
 	return err
 }

@@ -41,6 +41,9 @@ type Wave struct {
 type Config struct {
 	Event string `json:"event"`
 	Waves []Wave `json:"waves"`
+	// ClaimTTL and IdleTTL replace the room's Options.ArrivalTTL and Options.IdleTTL for this event (0: the room's).
+	ClaimTTL time.Duration `json:"claim_ttl,omitempty"`
+	IdleTTL  time.Duration `json:"idle_ttl,omitempty"`
 }
 
 // Ticket answers a join.
@@ -83,9 +86,12 @@ type Stats struct {
 	AdmitRatePerMin float64 `json:"admit_rate_per_min"` // measured (moving average), not configured
 	AdmitPerMin     int     `json:"admit_per_min"`      // configured, after live changes
 	MaxActive       int     `json:"max_active"`
-	Paused          bool    `json:"paused"`
-	Wave            string  `json:"wave,omitempty"`
-	LotterySeed     string  `json:"lottery_seed,omitempty"` // published once the pre-queue has been drawn
+	// ClaimTTL and IdleTTL are the event's claim window and idle life in force.
+	ClaimTTL    time.Duration `json:"-"`
+	IdleTTL     time.Duration `json:"-"`
+	Paused      bool          `json:"paused"`
+	Wave        string        `json:"wave,omitempty"`
+	LotterySeed string        `json:"lottery_seed,omitempty"` // published once the pre-queue has been drawn
 	// PrequeueSizes are the pre-queue sizes the draw covered, per lane ("" is the general lane, else the presale
 	// wave's id): with LotterySeed they are all Draw needs to recompute the order.
 	PrequeueSizes map[string]int64 `json:"prequeue_sizes,omitempty"`

@@ -526,3 +526,74 @@ func TestUnknownEvent(t *testing.T) {
 		t.Fatalf("finished by a fan without a place: %v", err)
 	}
 }
+
+// TestQuietFansStopCounting: a fan with nothing left to do (a refused hold, an expired hold) stops counting
+// QuietGrace after it unless it calls again; a fan who calls again keeps its slot for an idle life.
+func TestQuietFansStopCounting(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		b := setup(t, kind, general(6000, 3))
+		tickets := b.joinN(t, 5)
+		b.tick(t, 0)
+		b.tick(t, time.Second)
+		var access [3]string
+		for i := range access {
+			st := b.status(t, tickets[i].Token)
+			if st.State != waitroom.Admitted {
+				t.Fatalf("fan %d %+v", i+1, st)
+			}
+			access[i] = st.AccessToken
+		}
+		now := b.clock.Now()
+		b.room.Quiet(b.ev, access[0], now)                    // refused, leaves
+		b.room.Quiet(b.ev, access[1], now)                    // refused, tries again
+		b.room.Quiet(b.ev, access[2], now.Add(5*time.Minute)) // a long hold: its idle life ends first
+		b.room.Quiet(b.ev, "forged", now)
+		b.clock.Advance(10 * time.Second)
+		if _, err := b.room.VerifyAccess(b.ev, access[1]); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.room.RefreshForTest(b.ctx, b.ev); err != nil {
+			t.Fatal(err)
+		}
+		b.tick(t, 11*time.Second) // past fan 1's grace
+		if s := b.stats(t); s.Admitted != 4 || s.Active != 3 {
+			t.Fatalf("after fan 1's grace %+v", s)
+		}
+		b.tick(t, time.Minute)
+		if s := b.stats(t); s.Admitted != 4 {
+			t.Fatalf("admitted while fans 2 and 3 shop %+v", s)
+		}
+	})
+}
+
+// TestEventTTLs: an event's claim window and idle life replace the room's.
+func TestEventTTLs(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		b := setup(t, kind, general(6000, 1))
+		if err := b.room.Configure(b.ctx, waitroom.Config{Event: b.ev, Waves: general(6000, 1),
+			ClaimTTL: 10 * time.Second, IdleTTL: 20 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		if s := b.stats(t); s.ClaimTTL != 10*time.Second || s.IdleTTL != 20*time.Second {
+			t.Fatalf("stats %+v", s)
+		}
+		tickets := b.joinN(t, 3)
+		b.tick(t, 0)
+		b.tick(t, time.Second) // fan 1 admitted, never shows up
+		b.tick(t, 11*time.Second)
+		if s := b.stats(t); s.Admitted != 2 {
+			t.Fatalf("after fan 1's claim window %+v", s)
+		}
+		if st := b.status(t, tickets[1].Token); st.State != waitroom.Admitted {
+			t.Fatalf("fan 2 %+v", st)
+		}
+		b.tick(t, 21*time.Second)
+		if s := b.stats(t); s.Admitted != 3 {
+			t.Fatalf("after fan 2's idle life %+v", s)
+		}
+		bad := waitroom.Config{Event: b.ev, Waves: general(6000, 1), IdleTTL: time.Millisecond}
+		if err := b.room.Configure(b.ctx, bad); !errors.Is(err, waitroom.ErrInvalid) {
+			t.Fatalf("a 1 ms idle life: %v", err)
+		}
+	})
+}

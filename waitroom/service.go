@@ -25,15 +25,19 @@ type Options struct {
 	Now        func() time.Time
 
 	// ArrivalTTL is how long an admitted fan has to show up (claim access) before the place stops counting as
-	// active (default 2 min, at most AccessTTL). A late fan is still let in.
+	// active (default 45 s, at most AccessTTL; an event's ClaimTTL replaces it). A late fan is still let in. A
+	// waiting fan polls at most every 30 s, so the default covers one poll interval and a few retries.
 	ArrivalTTL time.Duration
-	// IdleTTL is how long a fan who claimed access counts as active after its last call (default ArrivalTTL, at
-	// most AccessTTL) unless core frees the slot sooner (Finished). A call is a status poll once admitted or any
+	// IdleTTL is how long a fan who claimed access counts as active after its last call (default 30 s, at most
+	// AccessTTL; an event's IdleTTL replaces it) unless core frees the slot sooner (Finished, Quiet). A call is a status poll once admitted or any
 	// check of the access token (VerifyAccess, VerifyAccessForRead); each process writes it to the store at most
 	// every IdleTTL/4 per fan, so a fan who calls at least every 3/4 of IdleTTL keeps its slot. Shopping outlives
 	// it: the access token stays valid until AccessTTL; the fan's held units are already out of what admission
 	// counts as available.
 	IdleTTL time.Duration
+	// QuietGrace is how long a fan with nothing left to do (Quiet) still counts as active, so that a fan who
+	// tries again at once keeps its slot (default 20 s).
+	QuietGrace time.Duration
 	// ReadGrace is how long past its expiry an access token still reads the fan's holds and orders
 	// (VerifyAccessForRead; default 24 h).
 	ReadGrace time.Duration
@@ -72,7 +76,13 @@ type Room struct {
 
 	touchMu sync.Mutex
 	touched map[placeKey]time.Time // when this process last kept an admitted place active in the store
+	quiet   map[placeKey]time.Time // places to shorten in the store at the next refresh (under touchMu)
+
+	ttls sync.Map // event → eventTTLs, so calls find an event's idle life without a lock
 }
+
+// eventTTLs are an event's claim window and idle life in force.
+type eventTTLs struct{ claim, idle time.Duration }
 
 // placeKey names an admitted place.
 type placeKey struct {
@@ -102,14 +112,16 @@ func New(store Store, stock Stock, opts Options) (*Room, error) {
 	}
 	opts.AccessTTL = cmp.Or(opts.AccessTTL, 10*time.Minute)
 	opts.Tick = cmp.Or(opts.Tick, 250*time.Millisecond)
-	opts.ArrivalTTL = min(cmp.Or(opts.ArrivalTTL, 2*time.Minute), opts.AccessTTL)
-	opts.IdleTTL = min(cmp.Or(opts.IdleTTL, opts.ArrivalTTL), opts.AccessTTL)
+	opts.ArrivalTTL = min(cmp.Or(opts.ArrivalTTL, 45*time.Second), opts.AccessTTL)
+	opts.IdleTTL = min(cmp.Or(opts.IdleTTL, 30*time.Second), opts.AccessTTL)
+	opts.QuietGrace = cmp.Or(opts.QuietGrace, 20*time.Second)
 	opts.ReadGrace = cmp.Or(opts.ReadGrace, 24*time.Hour)
 	opts.Refresh = cmp.Or(opts.Refresh, 200*time.Millisecond)
 	opts.LeaseTTL = cmp.Or(opts.LeaseTTL, max(10*opts.Tick, 200*time.Millisecond))
 	opts.QueueTTL = cmp.Or(opts.QueueTTL, 24*time.Hour)
 	if opts.AccessTTL < time.Second || opts.Tick < time.Millisecond || opts.Refresh < time.Millisecond ||
-		opts.LeaseTTL <= opts.Tick || opts.QueueTTL < time.Minute || opts.IdleTTL < time.Millisecond || opts.ReadGrace < 0 {
+		opts.LeaseTTL <= opts.Tick || opts.QueueTTL < time.Minute || opts.IdleTTL < time.Millisecond || opts.ReadGrace < 0 ||
+		opts.QuietGrace < 0 {
 		return nil, fmt.Errorf("%w: durations out of range", ErrInvalid)
 	}
 	if opts.Owner == "" {
@@ -137,10 +149,29 @@ func New(store Store, stock Stock, opts Options) (*Room, error) {
 		left:   map[claimKey]time.Time{},
 
 		touched: map[placeKey]time.Time{},
+		quiet:   map[placeKey]time.Time{},
 	}, nil
 }
 
 func (r *Room) now() time.Time { return r.opts.Now() }
+
+// ttlsOf returns the event's claim window and idle life: its configuration's, else the room's.
+func (r *Room) ttlsOf(event string) eventTTLs {
+	if v, ok := r.ttls.Load(event); ok {
+		return v.(eventTTLs)
+	}
+	return eventTTLs{claim: r.opts.ArrivalTTL, idle: r.opts.IdleTTL}
+}
+
+func (r *Room) setTTLs(event string, c *eventConfig) {
+	t := eventTTLs{
+		claim: min(cmp.Or(c.Config.ClaimTTL, r.opts.ArrivalTTL), r.opts.AccessTTL),
+		idle:  min(cmp.Or(c.Config.IdleTTL, r.opts.IdleTTL), r.opts.AccessTTL),
+	}
+	if old, ok := r.ttls.Load(event); !ok || old.(eventTTLs) != t {
+		r.ttls.Store(event, t)
+	}
+}
 
 // eventState is this process's knowledge of one event: the snapshot that answers polls, the watchers, and the
 // controller's state while this process holds the lease.
@@ -225,6 +256,7 @@ func (r *Room) load(ctx context.Context, ev *eventState) (*snapshot, error) {
 		if s.cfg, err = parseStored(b, ver); err != nil {
 			return nil, fmt.Errorf("event %s: %w", ev.name, err)
 		}
+		r.setTTLs(ev.name, s.cfg)
 	}
 	if v.Seed != nil {
 		for lane := range MaxLanes {
@@ -442,7 +474,7 @@ func (r *Room) status(ctx context.Context, snap *snapshot, t queueToken, now tim
 	c, ok := r.claims[k]
 	r.claimMu.Unlock()
 	if !ok {
-		deadline, first, err := r.store.Claim(ctx, t.Event, t.Fan, t.Lane, t.Seq, st.Position, now, r.opts.AccessTTL, r.opts.IdleTTL)
+		deadline, first, err := r.store.Claim(ctx, t.Event, t.Fan, t.Lane, t.Seq, st.Position, now, r.opts.AccessTTL, r.ttlsOf(t.Event).idle)
 		if errors.Is(err, ErrGone) || errors.Is(err, ErrClosed) {
 			return Status{State: Closed, Position: st.Position, Lane: st.Lane}, nil
 		}
@@ -632,17 +664,19 @@ const touchTimeout = 2 * time.Second
 // this process last did so IdleTTL/4 ago or more.
 func (r *Room) touch(event string, lane int, pos int64, now time.Time) {
 	k := placeKey{event, lane, pos}
+	idle := r.ttlsOf(event).idle
 	r.touchMu.Lock()
 	last, ok := r.touched[k]
-	if ok && now.Sub(last) < r.opts.IdleTTL/4 {
+	if ok && now.Sub(last) < idle/4 {
 		r.touchMu.Unlock()
 		return
 	}
 	r.touched[k] = now
+	delete(r.quiet, k) // the fan called again: it is still shopping
 	r.touchMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), touchTimeout)
 	defer cancel()
-	counted, err := r.store.Touch(ctx, event, lane, pos, now, r.opts.IdleTTL)
+	counted, err := r.store.Touch(ctx, event, lane, pos, now, idle)
 	switch {
 	case err != nil:
 		r.touchMu.Lock()
@@ -653,6 +687,50 @@ func (r *Room) touch(event string, lane int, pos int64, now time.Time) {
 		r.touchMu.Lock()
 		r.touched[k] = now.Add(r.opts.AccessTTL)
 		r.touchMu.Unlock()
+	}
+}
+
+// Quiet says that the fan of accessToken has nothing left to do after until (a refused hold: now; a hold: its
+// expiry): unless the fan calls again, its place stops counting as active Options.QuietGrace after until, instead
+// of an idle life after its last call. It makes no store call: the places are written together at the next refresh.
+func (r *Room) Quiet(event, accessToken string, until time.Time) {
+	now := r.now()
+	t, err := r.sig.parseAccess(accessToken, event, now)
+	if err != nil || t.Pos <= 0 {
+		return
+	}
+	end := until.Add(r.opts.QuietGrace)
+	if !end.Before(now.Add(r.ttlsOf(event).idle)) {
+		return // the idle life ends first
+	}
+	k := placeKey{event, t.Lane, t.Pos}
+	r.touchMu.Lock()
+	delete(r.touched, k) // the fan's next call counts the place again
+	if old, ok := r.quiet[k]; !ok || end.Before(old) {
+		r.quiet[k] = end
+	}
+	r.touchMu.Unlock()
+}
+
+// flushQuiet writes the places made quiet since the last refresh, one store call per event.
+func (r *Room) flushQuiet(ctx context.Context) {
+	r.touchMu.Lock()
+	if len(r.quiet) == 0 {
+		r.touchMu.Unlock()
+		return
+	}
+	byEvent := map[string][]QuietPlace{}
+	for k, until := range r.quiet {
+		byEvent[k.event] = append(byEvent[k.event], QuietPlace{Lane: k.lane, Pos: k.pos, Until: until})
+	}
+	clear(r.quiet)
+	r.touchMu.Unlock()
+	now := r.now()
+	for event, places := range byEvent {
+		if err := r.store.Quiet(ctx, event, now, places); err != nil && ctx.Err() == nil {
+			// Not retried: those places end with their idle life instead.
+			r.log.WarnContext(ctx, "end quiet places", "event", event, "err", err)
+		}
 	}
 }
 
@@ -751,8 +829,9 @@ func (r *Room) Stats(ctx context.Context, event string) (Stats, error) {
 		return Stats{}, err
 	}
 	v := &snap.view
+	ttls := r.ttlsOf(event)
 	s := Stats{Admitted: v.Admitted, Active: v.Active, AdmitRatePerMin: v.Rate, Paused: v.Paused, SoldOut: v.SoldOut,
-		Closed: v.Closed}
+		Closed: v.Closed, ClaimTTL: ttls.claim, IdleTTL: ttls.idle}
 	s.Queued = queued(v)
 	cur := snap.cfg.current(r.now())
 	if cur >= 0 {

@@ -147,7 +147,8 @@ func setup(t *testing.T, kind string, waves []waitroom.Wave, opts ...func(*waitr
 	b := &bundle{clock: &clock{now: t0}, stock: newStock(1000), store: newStore(t, kind), ev: testenv.Unique("ev-"),
 		ctx: context.Background()}
 	o := waitroom.Options{Secret: secret, Tick: 250 * time.Millisecond, Owner: "owner-1", Now: b.clock.Now,
-		Registerer: prometheus.NewRegistry(), AccessTTL: 10 * time.Minute, ArrivalTTL: 2 * time.Minute}
+		Registerer: prometheus.NewRegistry(), AccessTTL: 10 * time.Minute, ArrivalTTL: 2 * time.Minute,
+		IdleTTL: 2 * time.Minute}
 	for _, f := range opts {
 		f(&o)
 	}

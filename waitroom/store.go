@@ -137,6 +137,9 @@ type Store interface {
 	// now+idle (at most its access deadline; never shortened). A place that no longer counts (idle past its life,
 	// finished, expired, never claimed) is not counted again; Touch then reports false.
 	Touch(ctx context.Context, event string, lane int, pos int64, now time.Time, idle time.Duration) (bool, error)
+	// Quiet shortens the life of claimed places whose fans have nothing left to do: each counts as active until
+	// its Until at most (never longer than before). A place that no longer counts is left alone.
+	Quiet(ctx context.Context, event string, now time.Time, places []QuietPlace) error
 	// Finish ends the access of the admitted place (lane, pos) at once: it stops counting as active and cannot be
 	// claimed again.
 	Finish(ctx context.Context, event string, lane int, pos int64) error
@@ -163,6 +166,13 @@ type Store interface {
 	// Close closes the event's queue for good: Join and Claim answer ErrClosed and Admit admits nobody from then
 	// on, and View reports Closed. Closing again is a no-op; ErrNotFound for an unknown event.
 	Close(ctx context.Context, event string) error
+}
+
+// QuietPlace is an admitted place whose active life ends at Until unless its fan calls again.
+type QuietPlace struct {
+	Lane  int
+	Pos   int64
+	Until time.Time
 }
 
 // Member is the name of an admitted place in the store's active set.

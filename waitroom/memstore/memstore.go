@@ -260,6 +260,32 @@ func (s *Store) Touch(_ context.Context, name string, lane int, pos int64, now t
 	return true, nil
 }
 
+// Quiet implements waitroom.Store.
+func (s *Store) Quiet(_ context.Context, name string, now time.Time, places []waitroom.QuietPlace) error {
+	for _, p := range places {
+		if err := checkLane(p.Lane); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ev, err := s.get(name)
+	if err != nil {
+		return err
+	}
+	for _, p := range places {
+		m := waitroom.Member(p.Lane, p.Pos)
+		until, active := ev.active[m]
+		if !active || !until.After(now) {
+			continue
+		}
+		if u := time.UnixMilli(p.Until.UnixMilli()); u.Before(until) {
+			ev.active[m] = u
+		}
+	}
+	return nil
+}
+
 // Finish implements waitroom.Store.
 func (s *Store) Finish(_ context.Context, name string, lane int, pos int64) error {
 	if err := checkLane(lane); err != nil {

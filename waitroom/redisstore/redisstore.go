@@ -56,6 +56,8 @@ var (
 	claimSrc string
 	//go:embed lua/touch.lua
 	touchSrc string
+	//go:embed lua/quiet.lua
+	quietSrc string
 	//go:embed lua/finish.lua
 	finishSrc string
 	//go:embed lua/view.lua
@@ -82,6 +84,7 @@ var (
 	leaveScript     = redis.NewScript(leaveSrc)
 	claimScript     = redis.NewScript(claimSrc)
 	touchScript     = redis.NewScript(touchSrc)
+	quietScript     = redis.NewScript(quietSrc)
 	finishScript    = redis.NewScript(finishSrc)
 	viewScript      = redis.NewScript(viewSrc)
 	leaseScript     = redis.NewScript(leaseSrc)
@@ -300,6 +303,24 @@ func (s *Store) Touch(ctx context.Context, event string, lane int, pos int64, no
 		return false, translate(event, err)
 	}
 	return n == 1, nil
+}
+
+// Quiet implements waitroom.Store.
+func (s *Store) Quiet(ctx context.Context, event string, now time.Time, places []waitroom.QuietPlace) error {
+	if len(places) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 1+2*len(places))
+	args = append(args, ms(now))
+	for _, p := range places {
+		if err := checkLane(p.Lane); err != nil {
+			return err
+		}
+		args = append(args, waitroom.Member(p.Lane, p.Pos), ms(p.Until))
+	}
+	k := s.keys(event)
+	err := quietScript.Run(ctx, s.rdb, []string{k.k("q:active")}, args...).Err()
+	return translate(event, err)
 }
 
 // Finish implements waitroom.Store.

@@ -27,6 +27,7 @@ func Run(t *testing.T, newStore func(t *testing.T) waitroom.Store) {
 		"admit":     testAdmit,
 		"claim":     testClaim,
 		"touch":     testTouch,
+		"quiet":     testQuiet,
 		"overrides": testOverrides,
 		"close":     testClose,
 		"parallel":  testParallelJoins,
@@ -411,6 +412,43 @@ func testClaim(t *testing.T, s waitroom.Store, ev string) {
 	}
 	if v := view(t, s, ev, late); v.Active != 0 {
 		t.Fatalf("active past the idle life: %d", v.Active)
+	}
+}
+
+// testQuiet: a quiet place counts until its given time, never longer than before; a touch within that time counts
+// it again for an idle life, one after it does not; a place that stopped counting is not counted again.
+func testQuiet(t *testing.T, s waitroom.Store, ev string) {
+	openEvent(t, s, ev, 4)
+	admit(t, s, ev, open, 4, 0) // arrival deadlines: open+1m
+	for pos := int64(1); pos <= 3; pos++ {
+		_, _, err := s.Claim(ctx, ev, fmt.Sprintf("fan-%d", pos), 0, pos, pos, open, 10*time.Minute, 2*time.Minute)
+		must(t, err)
+	}
+	at := open.Add(10 * time.Second)
+	must(t, s.Quiet(ctx, ev, at, []waitroom.QuietPlace{
+		{Lane: 0, Pos: 1, Until: at.Add(20 * time.Second)},
+		{Lane: 0, Pos: 2, Until: at.Add(20 * time.Second)},
+		{Lane: 0, Pos: 3, Until: at.Add(time.Hour)}, // never extended: still open+2m
+		{Lane: 0, Pos: 4, Until: at.Add(20 * time.Second)},
+	}))
+	must(t, s.Quiet(ctx, ev, at, nil))
+	if v := view(t, s, ev, at.Add(19*time.Second)); v.Active != 4 {
+		t.Fatalf("active within the quiet time: %d", v.Active)
+	}
+	ok, err := s.Touch(ctx, ev, 0, 2, at.Add(15*time.Second), 2*time.Minute) // fan 2 calls again
+	must(t, err)
+	if !ok {
+		t.Fatal("a touch within the quiet time was refused")
+	}
+	if v := view(t, s, ev, at.Add(21*time.Second)); v.Active != 2 { // fans 2 and 3
+		t.Fatalf("active past the quiet time: %d", v.Active)
+	}
+	admit(t, s, ev, at.Add(21*time.Second), 0, 0)
+	if ok, err := s.Touch(ctx, ev, 0, 1, at.Add(22*time.Second), 2*time.Minute); err != nil || ok {
+		t.Fatalf("a touch past the quiet time counted the place again: %v %v", ok, err)
+	}
+	if v := view(t, s, ev, open.Add(2*time.Minute+time.Second)); v.Active != 1 { // fan 2 touched at +25s
+		t.Fatalf("active past fan 3's idle life: %d", v.Active)
 	}
 }
 
