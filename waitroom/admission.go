@@ -203,6 +203,7 @@ func (r *Room) tick(ctx context.Context, ev *eventState) error {
 		if err != nil {
 			return fmt.Errorf("remaining stock: %w", err)
 		}
+		req.Stocked, req.Available, req.Held = true, int64(available), int64(held)
 		if available+held <= 0 && cur == len(cfg.Config.Waves)-1 && len(released) == 0 {
 			req.SoldOut = true // nothing to sell and no later wave to release more
 			c.carry = 0

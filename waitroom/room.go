@@ -69,6 +69,10 @@ type Status struct {
 	QueueToken string `json:"queue_token,omitempty"`
 	// Lane is the presale wave whose code lane the fan waits in; empty for the general lane.
 	Lane string `json:"lane,omitempty"`
+	// Remaining is the units not sold yet (buyable or held) as the controller last read them, exact up to 100 and
+	// rounded down to two significant digits above; -1 when not known. RemainingHeld says every one of them is held.
+	Remaining     int64 `json:"-"`
+	RemainingHeld bool  `json:"-"`
 }
 
 // Admission changes an event's admission live; nil fields are left as they are.

@@ -597,3 +597,28 @@ func TestEventTTLs(t *testing.T) {
 		}
 	})
 }
+
+// TestRemaining: a waiting fan is told the units left as the controller last read them, in coarse figures.
+func TestRemaining(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		b := setup(t, kind, general(6000, 1))
+		tickets := b.joinN(t, 3)
+		if st := b.status(t, tickets[2].Token); st.Remaining != -1 {
+			t.Fatalf("before any tick %+v", st)
+		}
+		for _, c := range []struct {
+			available, held, want int
+			allHeld               bool
+		}{{4567, 10, 4500, false}, {30, 2, 32, false}, {0, 7, 7, true}} {
+			b.stock.set(c.available, c.held)
+			b.tick(t, time.Second)
+			if err := b.room.RefreshForTest(b.ctx, b.ev); err != nil {
+				t.Fatal(err)
+			}
+			st := b.status(t, tickets[2].Token)
+			if st.State != waitroom.Waiting || st.Remaining != int64(c.want) || st.RemainingHeld != c.allHeld {
+				t.Fatalf("with %d available and %d held: %+v", c.available, c.held, st)
+			}
+		}
+	})
+}

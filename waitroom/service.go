@@ -552,6 +552,11 @@ func (r *Room) evaluate(snap *snapshot, t queueToken, now time.Time) Status {
 		return st
 	}
 	st.State = Waiting
+	st.Remaining = -1
+	if v.Stocked {
+		st.Remaining = band(max(0, v.Available) + max(0, v.Held))
+		st.RemainingHeld = v.Available <= 0 && v.Held > 0
+	}
 	ahead := pos - lv.Serving - 1
 	if behind := lv.Seq - lv.Serving; behind > 0 && lv.Left > 0 {
 		// Holes left by fans who left are spread over the queue; remove their share of the places ahead.
@@ -589,6 +594,19 @@ func (r *Room) estimate(snap *snapshot, lane int, ahead int64, now time.Time) ti
 		d += start.Sub(now)
 	}
 	return min(d, maxWait).Round(time.Second)
+}
+
+// band rounds n down to two significant digits above 100: a waiting fan needs the size, and a count that moves
+// at every sale would only make the figure look precise when it is a few ticks old.
+func band(n int64) int64 {
+	if n <= 100 {
+		return n
+	}
+	p := int64(1)
+	for n/p >= 100 {
+		p *= 10
+	}
+	return n / p * p
 }
 
 // pollAfter keeps polls rare far from the front: 1 s near it, up to 30 s far back.

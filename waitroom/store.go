@@ -56,11 +56,14 @@ type View struct {
 	Admitted      int64 // admissions so far (holes excluded)
 	Active        int64 // admitted fans still counted (arrival or access deadline in the future)
 	SoldOut       bool
-	Closed        bool // closed for good (Close); unlike SoldOut, no configuration reopens it
-	Paused        bool
-	Overrides     Overrides
-	Rate          float64         // measured admissions per minute, all lanes
-	Released      map[string]bool // waves whose units were released
+	// Stocked says Available and Held hold the units buyable and held as the controller last read them.
+	Stocked         bool
+	Available, Held int64
+	Closed          bool // closed for good (Close); unlike SoldOut, no configuration reopens it
+	Paused          bool
+	Overrides       Overrides
+	Rate            float64         // measured admissions per minute, all lanes
+	Released        map[string]bool // waves whose units were released
 }
 
 // Overrides are the organizer's live changes to admission. AdmitPerMin and MaxActive apply while Wave is the
@@ -85,15 +88,18 @@ type DrawnLeave struct {
 
 // AdmitRequest is one controller tick's admission.
 type AdmitRequest struct {
-	Owner    string
-	Now      time.Time
-	Arrival  time.Time // newly admitted places count as active until then unless their fan claims access
-	Lanes    []int     // lanes to admit from, highest priority first
-	N        int       // admissions to make in all (holes skipped do not count)
-	Rates    [MaxLanes]float64
-	Rate     float64
-	SoldOut  bool     // close the queue: nobody else will be admitted
-	Released []string // waves whose release was done this tick (recorded so each is done once)
+	Owner   string
+	Now     time.Time
+	Arrival time.Time // newly admitted places count as active until then unless their fan claims access
+	Lanes   []int     // lanes to admit from, highest priority first
+	N       int       // admissions to make in all (holes skipped do not count)
+	Rates   [MaxLanes]float64
+	Rate    float64
+	SoldOut bool // close the queue: nobody else will be admitted
+	// Stocked says Available and Held were read this tick; the store keeps them for every process's View.
+	Stocked         bool
+	Available, Held int64
+	Released        []string // waves whose release was done this tick (recorded so each is done once)
 }
 
 // AdmitResult says what a tick admitted.

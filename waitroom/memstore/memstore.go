@@ -40,6 +40,9 @@ type event struct {
 	ovr      waitroom.Overrides
 	rates    [lanes]float64
 	rate     float64
+	stocked  bool
+	avail    int64
+	held     int64
 	released map[string]bool
 
 	leaseOwner string
@@ -317,6 +320,7 @@ func (s *Store) View(_ context.Context, name string, now time.Time) (waitroom.Vi
 	v := waitroom.View{
 		ConfigVersion: ev.ver, Frozen: ev.frozen, Seed: slices.Clone(ev.seed), PendingLeaves: int64(len(ev.leftPre)),
 		Admitted: ev.admitted, SoldOut: ev.soldOut, Closed: ev.closed, Paused: ev.paused, Overrides: ev.ovr, Rate: ev.rate,
+		Stocked: ev.stocked, Available: ev.avail, Held: ev.held,
 		Released: map[string]bool{},
 	}
 	for i := range lanes {
@@ -477,6 +481,9 @@ func (s *Store) Admit(_ context.Context, name string, req waitroom.AdmitRequest)
 		}
 	}
 	ev.rates, ev.rate = req.Rates, req.Rate
+	if req.Stocked {
+		ev.stocked, ev.avail, ev.held = true, req.Available, req.Held
+	}
 	for _, w := range req.Released {
 		ev.released[w] = true
 	}

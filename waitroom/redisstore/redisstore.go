@@ -359,6 +359,11 @@ func (s *Store) View(ctx context.Context, event string, now time.Time) (waitroom
 	v.Overrides.AdmitPerMin, _ = strconv.Atoi(st["ovr_rate"])
 	v.Overrides.MaxActive, _ = strconv.Atoi(st["ovr_max"])
 	v.Rate, _ = strconv.ParseFloat(st["rate"], 64)
+	if a, h, ok := strings.Cut(st["stock"], ":"); ok {
+		v.Stocked = true
+		v.Available, _ = strconv.ParseInt(a, 10, 64)
+		v.Held, _ = strconv.ParseInt(h, 10, 64)
+	}
 	for f, val := range st {
 		switch {
 		case strings.HasPrefix(f, "rel:"):
@@ -490,7 +495,10 @@ func (s *Store) Admit(ctx context.Context, event string, req waitroom.AdmitReque
 		sold = "1"
 	}
 	args := []any{req.Owner, ms(req.Now), ms(req.Arrival), max(req.N, 0), sold,
-		strconv.FormatFloat(req.Rate, 'g', 8, 64), len(req.Lanes)}
+		strconv.FormatFloat(req.Rate, 'g', 8, 64), "", len(req.Lanes)}
+	if req.Stocked {
+		args[6] = strconv.FormatInt(req.Available, 10) + ":" + strconv.FormatInt(req.Held, 10)
+	}
 	inLanes := [lanes]bool{}
 	for _, l := range req.Lanes {
 		if err := checkLane(l); err != nil {

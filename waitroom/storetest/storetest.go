@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) waitroom.Store) {
 		"claim":     testClaim,
 		"touch":     testTouch,
 		"quiet":     testQuiet,
+		"stock":     testStock,
 		"overrides": testOverrides,
 		"close":     testClose,
 		"parallel":  testParallelJoins,
@@ -412,6 +413,21 @@ func testClaim(t *testing.T, s waitroom.Store, ev string) {
 	}
 	if v := view(t, s, ev, late); v.Active != 0 {
 		t.Fatalf("active past the idle life: %d", v.Active)
+	}
+}
+
+// testStock: the stock a tick read is in every later view, until a tick reads it again.
+func testStock(t *testing.T, s waitroom.Store, ev string) {
+	openEvent(t, s, ev, 1)
+	if v := view(t, s, ev, open); v.Stocked {
+		t.Fatalf("stock before any tick: %+v", v)
+	}
+	_, err := s.Admit(ctx, ev, waitroom.AdmitRequest{Owner: "ctl", Now: open, Arrival: open.Add(time.Minute),
+		Stocked: true, Available: 30, Held: 4})
+	must(t, err)
+	admit(t, s, ev, open, 0, 0)
+	if v := view(t, s, ev, open); !v.Stocked || v.Available != 30 || v.Held != 4 {
+		t.Fatalf("stock %v %d %d", v.Stocked, v.Available, v.Held)
 	}
 }
 

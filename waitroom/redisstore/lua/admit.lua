@@ -3,14 +3,16 @@
 -- holes (places whose fans left); every admitted place counts as active until its arrival deadline. A closed event
 -- admits nobody and takes no sold-out close.
 -- KEYS: 1 q:state, 2 q:lease, 3 q:seq, 4 q:serving, 5 q:left, 6 q:leftcount, 7 q:active
--- ARGV: 1 owner, 2 now ms, 3 arrival ms, 4 N, 5 sold out 0|1, 6 rate, 7 number of lanes, lanes…,
+-- ARGV: 1 owner, 2 now ms, 3 arrival ms, 4 N, 5 sold out 0|1, 6 rate, 7 stock "available:held" or "",
+--       8 number of lanes, lanes…,
 --       number of rate pairs, lane, rate pairs…, released wave ids…
 if not redis.call('HGET', KEYS[1], 'ver') then return redis.error_reply('NOTFOUND') end
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return redis.error_reply('LEASE') end
 redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', ARGV[2])
-local i = 8
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'stock', ARGV[7]) end
+local i = 9
 local lanes = {}
-for j = 1, tonumber(ARGV[7]) do lanes[j] = ARGV[i]; i = i + 1 end
+for j = 1, tonumber(ARGV[8]) do lanes[j] = ARGV[i]; i = i + 1 end
 local nr = tonumber(ARGV[i]); i = i + 1
 for _ = 1, nr do
   redis.call('HSET', KEYS[1], 'r' .. ARGV[i], ARGV[i + 1])
