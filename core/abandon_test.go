@@ -51,7 +51,7 @@ func TestAbandonedFansFreeTheirSlots(t *testing.T) {
 				}
 			})
 			ev := "abandon-" + kind
-			e.createEvent(map[string]any{"id": ev, "name": "Abandon", "currency": "EUR", "hold_ttl_s": 60, "max_per_fan": 2,
+			e.createEvent(map[string]any{"id": ev, "name": "Abandon", "currency": "EUR", "hold_ttl_s": 60, "max_per_fan": 2, "idle_ttl_s": 120,
 				"sections": []any{map[string]any{"id": "GA", "kind": "general", "capacity": 2, "price": 4500}},
 				"waves": []any{map[string]any{"id": "all", "starts_at": time.Now().UTC().Add(-time.Second).Format(time.RFC3339),
 					"admit_per_min": 60000, "max_active": 2}}})
@@ -104,13 +104,13 @@ func TestAbandonedFansFreeTheirSlots(t *testing.T) {
 			}
 			eventually(t, "the sold-out fan's slot is freed", func() bool { return num(stats(), "active") == 1 })
 
-			// f3's hold expires: the units come back and f5 comes in; f3 still counts until its idle time is up.
+			// f3's hold expires: the units come back and f5 comes in; f3 still counts for a grace after its hold ends.
 			e.clock.Advance(61 * time.Second)
 			f5 := e.admit(ev, "f5")
 			if st := e.do("GET", "/v1/events/"+ev+"/queue", nil, "Queue-Token", queue["f6"]); st.str("state") != "waiting" {
 				t.Fatalf("f6 while f3 and f5 are active: %v", st)
 			}
-			// (d) f3 stays idle past its idle time: f6 comes in.
+			// (d) f3 makes no call during the grace: f6 comes in.
 			e.clock.Advance(70 * time.Second)
 			f6 := e.admit(ev, "f6")
 

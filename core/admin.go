@@ -27,11 +27,19 @@ type eventBody struct {
 	HoldTTLS  int    `json:"hold_ttl_s"`
 	MaxPerFan int    `json:"max_per_fan"`
 	// CheckoutTTLS is how long an order may take to be paid after checkout (default 900).
-	CheckoutTTLS int           `json:"checkout_ttl_s"`
-	Sections     []sectionBody `json:"sections"`
-	Waves        []waveBody    `json:"waves"`
+	CheckoutTTLS int `json:"checkout_ttl_s"`
+	// ClaimTTLS and IdleTTLS replace the service's claim window and idle life for this event (absent: the service's).
+	ClaimTTLS *int          `json:"claim_ttl_s"`
+	IdleTTLS  *int          `json:"idle_ttl_s"`
+	Sections  []sectionBody `json:"sections"`
+	Waves     []waveBody    `json:"waves"`
 	listingBody
 }
+
+// maxRoomTTLSecs bounds an event's claim window and idle life: an access lasts 10 minutes.
+const maxRoomTTLSecs = 600
+
+func badTTL(v *int) bool { return v != nil && (*v < 1 || *v > maxRoomTTLSecs) }
 
 type sectionBody struct {
 	ID       string          `json:"id"`
@@ -71,6 +79,10 @@ func (b *eventBody) build(now time.Time) (inventory.Event, waitroom.Config, erro
 		return inventory.Event{}, waitroom.Config{}, badRequest(`"max_per_fan" must be at least 1`)
 	case b.CheckoutTTLS < 0 || b.CheckoutTTLS > maxHoldTTLSecs:
 		return inventory.Event{}, waitroom.Config{}, badRequest(`"checkout_ttl_s" must be 1 to 3600`)
+	case badTTL(b.ClaimTTLS):
+		return inventory.Event{}, waitroom.Config{}, badRequest(`"claim_ttl_s" must be 1 to 600`)
+	case badTTL(b.IdleTTLS):
+		return inventory.Event{}, waitroom.Config{}, badRequest(`"idle_ttl_s" must be 1 to 600`)
 	case len(b.Sections) == 0:
 		return inventory.Event{}, waitroom.Config{}, badRequest(`"sections" must name at least one section`)
 	case len(b.Waves) == 0:
@@ -92,6 +104,12 @@ func (b *eventBody) build(now time.Time) (inventory.Event, waitroom.Config, erro
 		capacity[s.ID] = s.Capacity
 	}
 	cfg := waitroom.Config{Event: b.ID}
+	if b.ClaimTTLS != nil {
+		cfg.ClaimTTL = time.Duration(*b.ClaimTTLS) * time.Second
+	}
+	if b.IdleTTLS != nil {
+		cfg.IdleTTL = time.Duration(*b.IdleTTLS) * time.Second
+	}
 	ids := make(map[string]bool, len(b.Waves))
 	for i, w := range b.Waves {
 		switch {
@@ -243,6 +261,8 @@ type eventView struct {
 	HoldTTLS     int       `json:"hold_ttl_s"`
 	CheckoutTTLS int       `json:"checkout_ttl_s"`
 	MaxPerFan    int       `json:"max_per_fan"`
+	ClaimTTLS    int       `json:"claim_ttl_s"`
+	IdleTTLS     int       `json:"idle_ttl_s"`
 	CreatedAt    time.Time `json:"created_at"`
 	statsView
 	Paused      bool   `json:"paused"`
@@ -345,7 +365,8 @@ func (s *Server) eventView(ctx context.Context, event string) (eventView, error)
 	}
 	v := eventView{ID: ev.ID, Name: ev.Name, Currency: ev.Currency, HoldTTLS: int(ev.HoldTTL / time.Second),
 		CheckoutTTLS: int(ev.CheckoutTTL / time.Second),
-		MaxPerFan:    ev.MaxPerFan, CreatedAt: ev.CreatedAt, statsView: st,
+		ClaimTTLS:    int(rs.ClaimTTL / time.Second), IdleTTLS: int(rs.IdleTTL / time.Second),
+		MaxPerFan: ev.MaxPerFan, CreatedAt: ev.CreatedAt, statsView: st,
 		Paused: rs.Paused, AdmitPerMin: rs.AdmitPerMin, MaxActive: rs.MaxActive, Wave: rs.Wave,
 		Refunds: c.Refunds}
 	if l, err := s.catalogue.Get(ctx, event); err == nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -126,4 +128,34 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestEventRoomTTLs: an event may carry its own claim window and idle life; GET shows the ones in force, and a
+// value out of range is a 400 that creates nothing.
+func TestEventRoomTTLs(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	for i, bad := range []any{0, -5, 601, "30", 1.5} {
+		for _, field := range []string{"claim_ttl_s", "idle_ttl_s"} {
+			def := eventDef(fmt.Sprintf("bad-ttl-%d", i), 10, 4, 4)
+			def[field] = bad
+			r := e.do("POST", "/v1/admin/events", def, e.adminAuth()...)
+			problem(t, fmt.Sprintf("%s %v", field, bad), r, 400, "bad-request")
+			if !strings.Contains(r.str("detail"), field) {
+				t.Errorf("%s %v: the detail does not name the field: %v", field, bad, r)
+			}
+		}
+	}
+	def := eventDef("ttl-own", 10, 4, 4)
+	def["claim_ttl_s"], def["idle_ttl_s"] = 20, 40
+	e.createEvent(def)
+	r := e.do("GET", "/v1/admin/events/ttl-own", nil, e.adminAuth()...)
+	if r.status != 200 || r.body["claim_ttl_s"] != float64(20) || r.body["idle_ttl_s"] != float64(40) {
+		t.Fatalf("GET the event: %v", r)
+	}
+	e.createEvent(eventDef("ttl-default", 10, 4, 4))
+	r = e.do("GET", "/v1/admin/events/ttl-default", nil, e.adminAuth()...)
+	if r.status != 200 || r.body["claim_ttl_s"].(float64) < 1 || r.body["idle_ttl_s"].(float64) < 1 {
+		t.Fatalf("GET an event without its own: %v", r)
+	}
 }

@@ -21,6 +21,9 @@ type Room interface {
 	// VerifyAccessForRead is VerifyAccess that also accepts a token expired within the room's read grace; only
 	// read-only calls use it.
 	VerifyAccessForRead(event, accessToken string) (fan string, err error)
+	// Quiet says the fan of accessToken has nothing left to do after until (a refused hold: now; a hold: its
+	// expiry): unless it calls again, its slot ends a short grace later. It makes no store call.
+	Quiet(event, accessToken string, until time.Time)
 	// Finished frees the fan's active slot (the fan's access token stays valid).
 	Finished(ctx context.Context, event, fan string) error
 	SetAdmission(ctx context.Context, event string, a waitroom.Admission) error

@@ -90,12 +90,19 @@ func (s *Server) createHold(ctx *fasthttp.RequestCtx, event string) error {
 	}
 	h, err := s.inv.Hold(context.Background(), req)
 	if err != nil {
-		s.metrics.holdResult(holdResultOf(err))
+		res := holdResultOf(err)
+		s.metrics.holdResult(res)
 		if errors.Is(err, inventory.ErrSoldOut) {
 			s.soldOutFan(event, fan)
 		}
+		if res == holdSoldOut || res == holdSeatsUnavailable || res == holdLimitExceeded {
+			// Refused: a fan who does not try again soon has walked away and should not keep a shopper's slot.
+			s.room.Quiet(event, string(bearer(ctx)), s.now())
+		}
 		return fmt.Errorf("hold in %s: %w", event, err)
 	}
+	// Held units are out of what admission counts as available; the slot matters again only if the hold lapses.
+	s.room.Quiet(event, string(bearer(ctx)), h.ExpiresAt)
 	s.metrics.holdsCreated.Inc()
 	s.ids.add(h.Event)
 	for i := range h.Lines {

@@ -225,6 +225,8 @@ func fanJourney(t *testing.T, shared *env, browser context.Context, event string
 		return $("state").textContent === "waiting" && $("ahead").textContent === "3" &&
 			bar.style.width === "2%" && bar.getBoundingClientRect().width > 0;
 	})()`)
+	// The units left: 50 GA places and 10 seats, none sold.
+	until("the tickets left", 20*time.Second, `document.getElementById("left").textContent === "60 tickets left."`)
 	if got := eval(`document.getElementById("position").textContent`); got != "4" {
 		t.Errorf("position %q, want 4", got)
 	}

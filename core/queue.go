@@ -115,6 +115,13 @@ func appendStatus(b []byte, st *waitroom.Status) []byte {
 		b = append(b, `,"queue_token":`...)
 		b = appendJSONString(b, st.QueueToken)
 	}
+	if st.Remaining >= 0 && st.State == waitroom.Waiting {
+		b = append(b, `,"remaining":`...)
+		b = appendInt(b, st.Remaining)
+		if st.RemainingHeld {
+			b = append(b, `,"remaining_held":true`...)
+		}
+	}
 	if st.Lane != "" {
 		b = append(b, `,"lane":`...)
 		b = appendJSONString(b, st.Lane)

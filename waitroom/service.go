@@ -285,6 +285,10 @@ func (r *Room) load(ctx context.Context, ev *eventState) (*snapshot, error) {
 
 // changed reports whether a watcher could see a different status.
 func changed(a, b *snapshot) bool {
+	if a.view.Stocked != b.view.Stocked || band(a.view.Available+a.view.Held) != band(b.view.Available+b.view.Held) ||
+		(a.view.Available > 0) != (b.view.Available > 0) {
+		return true // a waiting fan is told the units left
+	}
 	if a.view.SoldOut != b.view.SoldOut || a.view.Closed != b.view.Closed || (a.view.Seed == nil) != (b.view.Seed == nil) || a.cfg != b.cfg {
 		return true
 	}

@@ -52,6 +52,7 @@ type config struct {
 	AuditEvery    time.Duration // how often the inventory audit runs (onsale_inventory_audit_differences)
 	StatsEvery    time.Duration // how often the unit gauges are refreshed (onsale_inventory_units)
 	IdleTTL       time.Duration // how long an admitted fan keeps its active slot after its last call
+	ClaimTTL      time.Duration // how long an admitted fan has to show up before its slot stops counting
 
 	// generated records which secrets were made up because none was configured (they are logged as warnings).
 	generatedSecret, generatedAdmin bool
@@ -111,7 +112,8 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 	fs.StringVar(&c.LogFormat, "log-format", env("ONSALE_LOG_FORMAT", "text"), "text or json (ONSALE_LOG_FORMAT)")
 	auditEvery := fs.String("audit-every", env("ONSALE_AUDIT_EVERY", "1m"), "how often each event's inventory is audited (ONSALE_AUDIT_EVERY)")
 	statsEvery := fs.String("stats-every", env("ONSALE_STATS_EVERY", "5s"), "how often the inventory unit gauges are refreshed (ONSALE_STATS_EVERY)")
-	idleTTL := fs.String("idle-ttl", env("ONSALE_IDLE_TTL", "2m"), "how long an admitted fan keeps its active slot after its last call, 1s to 10m (ONSALE_IDLE_TTL)")
+	idleTTL := fs.String("idle-ttl", env("ONSALE_IDLE_TTL", "30s"), "how long an admitted fan keeps its active slot after its last call, 1s to 10m (ONSALE_IDLE_TTL)")
+	claimTTL := fs.String("claim-ttl", env("ONSALE_CLAIM_TTL", "45s"), "how long an admitted fan has to show up before its slot stops counting, 1s to 10m (ONSALE_CLAIM_TTL)")
 	return c, func() error {
 		var errs []error
 		var err error
@@ -138,6 +140,9 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string) (*config, func() 
 		}
 		if c.IdleTTL, err = time.ParseDuration(*idleTTL); err != nil || c.IdleTTL < time.Second || c.IdleTTL > 10*time.Minute {
 			errs = append(errs, fmt.Errorf("idle TTL %q: want a duration from 1s to 10m (the access life)", *idleTTL))
+		}
+		if c.ClaimTTL, err = time.ParseDuration(*claimTTL); err != nil || c.ClaimTTL < time.Second || c.ClaimTTL > 10*time.Minute {
+			errs = append(errs, fmt.Errorf("claim TTL %q: want a duration from 1s to 10m (the access life)", *claimTTL))
 		}
 		c.Roles = nil
 		for r := range strings.SplitSeq(*roles, ",") {

@@ -15,7 +15,7 @@ func TestParseConfig(t *testing.T) {
 		"ONSALE_ADDR": ":9000", "ONSALE_REDIS_URL": "redis://r:6379/2", "ONSALE_JOIN_RATE_PER_IP": "0",
 		"ONSALE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1", "ONSALE_ROLES": "core,settler",
 		"ONSALE_TOKEN_SECRET": "0123456789abcdef", "ONSALE_ADMIN_TOKEN": "adm", "ONSALE_AUDIT_EVERY": "5s",
-		"ONSALE_IDLE_TTL": "45s", "ONSALE_TICKET_KEY": "bGFwdG9wLXRpY2tldC1rZXktY2hhbmdlLW1lLTMyYiE=",
+		"ONSALE_IDLE_TTL": "45s", "ONSALE_CLAIM_TTL": "90s", "ONSALE_TICKET_KEY": "bGFwdG9wLXRpY2tldC1rZXktY2hhbmdlLW1lLTMyYiE=",
 		"ONSALE_CORS_ORIGINS": "https://Fans.example/, http://localhost:3000", "ONSALE_MAX_CONNS_PER_IP": "0",
 	}
 	c, err := parseConfig("serve", []string{"--addr", ":9100"}, func(k string) string { return env[k] }, io.Discard)
@@ -35,8 +35,8 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("defaults %+v", c)
 	case c.AuditEvery != 5*time.Second || c.StatsEvery != 5*time.Second:
 		t.Errorf("loop intervals: audit %v, stats %v", c.AuditEvery, c.StatsEvery)
-	case c.IdleTTL != 45*time.Second:
-		t.Errorf("idle TTL %v", c.IdleTTL)
+	case c.IdleTTL != 45*time.Second || c.ClaimTTL != 90*time.Second:
+		t.Errorf("idle TTL %v, claim TTL %v", c.IdleTTL, c.ClaimTTL)
 	case c.MaxConnsPerIP != 0:
 		t.Errorf("max conns per IP %d", c.MaxConnsPerIP)
 	case len(c.CORSOrigins) != 2 || c.CORSOrigins[0] != "https://fans.example" || c.CORSOrigins[1] != "http://localhost:3000":
@@ -49,7 +49,7 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Addr != ":8080" || d.JoinRatePerIP != 5 || len(d.Roles) != 3 || d.AuditEvery != time.Minute || d.IdleTTL != 2*time.Minute || d.MaxConnsPerIP != 2048 || !d.generatedAdmin || !d.generatedSecret || len(d.TokenSecret) < 32 ||
+	if d.Addr != ":8080" || d.JoinRatePerIP != 5 || len(d.Roles) != 3 || d.AuditEvery != time.Minute || d.IdleTTL != 30*time.Second || d.ClaimTTL != 45*time.Second || d.MaxConnsPerIP != 2048 || !d.generatedAdmin || !d.generatedSecret || len(d.TokenSecret) < 32 ||
 		len(d.TicketKey) != 32 || d.generatedTicketKey == "" {
 		t.Errorf("defaults %+v", d)
 	}
@@ -64,6 +64,7 @@ func TestParseConfig(t *testing.T) {
 		{"--migrate", "perhaps"}, {"--no-such-flag"}, {"extra-argument"},
 		{"--audit-every", "0s"}, {"--audit-every", "often"}, {"--stats-every", "1ms"},
 		{"--idle-ttl", "0s"}, {"--idle-ttl", "11m"}, {"--idle-ttl", "soon"},
+		{"--claim-ttl", "0s"}, {"--claim-ttl", "11m"}, {"--claim-ttl", "soon"},
 		{"--public-url", "tickets.example"}, {"--public-url", "ftp://tickets.example"}, {"--public-url", "https://t.example/?a=1"},
 		{"--max-conns-per-ip", "-1"}, {"--max-conns-per-ip", "many"},
 		{"--cors-origins", "fans.example"}, {"--cors-origins", "https://fans.example/app"}, {"--cors-origins", "ftp://f.example"},

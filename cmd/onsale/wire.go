@@ -160,7 +160,7 @@ func build(ctx context.Context, cfg config, log *slog.Logger) (_ *system, err er
 	}
 
 	s.room, err = waitroom.New(roomStore, core.Stock{Inventory: s.inv}, waitroom.Options{
-		Secret: []byte(cfg.TokenSecret), IdleTTL: cfg.IdleTTL, Registerer: s.reg, Logger: log})
+		Secret: []byte(cfg.TokenSecret), IdleTTL: cfg.IdleTTL, ArrivalTTL: cfg.ClaimTTL, Registerer: s.reg, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("waiting room: %w", err)
 	}
