@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -23,6 +24,9 @@ type client struct {
 	base    string // scheme://host/prefix, for the stream client
 	timeout time.Duration
 	rec     *recorder
+	// lastShop is when an admitted fan last called (Unix ns): the stall measure needs to know when every shopper
+	// has gone quiet.
+	lastShop atomic.Int64
 }
 
 func newClient(base string, maxConns int, timeout time.Duration, rec *recorder) (*client, error) {
@@ -119,6 +123,10 @@ func (c *client) do(cl call) reply {
 	}
 
 	start := time.Now()
+	switch cl.ep {
+	case EpHold, EpRelease, EpCheckout, EpConfirm, EpAuthenticate, EpOrder:
+		c.lastShop.Store(start.UnixNano())
+	}
 	err := c.hc.DoTimeout(req, resp, c.timeout)
 	elapsed := time.Since(start)
 	var r reply

@@ -26,6 +26,10 @@ type Report struct {
 	QueueTime Percentiles `json:"queue_time_ms"` // join to admitted
 	Lag       Percentiles `json:"lag_ms"`        // how late the generator ran fans' actions; high means it was the bottleneck
 	SellOutS  *float64    `json:"sellout_s"`     // first sample with sold = capacity, from the first arrival; null if never
+	// TailS is the time from the first few units left (a twentieth of the capacity) to sold out or nobody waiting.
+	TailS *float64 `json:"tail_s"`
+	// StallS is the longest time fans waited while units were buyable and no shopper had called for 20 s.
+	StallS float64 `json:"stall_s"`
 
 	Audit      Audit       `json:"audit"`
 	Door       *DoorReport `json:"door,omitempty"` // the door phase (-door), after the sale
@@ -72,7 +76,9 @@ type Sample struct {
 	Requests  int64                    `json:"requests"` // all endpoints, this window
 	RPS       float64                  `json:"rps"`
 	Stats     *EventStats              `json:"stats,omitempty"` // nil when the stats could not be read
-	Fans      map[string]int64         `json:"fans"`
+	// Stalled: fans waited, units were buyable and no admitted fan had called for 20 s.
+	Stalled bool             `json:"stalled,omitempty"`
+	Fans    map[string]int64 `json:"fans"`
 }
 
 // WriteJSON writes the report as indented JSON.
@@ -108,6 +114,9 @@ func (r Report) Summary() string {
 		s += fmt.Sprintf("sold out after %.1f s\n", *r.SellOutS)
 	} else {
 		s += "did not sell out\n"
+	}
+	if r.TailS != nil {
+		s += fmt.Sprintf("tail %.1f s from few units left to the end; longest stall %.1f s\n", *r.TailS, r.StallS)
 	}
 	switch {
 	case !r.Audit.Checked:

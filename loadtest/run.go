@@ -306,6 +306,8 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 		rep.Totals.RPS = float64(rep.Totals.Requests) / elapsed.Seconds()
 	}
 	rep.SellOutS = sellOut(series)
+	rep.TailS = tail(series)
+	rep.StallS = longestStall(series)
 	if statsErr != nil {
 		rep.Audit = Audit{Failures: []string{"could not read the stats after the run: " + statsErr.Error()}}
 	} else {
@@ -453,12 +455,14 @@ func (r *runner) sample(ctx context.Context, start time.Time, disp *display) []S
 	t := time.NewTicker(r.cfg.Sample)
 	defer t.Stop()
 	last := start
+	r.c.lastShop.Store(start.UnixNano()) // the opening is no stall
 	for {
 		select {
 		case <-ctx.Done():
 			return series
 		case now := <-t.C:
 			s := Sample{T: now.Sub(start).Seconds(), Endpoints: r.rec.takeWindow(), Fans: r.stateCounts()}
+			quiet := now.Sub(time.Unix(0, r.c.lastShop.Load())) >= quietShoppers
 			for ep, w := range s.Endpoints {
 				if ep != EpAdminStats {
 					s.Requests += w.Requests
@@ -473,6 +477,7 @@ func (r *runner) sample(ctx context.Context, start time.Time, disp *display) []S
 				var st EventStats
 				if r.c.decode(EpAdminStats, rep, &st) == nil {
 					s.Stats = &st
+					s.Stalled = quiet && st.Queued > 0 && st.Available > 0
 				}
 			}
 			series = append(series, s)
@@ -480,6 +485,55 @@ func (r *runner) sample(ctx context.Context, start time.Time, disp *display) []S
 			disp.draw(s, req, errs, r.lag.percentiles().P99, r.sched.pending())
 		}
 	}
+}
+
+// quietShoppers is how long every admitted fan must have made no call for a waiting crowd beside buyable units to
+// count as a stall: shoppers who are still calling may well be about to buy those units.
+const quietShoppers = 20 * time.Second
+
+// longestStall is the longest time fans waited while units were buyable and every shopper had been quiet for
+// quietShoppers: from a stalled sample to the next sample that is not.
+func longestStall(series []Sample) float64 {
+	var longest float64
+	from := -1.0
+	for _, s := range series {
+		switch {
+		case s.Stalled && from < 0:
+			from = s.T
+		case !s.Stalled && from >= 0:
+			longest = max(longest, s.T-from)
+			from = -1
+		}
+	}
+	if from >= 0 && len(series) > 0 {
+		longest = max(longest, series[len(series)-1].T-from)
+	}
+	return longest
+}
+
+// tail is the time from the first sample with few units left (at most a twentieth of the capacity, and at least
+// one, not sold) to the sale's end: sold out, or nobody waiting any more; nil when few were never left.
+func tail(series []Sample) *float64 {
+	from := -1.0
+	for _, s := range series {
+		st := s.Stats
+		if st == nil || st.Capacity <= 0 {
+			continue
+		}
+		left := st.Capacity - st.Sold
+		if from < 0 && left <= max(1, st.Capacity/20) {
+			from = s.T
+		}
+		if from >= 0 && (left <= 0 || st.Queued == 0) {
+			d := s.T - from
+			return &d
+		}
+	}
+	if from >= 0 && len(series) > 0 {
+		d := series[len(series)-1].T - from
+		return &d
+	}
+	return nil
 }
 
 // sellOut is the time of the first sample whose counters show every unit sold.

@@ -192,3 +192,45 @@ func TestLoadtestFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadtestTail: at the service's default claim and idle settings, with short holds, a fifth of the fans walking
+// away from their holds and refused fans leaving, the crowd drains (every fan is let in or told sold out) and no
+// fan waits long beside buyable units while every shopper has gone quiet: slots of fans with nothing left to do
+// turn over.
+func TestLoadtestTail(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, embeddedEnv())
+	report := filepath.Join(t.TempDir(), "report.json")
+	var out bytes.Buffer
+	args := []string{"onsale", "loadtest", "-base", s.base, "-admin", s.admin, "-fans", "400", "-capacity", "60",
+		"-arrival", "spike", "-window", "1s", "-hold-ttl", "5s", "-checkout-ttl", "10s", "-abandon-checkout", "0.2",
+		"-workers", "32", "-max-conns", "64", "-duration", "150s", "-settle", "10s", "-sample", "250ms",
+		"-seed", "7", "-json", report}
+	if err := run(t.Context(), args, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatalf("loadtest: %v\n%s", err, out.String())
+	}
+	t.Logf("%s", out.String())
+	raw, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Fans   map[string]int64 `json:"fans"`
+		TailS  *float64         `json:"tail_s"`
+		StallS float64          `json:"stall_s"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []string{"pending", "queued"} {
+		if rep.Fans[st] != 0 {
+			t.Errorf("%d fans %s at the end: the crowd did not drain (%v)", rep.Fans[st], st, rep.Fans)
+		}
+	}
+	if rep.TailS == nil {
+		t.Errorf("no tail: the sale never came to its last units (%v)", rep.Fans)
+	}
+	if rep.StallS > 15 {
+		t.Errorf("fans waited %.1f s beside buyable units while every shopper was quiet, want at most 15 s", rep.StallS)
+	}
+}
