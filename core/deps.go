@@ -24,6 +24,8 @@ type Room interface {
 	// Quiet says the fan of accessToken has nothing left to do after until (a refused hold: now; a hold: its
 	// expiry): unless it calls again, its slot ends a short grace later. It makes no store call.
 	Quiet(event, accessToken string, until time.Time)
+	// Done frees the slot of a fan who checked out, without a store call of its own (the token stays valid).
+	Done(event, accessToken string)
 	// Finished frees the fan's active slot (the fan's access token stays valid).
 	Finished(ctx context.Context, event, fan string) error
 	SetAdmission(ctx context.Context, event string, a waitroom.Admission) error

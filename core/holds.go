@@ -311,6 +311,11 @@ func (s *Server) checkout(ctx *fasthttp.RequestCtx, id string) error {
 	if err != nil {
 		return fmt.Errorf("checkout %s: %w", id, err)
 	}
+	// The order holds the fan's units, already out of what admission counts as available: counting the fan as
+	// a shopper too would keep a unit's worth of the queue out while it pays.
+	if event, ok := inventory.EventOfHold(id); ok {
+		s.room.Done(event, string(bearer(ctx)))
+	}
 	return writeJSON(ctx, fasthttp.StatusAccepted, checkoutView{OrderID: o.ID, HoldID: o.HoldID, Status: string(o.Status),
 		OrderToken: s.tickets.orders.Issue(o.ID)})
 }

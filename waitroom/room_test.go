@@ -622,3 +622,36 @@ func TestRemaining(t *testing.T) {
 		}
 	})
 }
+
+// TestDoneFansStopCounting: a fan who checked out stops counting at the next refresh, and its later calls (paying,
+// reading its order) do not count it again; its access token stays valid.
+func TestDoneFansStopCounting(t *testing.T) {
+	forEachStore(t, func(t *testing.T, kind string) {
+		b := setup(t, kind, general(6000, 1))
+		tickets := b.joinN(t, 2)
+		b.tick(t, 0)
+		b.tick(t, time.Second)
+		st := b.status(t, tickets[0].Token)
+		if st.State != waitroom.Admitted {
+			t.Fatalf("fan 1 %+v", st)
+		}
+		b.room.Done(b.ev, st.AccessToken)
+		b.clock.Advance(time.Second)
+		if err := b.room.RefreshForTest(b.ctx, b.ev); err != nil {
+			t.Fatal(err)
+		}
+		b.tick(t, time.Second)
+		if s := b.stats(t); s.Admitted != 2 || s.Active != 1 {
+			t.Fatalf("after fan 1 checked out %+v", s)
+		}
+		for range 3 {
+			b.clock.Advance(10 * time.Second)
+			if fan, err := b.room.VerifyAccessForRead(b.ev, st.AccessToken); err != nil || fan != "fan-001" {
+				t.Fatalf("the done fan's token: %q %v", fan, err)
+			}
+		}
+		if s := b.stats(t); s.Active != 1 { // fan 2's arrival slot alone
+			t.Fatalf("the done fan counted again %+v", s)
+		}
+	})
+}

@@ -734,6 +734,23 @@ func (r *Room) Quiet(event, accessToken string, until time.Time) {
 	r.touchMu.Unlock()
 }
 
+// Done says that the fan of accessToken is done shopping (it checked out: its units are held by its order, out
+// of what admission counts as available): its place stops counting at the next refresh, and this process no
+// longer counts it again for the fan's later calls (paying, reading its order). The access token stays valid.
+// Like Quiet, it makes no store call.
+func (r *Room) Done(event, accessToken string) {
+	now := r.now()
+	t, err := r.sig.parseAccess(accessToken, event, now)
+	if err != nil || t.Pos <= 0 {
+		return
+	}
+	k := placeKey{event, t.Lane, t.Pos}
+	r.touchMu.Lock()
+	r.touched[k] = now.Add(r.opts.AccessTTL) // as for a place that stopped counting: no more writes
+	r.quiet[k] = now
+	r.touchMu.Unlock()
+}
+
 // flushQuiet writes the places made quiet since the last refresh, one store call per event.
 func (r *Room) flushQuiet(ctx context.Context) {
 	r.touchMu.Lock()
