@@ -151,5 +151,5 @@ func (r *Room) broadcast(ev *eventState) {
 
 func sameStatus(a, b Status) bool {
 	return a.State == b.State && a.Position == b.Position && a.Ahead == b.Ahead && a.EstimatedWait == b.EstimatedWait &&
-		a.AccessToken == b.AccessToken
+		a.AccessToken == b.AccessToken && a.Remaining == b.Remaining && a.RemainingHeld == b.RemainingHeld
 }
