@@ -261,6 +261,7 @@ func (r *runner) afterStatus(f *fan, st queueStatus, retryAfter time.Duration) {
 			return
 		}
 		r.queueTime.add(r.sched.now() - f.joinedAt)
+		r.c.lastShop.Store(time.Now().UnixNano()) // the poll that claims the access is the shopper's first call
 		f.access = st.AccessToken
 		r.setState(f, fsAdmitted)
 		if f.quit == quitAdmitted {

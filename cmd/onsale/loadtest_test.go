@@ -204,7 +204,7 @@ func TestLoadtestTail(t *testing.T) {
 	var out bytes.Buffer
 	args := []string{"onsale", "loadtest", "-base", s.base, "-admin", s.admin, "-fans", "400", "-capacity", "60",
 		"-arrival", "spike", "-window", "1s", "-hold-ttl", "5s", "-checkout-ttl", "10s", "-abandon-checkout", "0.2",
-		"-workers", "32", "-max-conns", "64", "-duration", "150s", "-settle", "10s", "-sample", "250ms",
+		"-workers", "32", "-max-conns", "64", "-duration", "240s", "-settle", "10s", "-sample", "250ms",
 		"-seed", "7", "-json", report}
 	if err := run(t.Context(), args, func(string) string { return "" }, &out, io.Discard); err != nil {
 		t.Fatalf("loadtest: %v\n%s", err, out.String())
