@@ -81,7 +81,7 @@ ensure_actionlint() {
 ensure_promtool
 ensure_kustomize
 ensure_actionlint
-promtool --version 2>&1 | head -1
+promtool --version 2>&1 | sed -n 1p
 "${KUSTOMIZE[@]}" --help >/dev/null
 
 step "deploy module: gofmt, go vet, go test (the checkers catch each kind of mistake)"

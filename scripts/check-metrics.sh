@@ -139,7 +139,7 @@ start_server() {
   local addr=
   for _ in $(seq 1 150); do
     kill -0 "$PID" 2>/dev/null || fail "onsale serve exited at start"
-    addr=$(jq -r 'select(.msg == "onsale serving") | .addr' "$WORK/serve.log" 2>/dev/null | head -1)
+    addr=$(jq -r 'select(.msg == "onsale serving") | .addr' "$WORK/serve.log" 2>/dev/null | sed -n 1p)
     [ -n "$addr" ] && break
     sleep 0.1
   done

@@ -36,7 +36,8 @@ if ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null; then
   fi
 fi
 chromium --version
-pdftoppm -v 2>&1 | head -1
+pdftoppm_version=$(pdftoppm -v 2>&1 || true)
+echo "${pdftoppm_version%%$'\n'*}"
 
 step "go vet"
 go vet ./...
