@@ -1089,6 +1089,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		if r := e.check(t, oaCall{method: "GET", path: "/v1/events/" + ev + "/queue", header: []string{"Queue-Token", tok}, status: 200}); r.str("state") != "closed" {
 			t.Errorf("a waiting fan's state %q, want closed", r.str("state"))
 		}
+		e.check(t, oaCall{method: "POST", path: "/v1/events/" + ev + "/queue", body: map[string]any{"fan": "frank"}, status: 409, problem: "conflict"})
 		if r := e.check(t, oaCall{method: "POST", path: cancel, header: admin, status: 202}); r.str("status") != "cancelled" {
 			t.Errorf("cancel again answered %s", r.raw)
 		}

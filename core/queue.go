@@ -53,6 +53,9 @@ func (s *Server) join(ctx *fasthttp.RequestCtx, event string) error {
 	if err != nil {
 		return fmt.Errorf("join %s: %w", event, err)
 	}
+	if t.State == waitroom.Closed && t.Token == "" {
+		return problemf(409, typeConflict, "the event is cancelled: its queue is closed")
+	}
 	status := fasthttp.StatusOK
 	if t.Created {
 		status = fasthttp.StatusCreated
