@@ -162,7 +162,8 @@ func adminCtx() (context.Context, context.CancelFunc) {
 
 // createEvent: POST /v1/admin/events.
 func (s *Server) createEvent(ctx *fasthttp.RequestCtx, _ string) error {
-	if err := s.auth.organizer(ctx); err != nil {
+	who, err := s.auth.organizer(ctx)
+	if err != nil {
 		return err
 	}
 	var body eventBody
@@ -173,6 +174,7 @@ func (s *Server) createEvent(ctx *fasthttp.RequestCtx, _ string) error {
 	if err != nil {
 		return err
 	}
+	ev.Owner = who.owner
 	if err := body.listingBody.validate(); err != nil {
 		return err
 	}
@@ -372,25 +374,20 @@ func (s *Server) eventView(ctx context.Context, event string) (eventView, error)
 	if l, err := s.catalogue.Get(ctx, event); err == nil {
 		v.listingView = viewListing(l)
 	}
-	switch {
-	case !c.CancelledAt.IsZero():
+	if !c.CancelledAt.IsZero() {
 		v.Status, v.CancelledAt = statusCancelled, &c.CancelledAt
-	case rs.SoldOut:
-		v.Status = statusSoldOut
-	case rs.Wave != "":
-		v.Status = statusOnSale
-	default:
-		v.Status = statusScheduled // no wave has started
+	} else {
+		v.Status = roomStatus(rs.SoldOut, rs.Wave)
 	}
 	return v, nil
 }
 
 // getEvent: GET /v1/admin/events/{event}.
 func (s *Server) getEvent(ctx *fasthttp.RequestCtx, event string) error {
-	if err := s.auth.organizer(ctx); err != nil {
+	actx, cancel, err := s.organizerEvent(ctx, event)
+	if err != nil {
 		return err
 	}
-	actx, cancel := adminCtx()
 	defer cancel()
 	v, err := s.eventView(actx, event)
 	if err != nil {
@@ -401,10 +398,10 @@ func (s *Server) getEvent(ctx *fasthttp.RequestCtx, event string) error {
 
 // eventStats: GET /v1/admin/events/{event}/stats.
 func (s *Server) eventStats(ctx *fasthttp.RequestCtx, event string) error {
-	if err := s.auth.organizer(ctx); err != nil {
+	actx, cancel, err := s.organizerEvent(ctx, event)
+	if err != nil {
 		return err
 	}
-	actx, cancel := adminCtx()
 	defer cancel()
 	_, v, _, err := s.stats(actx, event)
 	if err != nil {
@@ -423,7 +420,8 @@ type admissionView struct {
 
 // patchAdmission: PATCH /v1/admin/events/{event}/admission.
 func (s *Server) patchAdmission(ctx *fasthttp.RequestCtx, event string) error {
-	if err := s.auth.organizer(ctx); err != nil {
+	who, err := s.auth.organizer(ctx)
+	if err != nil {
 		return err
 	}
 	var body admissionBody
@@ -435,6 +433,9 @@ func (s *Server) patchAdmission(ctx *fasthttp.RequestCtx, event string) error {
 	}
 	actx, cancel := adminCtx()
 	defer cancel()
+	if _, err := s.ownedEvent(actx, who, event); err != nil {
+		return err
+	}
 	a := waitroom.Admission{Paused: body.Paused, AdmitPerMin: body.AdmitPerMin, MaxActive: body.MaxActive}
 	if err := s.room.SetAdmission(actx, event, a); err != nil {
 		return fmt.Errorf("admission of %s: %w", event, err)
@@ -460,11 +461,15 @@ func (s *Server) patchAdmission(ctx *fasthttp.RequestCtx, event string) error {
 // refundOrder: POST /v1/admin/orders/{order}/refund → 202: the money goes back in full and the units go back on
 // sale; the saga carries it out (and resumes it after a crash). Repeating it refunds nothing more.
 func (s *Server) refundOrder(ctx *fasthttp.RequestCtx, order string) error {
-	if err := s.auth.organizer(ctx); err != nil {
+	who, err := s.auth.organizer(ctx)
+	if err != nil {
 		return err
 	}
 	actx, cancel := adminCtx()
 	defer cancel()
+	if _, err := s.ownedOrder(actx, who, order); err != nil {
+		return err
+	}
 	o, err := s.settl.RequestRefund(actx, order)
 	if err != nil {
 		return fmt.Errorf("refund %s: %w", order, err)
@@ -478,10 +483,10 @@ func (s *Server) refundOrder(ctx *fasthttp.RequestCtx, order string) error {
 // The queue closes first so that no fan is admitted once the organizer has been answered. Repeating it is
 // harmless.
 func (s *Server) cancelEvent(ctx *fasthttp.RequestCtx, event string) error {
-	if err := s.auth.organizer(ctx); err != nil {
+	actx, cancel, err := s.organizerEvent(ctx, event)
+	if err != nil {
 		return err
 	}
-	actx, cancel := adminCtx()
 	defer cancel()
 	if err := s.room.Close(actx, event); err != nil {
 		return fmt.Errorf("close the queue of %s: %w", event, err)

@@ -33,6 +33,7 @@ const iatLeeway = time.Minute
 // resource_access.<client>.roles; other providers commonly use a top-level roles claim.
 type claims struct {
 	Subject     string    `json:"sub"`
+	Org         orgClaim  `json:"org"`
 	Roles       roleClaim `json:"roles"`
 	RealmAccess struct {
 		Roles roleClaim `json:"roles"`
@@ -69,6 +70,40 @@ func (r *roleClaim) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// orgClaim reads the organization a token acts for: a string, or a list of exactly one. Any other shape marks the
+// claim unreadable, so the token cannot act for an organizer it does not clearly name.
+type orgClaim struct {
+	org string
+	bad bool
+}
+
+func (o *orgClaim) UnmarshalJSON(b []byte) error {
+	*o = orgClaim{}
+	var one string
+	var many []string
+	switch {
+	case string(bytes.TrimSpace(b)) == "null":
+	case json.Unmarshal(b, &one) == nil:
+		o.org, o.bad = one, one == ""
+	case json.Unmarshal(b, &many) == nil && len(many) == 1 && many[0] != "":
+		o.org = many[0]
+	default:
+		o.bad = true
+	}
+	return nil
+}
+
+// caller is who an organizer or door request comes from. The operator (the static admin token) sees every event;
+// an OIDC organizer or door staff sees the events of its owner: the token's org claim, else its subject, kept
+// apart ("org:" and "sub:") so that a person whose subject happens to be an organization's name is not it.
+type caller struct {
+	operator bool
+	owner    string
+}
+
+// owns reports whether c may see and run an event owned by owner.
+func (c caller) owns(owner string) bool { return c.operator || owner == c.owner }
 
 func newAuthenticator(ctx context.Context, cfg Config, log *slog.Logger) (*authenticator, error) {
 	a := &authenticator{adminToken: []byte(cfg.AdminToken), role: cfg.OrganizerRole, clientID: cfg.OIDCClientID}
@@ -108,6 +143,7 @@ var (
 	errNoCredentials = problemf(401, typeUnauthorized, "a bearer token is required")
 	errBadCredential = problemf(401, typeUnauthorized, "the bearer token is not valid")
 	errNotOrganizer  = problemf(403, typeForbidden, "the token does not carry the organizer role")
+	errNoOwner       = problemf(403, typeForbidden, "the token's org claim does not name one organization")
 )
 
 // bearer returns the token of an Authorization: Bearer header, or nil.
@@ -119,37 +155,45 @@ func bearer(ctx *fasthttp.RequestCtx) []byte {
 	return nil
 }
 
-// organizer checks that the request carries organizer credentials.
-func (a *authenticator) organizer(ctx *fasthttp.RequestCtx) error {
+// organizer checks that the request carries organizer credentials and says whose.
+func (a *authenticator) organizer(ctx *fasthttp.RequestCtx) (caller, error) {
 	return a.staff(ctx, errNotOrganizer, a.role)
 }
 
 // door checks that the request carries door staff's credentials: an organizer's, or an OIDC token with the door
 // role (scanner phones need not carry full organizer rights).
-func (a *authenticator) door(ctx *fasthttp.RequestCtx) error {
+func (a *authenticator) door(ctx *fasthttp.RequestCtx) (caller, error) {
 	return a.staff(ctx, errNotDoor, a.role, doorRole)
 }
 
 // staff accepts the static admin token, or an OIDC token carrying one of roles (denied answers one without).
-func (a *authenticator) staff(ctx *fasthttp.RequestCtx, denied *problemError, roles ...string) error {
+func (a *authenticator) staff(ctx *fasthttp.RequestCtx, denied *problemError, roles ...string) (caller, error) {
 	tok := bearer(ctx)
 	if len(tok) == 0 {
-		return errNoCredentials
+		return caller{}, errNoCredentials
 	}
 	if len(a.adminToken) > 0 && subtle.ConstantTimeCompare(tok, a.adminToken) == 1 {
-		return nil
+		return caller{operator: true}, nil
 	}
 	if a.verifier == nil {
-		return errBadCredential
+		return caller{}, errBadCredential
 	}
 	c, err := a.verify(ctx, string(tok))
 	if err != nil {
-		return err
+		return caller{}, err
 	}
 	if !slices.ContainsFunc(roles, c.hasRole) {
-		return denied
+		return caller{}, denied
 	}
-	return nil
+	switch {
+	case c.Org.bad:
+		return caller{}, errNoOwner
+	case c.Org.org != "":
+		return caller{owner: "org:" + c.Org.org}, nil
+	case c.Subject != "":
+		return caller{owner: "sub:" + c.Subject}, nil
+	}
+	return caller{}, errBadCredential // neither an organization nor a subject to own events
 }
 
 // doorRole is the OIDC role of door staff.

@@ -80,7 +80,8 @@ type listingPatch struct {
 
 // patchEvent: PATCH /v1/admin/events/{event}, the organizer edits what the catalogue shows of the event.
 func (s *Server) patchEvent(ctx *fasthttp.RequestCtx, event string) error {
-	if err := s.auth.organizer(ctx); err != nil {
+	who, err := s.auth.organizer(ctx)
+	if err != nil {
 		return err
 	}
 	var p listingPatch
@@ -89,9 +90,9 @@ func (s *Server) patchEvent(ctx *fasthttp.RequestCtx, event string) error {
 	}
 	actx, cancel := adminCtx()
 	defer cancel()
-	ev, err := s.inv.Event(actx, event)
+	ev, err := s.ownedEvent(actx, who, event)
 	if err != nil {
-		return fmt.Errorf("event %s: %w", event, err)
+		return err
 	}
 	l, err := s.catalogue.Get(actx, event)
 	if errors.Is(err, catalogue.ErrNotFound) {

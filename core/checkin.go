@@ -40,7 +40,8 @@ type checkinView struct {
 
 // checkin: POST /v1/events/{event}/checkin.
 func (s *Server) checkin(ctx *fasthttp.RequestCtx, event string) error {
-	if err := s.auth.door(ctx); err != nil {
+	who, err := s.auth.door(ctx)
+	if err != nil {
 		return err
 	}
 	var b checkinBody
@@ -61,8 +62,8 @@ func (s *Server) checkin(ctx *fasthttp.RequestCtx, event string) error {
 	}
 	actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := s.inv.Event(actx, event); err != nil {
-		return fmt.Errorf("event %s: %w", event, err)
+	if _, err := s.ownedEvent(actx, who, event); err != nil {
+		return err
 	}
 	scan := settlement.Scan{Event: event, Nonce: b.Nonce, Gate: b.Gate, Direction: dir, Admitted: b.Admitted}
 	if b.ScannedAt != nil {
@@ -146,14 +147,11 @@ type rotatedView struct {
 // the older ones stay in the JWKS and keep verifying what they signed. Scanners fetch the keys again before the
 // doors open.
 func (s *Server) rotateTicketKey(ctx *fasthttp.RequestCtx, event string) error {
-	if err := s.auth.organizer(ctx); err != nil {
+	actx, cancel, err := s.organizerEvent(ctx, event)
+	if err != nil {
 		return err
 	}
-	actx, cancel := adminCtx()
 	defer cancel()
-	if _, err := s.inv.Event(actx, event); err != nil {
-		return fmt.Errorf("event %s: %w", event, err)
-	}
 	k, err := s.tickets.rotate(actx, event, true)
 	if err != nil {
 		return fmt.Errorf("rotate the ticket key of %s: %w", event, err)
@@ -166,15 +164,16 @@ func (s *Server) rotateTicketKey(ctx *fasthttp.RequestCtx, event string) error {
 	return writeJSON(ctx, fasthttp.StatusCreated, rotatedView{Current: k.ID, JWKSet: tickets.PublicJWKS(keys)})
 }
 
-// atTheDoor checks door staff's credentials and that the event exists; cancel ends the returned context.
+// atTheDoor checks door staff's credentials and that the event is one of theirs; cancel ends the returned context.
 func (s *Server) atTheDoor(ctx *fasthttp.RequestCtx, event string) (context.Context, context.CancelFunc, error) {
-	if err := s.auth.door(ctx); err != nil {
+	who, err := s.auth.door(ctx)
+	if err != nil {
 		return nil, nil, err
 	}
 	actx, cancel := adminCtx()
-	if _, err := s.inv.Event(actx, event); err != nil {
+	if _, err := s.ownedEvent(actx, who, event); err != nil {
 		cancel()
-		return nil, nil, fmt.Errorf("event %s: %w", event, err)
+		return nil, nil, err
 	}
 	return actx, cancel, nil
 }

@@ -116,8 +116,8 @@ func TestOIDCOrganizer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keycloak := is.token(nil, map[string]any{"sub": "org-1", "realm_access": map[string]any{"roles": []string{"offline_access", "organizer"}}})
-	topLevel := is.token(nil, map[string]any{"sub": "org-2", "roles": []string{"organizer"}})
+	keycloak := is.token(nil, map[string]any{"sub": "org-1", "org": "acme", "realm_access": map[string]any{"roles": []string{"offline_access", "organizer"}}})
+	topLevel := is.token(nil, map[string]any{"sub": "org-2", "org": "acme", "roles": []string{"organizer"}})
 	cases := []struct {
 		name, token string
 		status      int
@@ -148,11 +148,11 @@ func TestOIDCOrganizer(t *testing.T) {
 		t.Fatalf("top-level roles claim: %v", r)
 	}
 	// A clock a little behind the provider's is no reason to refuse; roles as one string are read too.
-	skewed := is.token(nil, map[string]any{"sub": "org-2", "roles": "organizer", "iat": time.Now().Add(30 * time.Second).Unix()})
+	skewed := is.token(nil, map[string]any{"sub": "org-2", "org": "acme", "roles": "organizer", "iat": time.Now().Add(30 * time.Second).Unix()})
 	if r := e.do("GET", "/v1/admin/events/oidc", nil, bearer(skewed)...); r.status != 200 {
 		t.Fatalf("roles as a string, issued 30 s ahead: %v", r)
 	}
-	client := is.token(nil, map[string]any{"sub": "org-3", "resource_access": map[string]any{"onsale": map[string]any{"roles": []string{"organizer"}}}})
+	client := is.token(nil, map[string]any{"sub": "org-3", "org": []string{"acme"}, "resource_access": map[string]any{"onsale": map[string]any{"roles": []string{"organizer"}}}})
 	if r := e.do("GET", "/v1/admin/events/oidc", nil, bearer(client)...); r.status != 200 {
 		t.Fatalf("Keycloak client role: %v", r)
 	}
@@ -160,7 +160,7 @@ func TestOIDCOrganizer(t *testing.T) {
 		t.Fatalf("the static admin token still works: %v", r)
 	}
 	// Door staff scan with the door role, which opens nothing else.
-	door := is.token(nil, map[string]any{"sub": "gate-1", "roles": []string{"door"}})
+	door := is.token(nil, map[string]any{"sub": "gate-1", "org": "acme", "roles": []string{"door"}})
 	if r := e.do("GET", "/v1/events/oidc/checkin/keys", nil, bearer(door)...); r.status != 200 {
 		t.Fatalf("door role at the door: %v", r)
 	}

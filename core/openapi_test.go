@@ -610,6 +610,10 @@ func TestOpenAPIConformance(t *testing.T) {
 
 		e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev, header: admin, status: 200})
 		e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev, invalid: true, status: 401, problem: "unauthorized"})
+		if r := e.check(t, oaCall{method: "GET", path: "/v1/admin/events", header: admin, status: 200}); !strings.Contains(string(r.raw), `"id":"`+ev+`"`) {
+			t.Errorf("the event list lacks %s: %s", ev, clipBody(r.raw))
+		}
+		e.check(t, oaCall{method: "GET", path: "/v1/admin/events", invalid: true, status: 401, problem: "unauthorized"})
 		e.check(t, oaCall{method: "GET", path: "/v1/admin/events/nope-" + ev, header: admin, status: 404, problem: "not-found"})
 
 		adm := "/v1/admin/events/" + ev + "/admission"
@@ -1184,6 +1188,9 @@ func TestOpenAPIConformanceOIDC(t *testing.T) {
 	e.check(t, oaCall{method: "PATCH", path: "/v1/admin/events/" + ev + "/admission", body: map[string]any{"paused": true}, header: fan, status: 403, problem: "forbidden"})
 	e.check(t, oaCall{method: "PATCH", path: "/v1/admin/events/" + ev + "/admission", body: map[string]any{"paused": false}, header: organizer, status: 200})
 	e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev + "/stats", header: organizer, status: 200})
+	e.check(t, oaCall{method: "GET", path: "/v1/admin/events", header: fan, status: 403, problem: "forbidden"})
+	e.check(t, oaCall{method: "GET", path: "/v1/admin/events", header: organizer, status: 200})
+	e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev, header: oaBearer(iss.token(t, "org-2", "organizer")), status: 404, problem: "not-found"})
 
 	q := "/v1/events/" + ev + "/queue"
 	e.check(t, oaCall{method: "POST", path: q, body: map[string]any{}, status: 401, problem: "unauthorized"})

@@ -133,7 +133,7 @@ func (s *Server) routes() []*pattern {
 	add(pDocs, "/docs", map[method]handler{mGET: s.docsPage})
 	add(pOpenAPI, "/openapi.yaml", map[method]handler{mGET: s.openAPI})
 	add(pOpenAPIJSON, "/openapi.json", map[method]handler{mGET: s.openAPIAsJSON})
-	add(pAdminEvents, "/v1/admin/events", map[method]handler{mPOST: s.createEvent})
+	add(pAdminEvents, "/v1/admin/events", map[method]handler{mGET: s.adminEvents, mPOST: s.createEvent})
 	add(pAdminEvent, "/v1/admin/events/{event}", map[method]handler{mGET: s.getEvent, mPATCH: s.patchEvent})
 	add(pAdminAdmission, "/v1/admin/events/{event}/admission", map[method]handler{mPATCH: s.patchAdmission})
 	add(pAdminStats, "/v1/admin/events/{event}/stats", map[method]handler{mGET: s.eventStats})

@@ -59,6 +59,9 @@ type Event struct {
 	MaxHoldLife time.Duration `json:"max_hold_life"`
 	CheckoutTTL time.Duration `json:"checkout_ttl"`
 	CreatedAt   time.Time     `json:"created_at"`
+	// Owner is the organizer the event belongs to, kept with the definition for the API's access rule; the
+	// inventory itself does not read it. Empty: the operator's.
+	Owner string `json:"owner,omitempty"`
 }
 
 // State is the state of a hold.

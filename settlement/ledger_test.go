@@ -146,12 +146,13 @@ func TestLedgerContract(t *testing.T) {
 			if len(live) != 2 {
 				t.Fatalf("live orders %+v", live)
 			}
-			ev := inventory.Event{ID: "ev", Currency: "EUR", HoldTTL: time.Minute, MaxPerFan: 4,
+			// The definition keeps its owner, which the organizer API's access rule reads after a restart.
+			ev := inventory.Event{ID: "ev", Currency: "EUR", HoldTTL: time.Minute, MaxPerFan: 4, Owner: "org:acme",
 				Sections: []inventory.Section{{ID: "GA", Kind: inventory.General, Capacity: 10, Price: 100}}}
 			if err := led.SaveEvent(ctx, ev); err != nil {
 				t.Fatal(err)
 			}
-			if back := must(led.Event(ctx, "ev"))(t); back.HoldTTL != time.Minute || back.Sections[0].Capacity != 10 {
+			if back := must(led.Event(ctx, "ev"))(t); back.HoldTTL != time.Minute || back.Sections[0].Capacity != 10 || back.Owner != "org:acme" {
 				t.Fatalf("event %+v", back)
 			}
 			if _, err := led.Event(ctx, "nope"); !errors.Is(err, settlement.ErrNotFound) {
