@@ -165,6 +165,8 @@ type Ledger interface {
 	Event(ctx context.Context, id string) (inventory.Event, error)
 	// LiveOrders returns an event's orders that own seats: paid, and those not settled yet.
 	LiveOrders(ctx context.Context, event string) ([]Order, error)
+	// Orders returns up to q.Limit of the orders q selects, newest first (see OrderQuery).
+	Orders(ctx context.Context, q OrderQuery) ([]Order, error)
 
 	// CancelEvent records that an event is cancelled (a repeat keeps the first record) and returns the record;
 	// ErrNotFound for an event the ledger does not know.

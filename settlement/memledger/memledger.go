@@ -338,6 +338,25 @@ func (l *Ledger) LiveOrders(_ context.Context, event string) ([]settlement.Order
 	return out, nil
 }
 
+func (l *Ledger) Orders(_ context.Context, q settlement.OrderQuery) ([]settlement.Order, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []settlement.Order
+	for _, o := range l.orders {
+		switch {
+		case q.Event != "" && o.Event != q.Event, q.Fan != "" && o.Fan != q.Fan,
+			q.Status != "" && o.Status != q.Status, q.After != nil && !q.After.Before(o.Key()):
+			continue
+		}
+		out = append(out, o.copy())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key().Before(out[j].Key()) })
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
+}
+
 func (l *Ledger) CancelEvent(_ context.Context, event string, at time.Time) (settlement.Cancellation, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
