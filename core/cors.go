@@ -11,7 +11,7 @@ import (
 // corsPatterns are the fan API: what a fan's browser calls, and so what pages on other origins may call. The
 // organizer API, the door and the webhook are never offered to other origins.
 var corsPatterns = []int{pQueue, pQueueStream, pHolds, pAvailability, pHold, pCheckout, pOrder, pTestConfirm,
-	pTestAuthenticate, pEvents, pExtend, pSeats}
+	pTestAuthenticate, pEvents, pExtend, pSeats, pMeOrders}
 
 // corsAllowHeaders are the request headers the fan API reads.
 const corsAllowHeaders = "Authorization, Content-Type, Idempotency-Key, Queue-Token"

@@ -38,6 +38,8 @@ type Room interface {
 type Settlement interface {
 	Checkout(ctx context.Context, req settlement.CheckoutRequest) (settlement.Order, error)
 	Order(ctx context.Context, id string) (settlement.Order, error)
+	// Orders lists a page of orders by event or fan, newest first.
+	Orders(ctx context.Context, q settlement.OrderQuery) ([]settlement.Order, error)
 	RequestRefund(ctx context.Context, orderID string) (settlement.Order, error)
 	CancelEvent(ctx context.Context, event string) (settlement.Cancellation, error)
 	TicketLedger

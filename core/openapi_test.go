@@ -126,7 +126,8 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 		"/v1/test-payments/{payment_intent}/authenticate", "/pay/3ds/{payment_intent}", "/v1/admin/orders/{order}/refund",
 		"/v1/admin/events/{event}/cancel",
 		"/v1/events/{event}/checkin", "/v1/events/{event}/checkin/keys", "/v1/events/{event}/checkin/revoked",
-		"/v1/admin/events/{event}/ticket-keys", "/scan/{event}", "/assets/{file}", "/o/{order}/tickets.pdf", "/v1/events", "/", "/v1/holds/{hold}/extend", "/v1/events/{event}/seats"}
+		"/v1/admin/events/{event}/ticket-keys", "/scan/{event}", "/assets/{file}", "/o/{order}/tickets.pdf", "/v1/events", "/", "/v1/holds/{hold}/extend", "/v1/events/{event}/seats",
+		"/v1/admin/events/{event}/orders", "/v1/admin/events/{event}/orders.csv", "/v1/me/orders"}
 	for _, p := range want {
 		if doc.Paths.Value(p) == nil {
 			t.Errorf("path %s is missing", p)
@@ -891,6 +892,26 @@ func TestOpenAPIConformance(t *testing.T) {
 			return e.check(t, oaCall{method: "GET", path: "/v1/orders/" + declined, header: fan, status: 200}).str("status") == "failed"
 		})
 		e.check(t, oaCall{method: "POST", path: "/v1/admin/orders/" + declined + "/refund", header: admin, status: 409, problem: "conflict"})
+
+		orders := "/v1/admin/events/" + ev + "/orders"
+		page := e.check(t, oaCall{method: "GET", path: orders + "?limit=1", header: admin, status: 200})
+		if os, _ := page.body["orders"].([]any); len(os) != 1 || page.str("next_cursor") == "" {
+			t.Errorf("a page of one of several orders: %s", clipBody(page.raw))
+		}
+		e.check(t, oaCall{method: "GET", path: orders + "?status=refunded&cursor=" + page.str("next_cursor"), header: admin, status: 200})
+		e.check(t, oaCall{method: "GET", path: orders + "?cursor=not-a-cursor", header: admin, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "GET", path: orders + "?limit=0", header: admin, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "GET", path: orders, invalid: true, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "GET", path: "/v1/admin/events/nope-" + ev + "/orders", header: admin, status: 404, problem: "not-found"})
+		csv := e.check(t, oaCall{method: "GET", path: orders + ".csv?status=refunded", header: admin, status: 200})
+		if !bytes.HasPrefix(csv.raw, []byte("order_id,")) || !bytes.Contains(csv.raw, []byte(order)) {
+			t.Errorf("the CSV export: %s", clipBody(csv.raw))
+		}
+		e.check(t, oaCall{method: "GET", path: orders + ".csv?status=sold", header: admin, invalid: true, status: 400, problem: "bad-request"})
+		e.check(t, oaCall{method: "GET", path: orders + ".csv", invalid: true, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "GET", path: "/v1/admin/events/nope-" + ev + "/orders.csv", header: admin, status: 404, problem: "not-found"})
+		// A fan's own list needs an OIDC sign-in, which this server has not.
+		e.check(t, oaCall{method: "GET", path: "/v1/me/orders", header: fan, status: 401, problem: "unauthorized"})
 	})
 
 	t.Run("pay in the page", func(t *testing.T) {
@@ -1099,6 +1120,41 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 	})
 
+	t.Run("a fan's own orders", func(t *testing.T) {
+		// A fan's list needs an OIDC sign-in: a server with an issuer of its own, whose answers count here.
+		iss := newOIDCIssuer(t)
+		f := newOAEnv(t, func(o *options) { o.cfg.OIDCIssuer = iss.url })
+		fan := oaBearer(iss.token(t, "fan-9"))
+		f.check(t, oaCall{method: "POST", path: "/v1/admin/events", body: event("me"+ev, now.Add(-time.Second), 6000, 100), header: oaBearer(f.admin), status: 201})
+		qt := f.check(t, oaCall{method: "POST", path: "/v1/events/me" + ev + "/queue", body: map[string]any{}, header: fan, status: 201}).str("queue_token")
+		var access string
+		waitFor(t, "admission", func() bool {
+			access = f.check(t, oaCall{method: "GET", path: "/v1/events/me" + ev + "/queue", header: []string{"Queue-Token", qt}, status: 200}).str("access_token")
+			return access != ""
+		})
+		hold := f.check(t, oaCall{method: "POST", path: "/v1/events/me" + ev + "/holds", body: map[string]any{"items": []any{map[string]any{"section": "GA", "quantity": 1}}}, header: oaBearer(access), status: 201}).str("hold_id")
+		order := f.check(t, oaCall{method: "POST", path: "/v1/holds/" + hold + "/checkout", body: map[string]any{"payment_method": "pm_card_visa"}, header: oaBearer(access), status: 202}).str("order_id")
+		waitFor(t, "the order paid", func() bool {
+			return f.check(t, oaCall{method: "GET", path: "/v1/orders/" + order, header: oaBearer(access), status: 200}).str("status") == "paid"
+		})
+		r := f.check(t, oaCall{method: "GET", path: "/v1/me/orders?limit=10", header: fan, status: 200})
+		if os, _ := r.body["orders"].([]any); len(os) != 1 || os[0].(map[string]any)["order_id"] != order {
+			t.Errorf("the fan's orders: %s", clipBody(r.raw))
+		}
+		f.check(t, oaCall{method: "GET", path: "/v1/me/orders?cursor=x", header: fan, status: 400, problem: "bad-request"})
+		f.check(t, oaCall{method: "GET", path: "/v1/me/orders", invalid: true, status: 401, problem: "unauthorized"})
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for k := range f.succeeded {
+			e.succeeded[k] = true
+		}
+		for k := range f.answered {
+			e.answered[k] = true
+		}
+	})
+
 	// Every operation of the document was answered with a success at least once.
 	var declared, unseen []string
 	for _, item := range e.doc.Paths.Map() {
@@ -1189,6 +1245,15 @@ func TestOpenAPIConformanceOIDC(t *testing.T) {
 	e.check(t, oaCall{method: "PATCH", path: "/v1/admin/events/" + ev + "/admission", body: map[string]any{"paused": false}, header: organizer, status: 200})
 	e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev + "/stats", header: organizer, status: 200})
 	e.check(t, oaCall{method: "GET", path: "/v1/admin/events", header: fan, status: 403, problem: "forbidden"})
+	e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev + "/orders", header: fan, status: 403, problem: "forbidden"})
+	e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev + "/orders.csv", header: fan, status: 403, problem: "forbidden"})
+	e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev + "/orders", header: organizer, status: 200})
+	e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev + "/orders.csv", header: organizer, status: 200})
+	if r := e.check(t, oaCall{method: "GET", path: "/v1/me/orders", header: fan, status: 200}); len(r.body["orders"].([]any)) != 0 {
+		t.Errorf("a fan who bought nothing: %s", r.raw)
+	}
+	e.check(t, oaCall{method: "GET", path: "/v1/me/orders?cursor=x", header: fan, status: 400, problem: "bad-request"})
+	e.check(t, oaCall{method: "GET", path: "/v1/me/orders", invalid: true, status: 401, problem: "unauthorized"})
 	e.check(t, oaCall{method: "GET", path: "/v1/admin/events", header: organizer, status: 200})
 	e.check(t, oaCall{method: "GET", path: "/v1/admin/events/" + ev, header: oaBearer(iss.token(t, "org-2", "organizer")), status: 404, problem: "not-found"})
 

@@ -17,10 +17,10 @@ type orgs struct {
 	acmeDoor, globexDoor, operator, badOrg []string
 }
 
-func setupOrgs(t *testing.T) *orgs {
+func setupOrgs(t *testing.T, opts ...func(*options)) *orgs {
 	t.Helper()
 	is := newIssuer(t)
-	e := setup(t, func(o *options) { o.cfg.OIDCIssuer = is.srv.URL; o.cfg.OIDCClientID = "onsale" })
+	e := setup(t, append([]func(*options){func(o *options) { o.cfg.OIDCIssuer = is.srv.URL; o.cfg.OIDCClientID = "onsale" }}, opts...)...)
 	tok := func(claims map[string]any) []string { return bearer(is.token(nil, claims)) }
 	org := []string{"organizer"}
 	return &orgs{env: e, is: is,
@@ -151,6 +151,14 @@ func TestOrganizerIsolation(t *testing.T) {
 
 	acmeOrder, _, acmeCodes := o.buy("acme-1", "u-fan", 2)
 	globexOrder, globexToken, globexCodes := o.buy("globex-1", "u-fan", 1)
+	for ev, want := range map[string]string{"acme-1": acmeOrder, "globex-1": globexOrder} {
+		for _, who := range [][]string{o.operator, map[string][]string{"acme-1": o.acme, "globex-1": o.globex}[ev]} {
+			r := o.do("GET", "/v1/admin/events/"+ev+"/orders", nil, who...)
+			if os, _ := r.body["orders"].([]any); len(os) != 1 || os[0].(map[string]any)["order_id"] != want {
+				t.Errorf("orders of %s: %v, want %s alone", ev, r, want)
+			}
+		}
+	}
 
 	// Every organizer call on an event, in an order that ends with the ones that change most.
 	type call struct {
@@ -168,6 +176,9 @@ func TestOrganizerIsolation(t *testing.T) {
 			{"rotate the ticket key", "POST", a + "/ticket-keys", nil, 201},
 			{"door keys", "GET", "/v1/events/" + ev + "/checkin/keys", nil, 200},
 			{"revoked list", "GET", "/v1/events/" + ev + "/checkin/revoked", nil, 200},
+			{"orders", "GET", a + "/orders?limit=5", nil, 200},
+			{"orders by fan and status", "GET", a + "/orders?fan=u-fan&status=paid", nil, 200},
+			{"orders as CSV", "GET", a + "/orders.csv", nil, 200},
 		}
 	}
 	unknown := map[string]reply{}

@@ -101,6 +101,9 @@ const (
 	pAsset
 	pEvents
 	pLanding
+	pAdminOrders
+	pAdminOrdersCSV
+	pMeOrders
 	nPatterns
 )
 
@@ -160,6 +163,9 @@ func (s *Server) routes() []*pattern {
 	add(pCheckin, "/v1/events/{event}/checkin", map[method]handler{mPOST: s.checkin})
 	add(pCheckinKeys, "/v1/events/{event}/checkin/keys", map[method]handler{mGET: s.checkinKeys})
 	add(pCheckinRevoked, "/v1/events/{event}/checkin/revoked", map[method]handler{mGET: s.checkinRevoked})
+	add(pAdminOrders, "/v1/admin/events/{event}/orders", map[method]handler{mGET: s.eventOrders})
+	add(pAdminOrdersCSV, "/v1/admin/events/{event}/orders.csv", map[method]handler{mGET: s.eventOrdersCSV})
+	add(pMeOrders, "/v1/me/orders", map[method]handler{mGET: s.myOrders})
 	for _, id := range corsPatterns {
 		p := ps[id]
 		for _, r := range p.routes {
@@ -240,6 +246,8 @@ func matchPath(path []byte) (int, []byte) {
 		return pWebhook, nil
 	case "/v1/events":
 		return pEvents, nil
+	case "/v1/me/orders":
+		return pMeOrders, nil
 	case "/":
 		return pLanding, nil
 	}
@@ -290,6 +298,10 @@ func matchPath(path []byte) (int, []byte) {
 			return pAdminCancel, arg
 		case "/ticket-keys":
 			return pAdminTicketKeys, arg
+		case "/orders":
+			return pAdminOrders, arg
+		case "/orders.csv":
+			return pAdminOrdersCSV, arg
 		}
 	} else if rest, ok := bytes.CutPrefix(path, []byte("/v1/admin/orders/")); ok {
 		if arg, tail := segment(rest); string(tail) == "/refund" {
