@@ -58,6 +58,14 @@ type started struct {
 // clean shutdown) when the test ends.
 func startServe(t *testing.T, env map[string]string) started {
 	t.Helper()
+	s, stop := serveUntil(t, env)
+	t.Cleanup(stop)
+	return s
+}
+
+// serveUntil runs `onsale serve` as startServe does, until stop (which checks the clean shutdown; call it once).
+func serveUntil(t *testing.T, env map[string]string) (started, func()) {
+	t.Helper()
 	getenv := func(k string) string { return env[k] }
 	cfg, err := parseConfig("serve", []string{"--addr", "127.0.0.1:0", "--log-level", "warn"}, getenv, io.Discard)
 	if err != nil {
@@ -77,13 +85,13 @@ func startServe(t *testing.T, env map[string]string) started {
 		cancel()
 		t.Fatal("serve did not start")
 	}
-	t.Cleanup(func() {
+	stop := func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("serve returned %v", err)
 		}
-	})
-	return started{base: "http://" + addr, admin: cfg.AdminToken}
+	}
+	return started{base: "http://" + addr, admin: cfg.AdminToken}, stop
 }
 
 // realEnv is the environment of a serve on this machine's Redis, PostgreSQL and RabbitMQ, isolated by a fresh
