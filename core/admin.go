@@ -47,6 +47,7 @@ type sectionBody struct {
 	Capacity int             `json:"capacity"`
 	Price    int64           `json:"price"`
 	Rows     []inventory.Row `json:"rows,omitempty"`
+	Name     string          `json:"name,omitempty"`
 }
 
 type waveBody struct {
@@ -93,7 +94,8 @@ func (b *eventBody) build(now time.Time) (inventory.Event, waitroom.Config, erro
 	ev := inventory.Event{ID: b.ID, Name: b.Name, Currency: b.Currency, HoldTTL: time.Duration(b.HoldTTLS) * time.Second,
 		MaxPerFan: b.MaxPerFan, CheckoutTTL: time.Duration(b.CheckoutTTLS) * time.Second, CreatedAt: now.UTC()}
 	for _, s := range b.Sections {
-		ev.Sections = append(ev.Sections, inventory.Section{ID: s.ID, Kind: s.Kind, Capacity: s.Capacity, Price: s.Price, Rows: s.Rows})
+		ev.Sections = append(ev.Sections, inventory.Section{ID: s.ID, Kind: s.Kind, Capacity: s.Capacity, Price: s.Price, Rows: s.Rows,
+			Name: s.Name})
 	}
 	// Validate fills seated capacities, which the withheld amounts need.
 	if err := ev.Validate(); err != nil {

@@ -127,7 +127,8 @@ func TestOpenAPIDocumentLoads(t *testing.T) {
 		"/v1/admin/events/{event}/cancel",
 		"/v1/events/{event}/checkin", "/v1/events/{event}/checkin/keys", "/v1/events/{event}/checkin/revoked",
 		"/v1/admin/events/{event}/ticket-keys", "/scan/{event}", "/assets/{file}", "/o/{order}/tickets.pdf", "/v1/events", "/", "/v1/holds/{hold}/extend", "/v1/events/{event}/seats",
-		"/v1/admin/events/{event}/orders", "/v1/admin/events/{event}/orders.csv", "/v1/me/orders"}
+		"/v1/admin/events/{event}/orders", "/v1/admin/events/{event}/orders.csv", "/v1/me/orders",
+		"/v1/events/{event}/seats/layout", "/v1/admin/events/{event}/seats"}
 	for _, p := range want {
 		if doc.Paths.Value(p) == nil {
 			t.Errorf("path %s is missing", p)
@@ -839,6 +840,17 @@ func TestOpenAPIConformance(t *testing.T) {
 			t.Errorf("seats Cache-Control %q", r.header.Get("Cache-Control"))
 		}
 		e.check(t, oaCall{method: "GET", path: seats + "?section=GA", status: 404, problem: "not-found"})
+		lay := e.check(t, oaCall{method: "GET", path: seats + "/layout", status: 200})
+		e.check(t, oaCall{method: "GET", path: seats + "/layout", header: []string{"If-None-Match", lay.header.Get("ETag")}, status: 304})
+		e.check(t, oaCall{method: "GET", path: "/v1/events/nope-" + ev + "/seats/layout", status: 404, problem: "not-found"})
+		st := e.check(t, oaCall{method: "GET", path: seats, status: 200})
+		e.check(t, oaCall{method: "GET", path: seats, header: []string{"If-None-Match", st.header.Get("ETag")}, status: 304})
+		adminSeats := "/v1/admin/events/" + ev + "/seats"
+		if r := e.check(t, oaCall{method: "GET", path: adminSeats, header: admin, status: 200}); !strings.Contains(string(r.raw), `"seats":"hhhh"`) {
+			t.Errorf("the organizer's seats: %s", r.raw)
+		}
+		e.check(t, oaCall{method: "GET", path: adminSeats, invalid: true, status: 401, problem: "unauthorized"})
+		e.check(t, oaCall{method: "GET", path: "/v1/admin/events/nope-" + ev + "/seats", header: admin, status: 404, problem: "not-found"})
 		e.check(t, oaCall{method: "GET", path: "/v1/events/nope-" + ev + "/seats", status: 404, problem: "not-found"})
 	})
 

@@ -85,6 +85,8 @@ const (
 	pHolds
 	pAvailability
 	pSeats
+	pSeatLayout
+	pAdminSeats
 	pHold
 	pCheckout
 	pExtend
@@ -147,6 +149,8 @@ func (s *Server) routes() []*pattern {
 	add(pHolds, "/v1/events/{event}/holds", map[method]handler{mPOST: s.createHold})
 	add(pAvailability, "/v1/events/{event}/availability", map[method]handler{mGET: s.availability})
 	add(pSeats, "/v1/events/{event}/seats", map[method]handler{mGET: s.seats})
+	add(pSeatLayout, "/v1/events/{event}/seats/layout", map[method]handler{mGET: s.seatLayout})
+	add(pAdminSeats, "/v1/admin/events/{event}/seats", map[method]handler{mGET: s.adminSeats})
 	add(pHold, "/v1/holds/{hold}", map[method]handler{mGET: s.getHold, mDELETE: s.releaseHold})
 	add(pCheckout, "/v1/holds/{hold}/checkout", map[method]handler{mPOST: s.checkout})
 	add(pExtend, "/v1/holds/{hold}/extend", map[method]handler{mPOST: s.extendHold})
@@ -264,6 +268,8 @@ func matchPath(path []byte) (int, []byte) {
 			return pAvailability, arg
 		case "/seats":
 			return pSeats, arg
+		case "/seats/layout":
+			return pSeatLayout, arg
 		case "/checkin":
 			return pCheckin, arg
 		case "/checkin/keys":
@@ -302,6 +308,8 @@ func matchPath(path []byte) (int, []byte) {
 			return pAdminOrders, arg
 		case "/orders.csv":
 			return pAdminOrdersCSV, arg
+		case "/seats":
+			return pAdminSeats, arg
 		}
 	} else if rest, ok := bytes.CutPrefix(path, []byte("/v1/admin/orders/")); ok {
 		if arg, tail := segment(rest); string(tail) == "/refund" {

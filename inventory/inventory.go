@@ -28,10 +28,32 @@ const (
 	Seated  Kind = "seated"  // rows of numbered seats, ids <section>-<row>-<n>
 )
 
-// Row is one row of a seated section; its seats are numbered 1..Seats.
+// Row is one row of a seated section; its seats are numbered 1..Seats. The rest is where a seat map draws it
+// (geometry.go); none of it matters to holds.
 type Row struct {
 	Row   string `json:"row"`
 	Seats int    `json:"seats"`
+	// X, Y place seat 1's centre, in seat widths, y pointing down (towards the back of the venue).
+	X float64 `json:"x,omitempty"`
+	Y float64 `json:"y,omitempty"`
+	// Angle is the direction from seat 1 to the last seat, in degrees clockwise from the x axis.
+	Angle float64 `json:"angle,omitempty"`
+	// Spacing is the distance between neighbouring seats' centres (default 1).
+	Spacing float64 `json:"spacing,omitempty"`
+	// Radius bends the row into an arc of a circle whose centre lies Radius to the left of the row's way
+	// (negative: to the right); 0 is straight.
+	Radius float64 `json:"radius,omitempty"`
+	// Gaps are aisles or missing places within the row; they do not change the seats' numbers.
+	Gaps []Gap `json:"gaps,omitempty"`
+	// Accessible are the numbers of the wheelchair spaces, Companion those of their companions' seats.
+	Accessible []int `json:"accessible,omitempty"`
+	Companion  []int `json:"companion,omitempty"`
+}
+
+// Gap is an empty stretch of a row after seat After, Width spacings wide (default 1).
+type Gap struct {
+	After int     `json:"after"`
+	Width float64 `json:"width,omitempty"`
 }
 
 // Section is a part of the venue sold at one price.
@@ -41,6 +63,8 @@ type Section struct {
 	Capacity int    `json:"capacity"` // for seated sections, the sum of the rows' seats (filled in by Validate)
 	Price    int64  `json:"price"`    // minor units of the event's currency
 	Rows     []Row  `json:"rows,omitempty"`
+	// Name is what a seat map calls the section ("Stalls"), when it is more than its id.
+	Name string `json:"name,omitempty"`
 }
 
 // Event is what the inventory needs to know of an event.

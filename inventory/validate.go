@@ -2,7 +2,9 @@ package inventory
 
 import (
 	"fmt"
+	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits of an event definition and of a hold request.
@@ -13,6 +15,7 @@ const (
 	MaxGeneralCapacity = 10_000_000
 	MaxHoldTTL         = time.Hour
 	MaxUnitsPerHold    = 100
+	MaxSectionName     = 64
 	// DefaultCheckoutTTL is how long a hold may stay in checkout when the event does not say.
 	DefaultCheckoutTTL = 15 * time.Minute
 )
@@ -71,12 +74,21 @@ func (ev *Event) Validate() error {
 			return fmt.Errorf("%w: withheld %d of section %q: want 0..%d", ErrInvalid, n, id, ev.Sections[i].Capacity)
 		}
 	}
+	// Sections without geometry are stacked apart, so only placed ones can overlap.
+	if slices.ContainsFunc(ev.Sections, func(s Section) bool { return s.Kind == Seated && s.HasGeometry() }) {
+		if err := checkOverlaps(ev.Layout()); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 func (sec *Section) validate() error {
 	if !ValidSectionID(sec.ID) {
 		return fmt.Errorf("%w: section id %q", ErrInvalid, sec.ID)
+	}
+	if len(sec.Name) > MaxSectionName || !utf8.ValidString(sec.Name) {
+		return fmt.Errorf("%w: section %q: name: want up to %d bytes of UTF-8", ErrInvalid, sec.ID, MaxSectionName)
 	}
 	if sec.Price < 0 {
 		return fmt.Errorf("%w: section %q: price %d below 0", ErrInvalid, sec.ID, sec.Price)
@@ -108,6 +120,9 @@ func (sec *Section) validate() error {
 			labels[r.Row] = struct{}{}
 			if r.Seats < 1 || r.Seats > MaxSeatsPerRow {
 				return fmt.Errorf("%w: section %q row %q: %d seats: want 1..%d", ErrInvalid, sec.ID, r.Row, r.Seats, MaxSeatsPerRow)
+			}
+			if err := r.validateGeometry(sec.ID); err != nil {
+				return err
 			}
 			total += r.Seats
 		}

@@ -1,6 +1,7 @@
 package inventorytest
 
 import (
+	"reflect"
 	"slices"
 	"time"
 
@@ -11,6 +12,14 @@ var eventCases = []testCase{
 	{"CreateEvent/RoundTrip", func(f *fixture) {
 		ev := newEvent(ga("GA", 100, 5000), seated("A", 9000, 3, 4))
 		ev.Withheld = map[string]int{"GA": 10, "A": 2}
+		// A seat map's geometry comes back as it went in.
+		ev.Sections[1].Name = "Stalls"
+		for i := range ev.Sections[1].Rows {
+			r := &ev.Sections[1].Rows[i]
+			r.X, r.Y, r.Radius, r.Spacing = -0.5*float64(i), 2+1.2*float64(i), 20+1.2*float64(i), 1.1
+		}
+		ev.Sections[1].Rows[0].Gaps = []inventory.Gap{{After: 1, Width: 1.5}}
+		ev.Sections[1].Rows[0].Accessible, ev.Sections[1].Rows[0].Companion = []int{1}, []int{2}
 		ev = f.create(ev)
 		got, err := f.s.Event(f.ctx, ev.ID)
 		mustOK(f.t, "event", err)
@@ -19,7 +28,8 @@ var eventCases = []testCase{
 			f.t.Fatalf("event: got %+v, want %+v", got, ev)
 		}
 		if !slices.EqualFunc(got.Sections, ev.Sections, func(a, b inventory.Section) bool {
-			return a.ID == b.ID && a.Kind == b.Kind && a.Capacity == b.Capacity && a.Price == b.Price && slices.Equal(a.Rows, b.Rows)
+			return a.ID == b.ID && a.Kind == b.Kind && a.Capacity == b.Capacity && a.Price == b.Price && a.Name == b.Name &&
+				reflect.DeepEqual(a.Rows, b.Rows)
 		}) {
 			f.t.Fatalf("sections: got %+v, want %+v", got.Sections, ev.Sections)
 		}
