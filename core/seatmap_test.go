@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -201,5 +202,36 @@ func TestSeatGeometryRefused(t *testing.T) {
 	_ = json.NewEncoder(&b).Encode(mapEvent("fine"))
 	if r := e.do("POST", "/v1/admin/events", b.String(), e.adminAuth()...); r.status != 201 {
 		t.Fatalf("a good map: %v", r)
+	}
+}
+
+// TestSeatMapLargeVenueBytes: a 20,000-seat section of curved rows (100 rows of 200) costs a phone few bytes:
+// the layout is parametric (a row is a few numbers, not 200 positions) and the states compress well.
+func TestSeatMapLargeVenueBytes(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	def := eventDef("big", 10, 4, 4)
+	var rows []any
+	for i := range 100 {
+		rows = append(rows, map[string]any{"row": strconv.Itoa(i + 1), "seats": 200, "x": -0.3 * float64(i),
+			"y": 2 + 1.2*float64(i), "radius": 120 + 1.2*float64(i), "accessible": []any{1, 200}, "companion": []any{2, 199}})
+	}
+	def["sections"] = []any{map[string]any{"id": "A", "kind": "seated", "price": 9000, "rows": rows}}
+	e.createEvent(def)
+	sizes := map[string][2]int{}
+	for _, path := range []string{"/v1/events/big/seats/layout", "/v1/events/big/seats"} {
+		raw := e.do("GET", path, nil)
+		gz := e.do("GET", path, nil, "Accept-Encoding", "gzip")
+		if raw.status != 200 || gz.header.Get("Content-Encoding") != "gzip" {
+			t.Fatalf("%s: %d, %v", path, raw.status, gz.header)
+		}
+		sizes[path] = [2]int{len(raw.raw), len(gz.raw)}
+		t.Logf("%s: %d bytes, %d gzipped", path, len(raw.raw), len(gz.raw))
+	}
+	if s := sizes["/v1/events/big/seats"]; s[0] < 20_000 || s[1] > 4<<10 {
+		t.Errorf("states: %d bytes, %d gzipped; want one byte a seat, under 4 KiB gzipped", s[0], s[1])
+	}
+	if s := sizes["/v1/events/big/seats/layout"]; s[1] > 4<<10 {
+		t.Errorf("layout: %d gzipped, want under 4 KiB", s[1])
 	}
 }
