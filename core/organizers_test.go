@@ -171,6 +171,7 @@ func TestOrganizerIsolation(t *testing.T) {
 		return []call{
 			{"read", "GET", a, nil, 200},
 			{"stats", "GET", a + "/stats", nil, 200},
+			{"seat states", "GET", a + "/seats", nil, 200},
 			{"edit the listing", "PATCH", a, map[string]any{"city": "Lyon"}, 200},
 			{"admission", "PATCH", a + "/admission", map[string]any{"paused": false}, 200},
 			{"rotate the ticket key", "POST", a + "/ticket-keys", nil, 201},
