@@ -17,6 +17,7 @@ type metrics struct {
 	webhooks    *prometheus.CounterVec
 
 	lateCancels, captureFailures prometheus.Counter
+	oversold                     prometheus.Counter
 
 	refundFailures, cancelRefunds, cancelErrors prometheus.Counter
 
@@ -70,6 +71,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		captureFailures: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "onsale_settlement_capture_failures_total",
 			Help: "Authorizations that could not be captured after the seats were sold; the seats went back on sale.",
+		})),
+		oversold: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "onsale_settlement_oversold_refused_total",
+			Help: "Paid transitions the ledger refused (a seat sold twice, a section past its capacity); the money went back.",
 		})),
 		refundFailures: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "onsale_settlement_refund_failures_total",

@@ -17,6 +17,9 @@ var (
 	ErrDuplicate = errors.New("message already processed")
 	// ErrDeclined: the payment provider refused the payment (no money moved).
 	ErrDeclined = errors.New("payment declined")
+	// ErrOversold: the ledger refused a paid transition that would sell a seat twice or put a section past its
+	// capacity (the inventory let the units be held more than once).
+	ErrOversold = errors.New("the sale would sell a seat twice or a section past its capacity")
 )
 
 // Topics (routing keys) of the messages the saga publishes.
@@ -144,7 +147,9 @@ type Ledger interface {
 	OrderByIdempotencyKey(ctx context.Context, fan, key string) (Order, error)
 	// OrderByPaymentIntent returns the order a PaymentIntent pays for, or ErrNotFound.
 	OrderByPaymentIntent(ctx context.Context, pi string) (Order, error)
-	// Transition applies t; ErrConflict (with the current order) when the order is not in t.From.
+	// Transition applies t; ErrConflict (with the current order) when the order is not in t.From. A transition
+	// to paid fails with ErrOversold, and writes nothing, when one of its tickets' seats is in another valid ticket
+	// of the event, or when they would put a section of a saved event past its capacity.
 	Transition(ctx context.Context, t Transition) (Order, error)
 	// Processed reports whether a message id was recorded; MarkProcessed records it (no-op if it was).
 	Processed(ctx context.Context, messageID string) (bool, error)
@@ -160,7 +165,8 @@ type Ledger interface {
 	// next(order) and writes the outbox rows msg(order) returns, in one transaction; it returns the orders.
 	Redrive(ctx context.Context, now time.Time, limit int, next func(Order) time.Time, msg func(Order) Message) ([]Order, error)
 
-	// SaveEvent stores (or replaces) an event definition; Event returns it or ErrNotFound.
+	// SaveEvent stores (or replaces) an event definition, with its sections' capacities, which every later paid
+	// transition of the event is checked against (units sold so far are kept); Event returns it or ErrNotFound.
 	SaveEvent(ctx context.Context, ev inventory.Event) error
 	Event(ctx context.Context, id string) (inventory.Event, error)
 	// LiveOrders returns an event's orders that own seats: paid, and those not settled yet.

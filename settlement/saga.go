@@ -236,6 +236,24 @@ func (s *Service) cancelLate(ctx context.Context, o Order, p Payment, messageID 
 		FailureReason: s.failReason(o.Event, ReasonHoldExpired), MessageID: messageID})
 }
 
+// refused ends an order whose paid transition the ledger refused: its seats were sold to another order, or its
+// section is full, though the inventory let them be held. The money taken goes back, the hold is given back,
+// and the order ends refunded with ReasonOversold; each step repeats safely, so a retry resumes it.
+func (s *Service) refused(ctx context.Context, o Order, paymentIntent, messageID string, why error) error {
+	s.log.WarnContext(ctx, "the ledger refused a sale", slog.String("order", o.ID), slog.String("event", o.Event),
+		slog.Any("err", why))
+	if err := s.pay.Refund(ctx, paymentIntent, RefundKey(paymentIntent)); err != nil {
+		s.m.payErrors.Inc()
+		return fmt.Errorf("order %s: refund %s: %w", o.ID, paymentIntent, err)
+	}
+	if err := s.giveBack(ctx, o); err != nil {
+		return err
+	}
+	s.m.oversold.Inc()
+	return s.finish(ctx, o, Transition{From: fromActive, To: Refunded, PaymentIntent: paymentIntent,
+		FailureReason: ReasonOversold, MessageID: messageID})
+}
+
 // giveBack puts an order's units back on sale after its payment failed: a live hold is released, and one that
 // was confirmed (a crash between Confirm and a capture that can no longer happen) is returned.
 func (s *Service) giveBack(ctx context.Context, o Order) error {
@@ -349,6 +367,8 @@ func (s *Service) finish(ctx context.Context, o Order, t Transition) error {
 	switch {
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrDuplicate):
 		return nil
+	case t.To == Paid && errors.Is(err, ErrOversold):
+		return s.refused(ctx, o, t.PaymentIntent, t.MessageID, err)
 	case err != nil:
 		return err
 	}

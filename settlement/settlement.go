@@ -31,6 +31,9 @@ const (
 const (
 	ReasonHoldExpired   = "hold-expired"   // the hold ended before the money was authorized
 	ReasonCaptureFailed = "capture-failed" // the authorization could not be captured; the seats went back on sale
+	// ReasonOversold: the ledger refused to sell the order's seats (sold to another order already, or the section
+	// full) though the inventory had let them be held; the money taken was given back.
+	ReasonOversold = "oversold"
 	// ReasonEventCancelled: the event was cancelled; an order not paid yet fails with it, a paid one is refunded
 	// with it.
 	ReasonEventCancelled = "event-cancelled"

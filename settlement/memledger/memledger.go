@@ -44,8 +44,14 @@ type Ledger struct {
 	scans     map[string]settlement.ScanResult // event + "\x00" + nonce
 	conflicts map[string]int                   // event → scans admitted offline that the ledger refused
 	keys      map[string][]settlement.TicketKey
-	now       func() time.Time
+	// The sale's guard, as pgledger's section_sales and tickets_seat_sold: a saved event's sections (event +
+	// "\x00" + section → capacity and valid tickets), and each seat's valid ticket (event + "\x00" + seat).
+	sections map[string]*section
+	seats    map[string]string
+	now      func() time.Time
 }
+
+type section struct{ capacity, sold int }
 
 type ticket struct {
 	settlement.Ticket
@@ -61,7 +67,8 @@ func New() *Ledger {
 		orders: map[string]*order{}, byHold: map[string]string{}, byKey: map[string]string{},
 		byPI: map[string]string{}, processed: map[string]bool{}, events: map[string]inventory.Event{},
 		cancels: map[string]*settlement.Cancellation{}, tickets: map[string]*ticket{}, byOrder: map[string][]string{},
-		scans: map[string]settlement.ScanResult{}, conflicts: map[string]int{}, keys: map[string][]settlement.TicketKey{}, now: time.Now,
+		scans: map[string]settlement.ScanResult{}, conflicts: map[string]int{}, keys: map[string][]settlement.TicketKey{},
+		sections: map[string]*section{}, seats: map[string]string{}, now: time.Now,
 	}
 }
 
@@ -162,6 +169,9 @@ func (l *Ledger) Transition(_ context.Context, t settlement.Transition) (settlem
 	if !slices.Contains(t.From, o.Status) {
 		return o.copy(), settlement.ErrConflict
 	}
+	if err := l.guard(t.Tickets); err != nil {
+		return settlement.Order{}, fmt.Errorf("transition %s: %w", o.ID, err)
+	}
 	o.Status = t.To
 	if t.PaymentKey != "" {
 		o.PaymentKey = t.PaymentKey
@@ -194,6 +204,7 @@ func (l *Ledger) Transition(_ context.Context, t settlement.Transition) (settlem
 			k.OrderID, k.Status = o.ID, settlement.TicketValid
 			l.tickets[k.ID] = &ticket{Ticket: k}
 			l.byOrder[o.ID] = append(l.byOrder[o.ID], k.ID)
+			l.sell(k, 1)
 		}
 	}
 	if t.RequestRefund || t.To == settlement.Refunded {
@@ -312,7 +323,71 @@ func (l *Ledger) SaveEvent(_ context.Context, ev inventory.Event) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.events[ev.ID] = ev
+	for _, sec := range ev.Sections {
+		k := ev.ID + "\x00" + sec.ID
+		if st, ok := l.sections[k]; ok {
+			st.capacity = max(sec.Capacity, 0)
+			continue
+		}
+		// Tickets written before the event was saved count as sold.
+		st := &section{capacity: max(sec.Capacity, 0)}
+		for _, tk := range l.tickets {
+			if tk.Event == ev.ID && tk.Section == sec.ID && tk.Status == settlement.TicketValid {
+				st.sold++
+			}
+		}
+		l.sections[k] = st
+	}
 	return nil
+}
+
+// guard refuses new tickets whose seat is in a valid ticket already, or that would put a saved section past its
+// capacity; l.mu is held.
+func (l *Ledger) guard(tks []settlement.Ticket) error {
+	var adds map[string]int
+	for i, k := range tks {
+		if _, ok := l.tickets[k.ID]; ok {
+			continue // written already: sells nothing more
+		}
+		if k.Seat != "" {
+			if _, sold := l.seats[k.Event+"\x00"+k.Seat]; sold || slices.ContainsFunc(tks[:i], func(o settlement.Ticket) bool {
+				return o.Event == k.Event && o.Seat == k.Seat
+			}) {
+				return fmt.Errorf("%w: seat %s of event %s is sold", settlement.ErrOversold, k.Seat, k.Event)
+			}
+		}
+		key := k.Event + "\x00" + k.Section
+		st, ok := l.sections[key]
+		if !ok {
+			continue
+		}
+		if adds == nil {
+			adds = map[string]int{}
+		}
+		adds[key]++
+		if st.sold+adds[key] > st.capacity {
+			return fmt.Errorf("%w: section %s of event %s would sell %d of %d units", settlement.ErrOversold,
+				k.Section, k.Event, st.sold+adds[key], st.capacity)
+		}
+	}
+	return nil
+}
+
+// sell counts a ticket made valid (n 1) or revoked (n -1) in its section and seat; l.mu is held.
+func (l *Ledger) sell(k settlement.Ticket, n int) {
+	if st, ok := l.sections[k.Event+"\x00"+k.Section]; ok {
+		st.sold += n
+	}
+	if k.Seat == "" {
+		return
+	}
+	seat := k.Event + "\x00" + k.Seat
+	switch {
+	case n > 0:
+		l.seats[seat] = k.ID
+	case l.seats[seat] == k.ID:
+		delete(l.seats, seat)
+	}
 }
 
 func (l *Ledger) Event(_ context.Context, id string) (inventory.Event, error) {

@@ -12,6 +12,9 @@ import (
 func (l *Ledger) revoke(orderID string) {
 	for _, id := range l.byOrder[orderID] {
 		t := l.tickets[id]
+		if t.Status != settlement.TicketRevoked {
+			l.sell(t.Ticket, -1)
+		}
 		t.Status, t.inside = settlement.TicketRevoked, false
 	}
 }

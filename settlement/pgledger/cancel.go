@@ -135,8 +135,13 @@ func (l *Ledger) RequestEventRefunds(ctx context.Context, event, reason string, 
 			msgs[i], ids[i] = msg(o), o.ID
 		}
 		if len(ids) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE tickets SET status = 'revoked', inside = false, updated_at = now()
-				WHERE order_id = ANY($1) AND status <> 'revoked'`, ids); err != nil {
+			if _, err := tx.Exec(ctx, `WITH rv AS (
+					UPDATE tickets SET status = 'revoked', inside = false, updated_at = now()
+					WHERE order_id = ANY($1) AND status <> 'revoked' RETURNING event_id, section
+				)
+				UPDATE section_sales s SET sold = s.sold - d.n
+				FROM (SELECT event_id, section, count(*)::integer AS n FROM rv GROUP BY event_id, section) d
+				WHERE s.event_id = d.event_id AND s.section = d.section`, ids); err != nil {
 				return err
 			}
 		}

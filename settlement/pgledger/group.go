@@ -164,12 +164,26 @@ func (l *Ledger) flush(ctx context.Context, batch []*stmt) {
 		batch[0].err = err
 		return
 	}
-	// One write failed (or the group deadlocked with another process's): nothing of the group was committed, so
-	// run each alone and let each fail on its own.
+	// One write failed (or the group deadlocked with another process's): nothing of the group was committed.
 	l.groupFallbacks.Add(1)
-	for _, s := range batch {
-		s.created, s.applied = false, false
-		s.err = l.runGroup(ctx, []*stmt{s})
+	l.bisect(ctx, batch)
+}
+
+// bisect re-runs a failed group as two halves, each split again while it fails, until each write that fails
+// does so alone: a write the ledger refuses (a seat sold twice) costs its group a few more commits, not one
+// commit per write. The halves run in the group's order, so writes about one order keep theirs.
+func (l *Ledger) bisect(ctx context.Context, batch []*stmt) {
+	mid := len(batch) / 2
+	for _, part := range [][]*stmt{batch[:mid], batch[mid:]} {
+		for _, s := range part {
+			s.created, s.applied = false, false
+		}
+		err := l.runGroup(ctx, part)
+		if err != nil && len(part) > 1 {
+			l.bisect(ctx, part)
+			continue
+		}
+		part[0].err = err
 	}
 }
 
@@ -337,12 +351,24 @@ const (
 			AS k(i, id, order_id, event_id, section, seat)
 		WHERE k.i IN (SELECT i FROM upd)
 		ON CONFLICT (id) DO NOTHING
+		RETURNING event_id, section
 	)`
 	revokeCTE = `, rv AS (
 		UPDATE tickets SET status = 'revoked', inside = false, updated_at = now()
 		WHERE order_id IN (SELECT t.id FROM t WHERE (t.refund OR t.to_status = 'refunded') AND t.i IN (SELECT i FROM upd))
 			AND status <> 'revoked'
+		RETURNING event_id, section
 	)`
+	// soldCTE moves each section's units sold by the tickets written and revoked, in one update per section (a
+	// statement changes a row once): section_sales' trigger fails the statement when an increase passes the
+	// section's capacity, and tickets_seat_sold fails the ticket insert of a seat sold already.
+	soldCTE = `, sold AS (
+		UPDATE section_sales s SET sold = s.sold + d.n
+		FROM (SELECT event_id, section, sum(n)::integer AS n FROM (%s) x GROUP BY event_id, section) d
+		WHERE s.event_id = d.event_id AND s.section = d.section AND d.n <> 0
+	)`
+	soldWritten = `SELECT event_id, section, 1 AS n FROM tk`
+	soldRevoked = `SELECT event_id, section, -1 AS n FROM rv`
 )
 
 // transitionSQLs[tickets][revoke] is transitionSQL with the CTEs a batch needs.
@@ -355,6 +381,14 @@ var transitionSQLs = func() (out [2][2]string) {
 			}
 			if rv == 1 {
 				q += revokeCTE
+			}
+			switch {
+			case tk == 1 && rv == 1:
+				q += fmt.Sprintf(soldCTE, soldWritten+` UNION ALL `+soldRevoked)
+			case tk == 1:
+				q += fmt.Sprintf(soldCTE, soldWritten)
+			case rv == 1:
+				q += fmt.Sprintf(soldCTE, soldRevoked)
 			}
 			out[tk][rv] = q + ` SELECT * FROM upd`
 		}

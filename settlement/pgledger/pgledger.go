@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/onsale/onsale/inventory"
@@ -131,7 +132,7 @@ func (l *Ledger) Transition(ctx context.Context, t settlement.Transition) (settl
 	// all. The mark is only taken for an order in a From state, and the update only when the mark was fresh.
 	st := &stmt{trans: &transRow{t: t}}
 	if err := l.exec(ctx, t.OrderID, st); err != nil {
-		return settlement.Order{}, fmt.Errorf("transition %s: %w", t.OrderID, err)
+		return settlement.Order{}, fmt.Errorf("transition %s: %w", t.OrderID, refusal(err))
 	}
 	if st.applied {
 		return st.order, nil
@@ -147,6 +148,16 @@ func (l *Ledger) Transition(ctx context.Context, t settlement.Transition) (settl
 		}
 	}
 	return cur, settlement.ErrConflict
+}
+
+// refusal translates the guard's errors (a seat in a valid ticket already, a section past its capacity) into
+// settlement.ErrOversold.
+func refusal(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.ConstraintName == "tickets_seat_sold" || pe.ConstraintName == "section_sales_capacity") {
+		return fmt.Errorf("%w: %s", settlement.ErrOversold, pe.Message)
+	}
+	return err
 }
 
 func outboxColumns(msgs []settlement.Message) (ids, topics, bodies []string) {
@@ -365,9 +376,22 @@ func (l *Ledger) SaveEvent(ctx context.Context, ev inventory.Event) error {
 	if err != nil {
 		return err
 	}
-	_, err = l.pool.Exec(ctx, `INSERT INTO events (id, definition) VALUES ($1, $2)
-		ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = now()`, ev.ID, def)
-	return err
+	// The sections' capacities go with the definition: the guard of every paid transition checks against them.
+	// A redefinition keeps what was sold.
+	return pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO events (id, definition) VALUES ($1, $2)
+			ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = now()`, ev.ID, def); err != nil {
+			return err
+		}
+		ids, caps := make([]string, len(ev.Sections)), make([]int32, len(ev.Sections))
+		for i, sec := range ev.Sections {
+			ids[i], caps[i] = sec.ID, int32(max(sec.Capacity, 0))
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO section_sales (event_id, section, capacity)
+			SELECT $1, * FROM unnest($2::text[], $3::int[])
+			ON CONFLICT (event_id, section) DO UPDATE SET capacity = excluded.capacity`, ev.ID, ids, caps)
+		return err
+	})
 }
 
 func (l *Ledger) Event(ctx context.Context, id string) (inventory.Event, error) {
