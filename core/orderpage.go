@@ -78,6 +78,8 @@ func orderNote(o settlement.Order) string {
 			why = "The payment did not go through (" + o.FailureReason + ")."
 		}
 		return why + " " + base
+	case o.Status == settlement.Refunded && o.FailureReason == settlement.ReasonOversold:
+		return "Someone else had bought these seats a moment before, so no ticket was issued and the payment was refunded in full."
 	case o.Status == settlement.Refunded:
 		return refundText[o.RefundReason] + " " + base
 	case o.RefundRequested || o.RefundReason != "":

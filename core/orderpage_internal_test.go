@@ -28,6 +28,7 @@ func TestOrderNote(t *testing.T) {
 		{settlement.Order{Status: settlement.Refunded, RefundReason: settlement.RefundByOrganizer}, "The organizer refunded"},
 		{settlement.Order{Status: settlement.Refunded, RefundReason: settlement.RefundAtProvider}, "payment was refunded"},
 		{settlement.Order{Status: settlement.Refunded, RefundReason: settlement.ReasonEventCancelled}, "event was cancelled"},
+		{settlement.Order{Status: settlement.Refunded, FailureReason: settlement.ReasonOversold}, "no ticket was issued"},
 		{settlement.Order{Status: settlement.Paid, RefundRequested: true, RefundReason: settlement.RefundByOrganizer}, "on its way back"},
 		{settlement.Order{Status: settlement.Paid}, ""},
 	} {
