@@ -18,12 +18,14 @@ type Room interface {
 	Watch(ctx context.Context, event, queueToken string) (<-chan waitroom.Status, error)
 	Leave(ctx context.Context, event, queueToken string) error
 	VerifyAccess(event, accessToken string) (fan string, err error)
+	// Admitted is VerifyAccess keeping the verified access, for QuietAccess later in the same request.
+	Admitted(event, accessToken string) (waitroom.Access, error)
 	// VerifyAccessForRead is VerifyAccess that also accepts a token expired within the room's read grace; only
 	// read-only calls use it.
 	VerifyAccessForRead(event, accessToken string) (fan string, err error)
-	// Quiet says the fan of accessToken has nothing left to do after until (a refused hold: now; a hold: its
-	// expiry): unless it calls again, its slot ends a short grace later. It makes no store call.
-	Quiet(event, accessToken string, until time.Time)
+	// QuietAccess says the fan of a verified access has nothing left to do after until (a refused hold: now; a
+	// hold: its expiry): unless it calls again, its slot ends a short grace later. It makes no store call.
+	QuietAccess(a waitroom.Access, until time.Time)
 	// Done frees the slot of a fan who checked out, without a store call of its own (the token stays valid).
 	Done(event, accessToken string)
 	// Finished frees the fan's active slot (the fan's access token stays valid).

@@ -41,13 +41,25 @@ func (s *Server) verify(ctx *fasthttp.RequestCtx, event string, check func(event
 		return "", errNoAccess
 	}
 	fan, err := check(event, string(tok))
-	if errors.Is(err, waitroom.ErrClosed) {
-		return "", err // the event is cancelled: nothing more is sold
+	return fan, accessProblem(err)
+}
+
+// admittedAccess is admitted keeping the verified access, for the calls that go on to tell the room about the fan.
+func (s *Server) admittedAccess(ctx *fasthttp.RequestCtx, event string) (waitroom.Access, error) {
+	tok := bearer(ctx)
+	if len(tok) == 0 {
+		return waitroom.Access{}, errNoAccess
 	}
-	if err != nil {
-		return "", problemf(403, typeNotAdmitted, "the access token is forged, expired or for another event")
+	a, err := s.room.Admitted(event, string(tok))
+	return a, accessProblem(err)
+}
+
+func accessProblem(err error) error {
+	switch {
+	case err == nil, errors.Is(err, waitroom.ErrClosed): // cancelled: nothing more is sold
+		return err
 	}
-	return fan, nil
+	return problemf(403, typeNotAdmitted, "the access token is forged, expired or for another event")
 }
 
 // finished frees the fan's active slot in the waiting room (errors are logged: the slot then ends with the fan's
@@ -68,10 +80,11 @@ func idempotencyKey(ctx *fasthttp.RequestCtx) (string, error) {
 
 // createHold: POST /v1/events/{event}/holds.
 func (s *Server) createHold(ctx *fasthttp.RequestCtx, event string) error {
-	fan, err := s.admitted(ctx, event)
+	access, err := s.admittedAccess(ctx, event)
 	if err != nil {
 		return err
 	}
+	fan := access.Fan
 	body, err := s.holdBody(ctx.PostBody())
 	if err != nil {
 		s.metrics.holdResult(holdInvalid)
@@ -97,12 +110,12 @@ func (s *Server) createHold(ctx *fasthttp.RequestCtx, event string) error {
 		}
 		if res == holdSoldOut || res == holdSeatsUnavailable || res == holdLimitExceeded {
 			// Refused: a fan who does not try again soon has walked away and should not keep a shopper's slot.
-			s.room.Quiet(event, string(bearer(ctx)), s.now())
+			s.room.QuietAccess(access, s.now())
 		}
 		return fmt.Errorf("hold in %s: %w", event, err)
 	}
 	// Held units are out of what admission counts as available; the slot matters again only if the hold lapses.
-	s.room.Quiet(event, string(bearer(ctx)), h.ExpiresAt)
+	s.room.QuietAccess(access, h.ExpiresAt)
 	s.metrics.holdsCreated.Inc()
 	s.ids.add(h.Event)
 	for i := range h.Lines {

@@ -665,18 +665,32 @@ func (r *Room) forgetClaim(k claimKey) {
 // events this process has seen closed (ErrClosed); every IdleTTL/4 per fan it also writes to the store that the fan
 // is still there (see Options.IdleTTL).
 func (r *Room) VerifyAccess(event, accessToken string) (string, error) {
+	a, err := r.Admitted(event, accessToken)
+	return a.Fan, err
+}
+
+// Access is a verified access token: its fan and admitted place, so later calls of the same request (Quiet) need
+// not verify the token again.
+type Access struct {
+	Event, Fan string
+	lane       int
+	pos        int64
+}
+
+// Admitted is VerifyAccess returning the whole access.
+func (r *Room) Admitted(event, accessToken string) (Access, error) {
 	now := r.now()
 	t, err := r.sig.parseAccess(accessToken, event, now)
 	if err != nil {
-		return "", ErrNotAdmitted
+		return Access{}, ErrNotAdmitted
 	}
 	if r.isClosed(event) {
-		return "", ErrClosed
+		return Access{}, ErrClosed
 	}
 	if t.Pos > 0 {
 		r.touch(event, t.Lane, t.Pos, now)
 	}
-	return t.Fan, nil
+	return Access{Event: event, Fan: t.Fan, lane: t.Lane, pos: t.Pos}, nil
 }
 
 // touchTimeout bounds the store write that keeps a place active; a failed one is retried by a later call.
@@ -716,16 +730,24 @@ func (r *Room) touch(event string, lane int, pos int64, now time.Time) {
 // expiry): unless the fan calls again, its place stops counting as active Options.QuietGrace after until, instead
 // of an idle life after its last call. It makes no store call: the places are written together at the next refresh.
 func (r *Room) Quiet(event, accessToken string, until time.Time) {
-	now := r.now()
-	t, err := r.sig.parseAccess(accessToken, event, now)
-	if err != nil || t.Pos <= 0 {
+	t, err := r.sig.parseAccess(accessToken, event, r.now())
+	if err != nil {
 		return
 	}
+	r.QuietAccess(Access{Event: event, Fan: t.Fan, lane: t.Lane, pos: t.Pos}, until)
+}
+
+// QuietAccess is Quiet for an access verified by Admitted.
+func (r *Room) QuietAccess(a Access, until time.Time) {
+	if a.pos <= 0 {
+		return
+	}
+	now := r.now()
 	end := until.Add(r.opts.QuietGrace)
-	if !end.Before(now.Add(r.ttlsOf(event).idle)) {
+	if !end.Before(now.Add(r.ttlsOf(a.Event).idle)) {
 		return // the idle life ends first
 	}
-	k := placeKey{event, t.Lane, t.Pos}
+	k := placeKey{a.Event, a.lane, a.pos}
 	r.touchMu.Lock()
 	delete(r.touched, k) // the fan's next call counts the place again
 	if old, ok := r.quiet[k]; !ok || end.Before(old) {
