@@ -166,16 +166,7 @@ func (s *Server) rotateTicketKey(ctx *fasthttp.RequestCtx, event string) error {
 
 // atTheDoor checks door staff's credentials and that the event is one of theirs; cancel ends the returned context.
 func (s *Server) atTheDoor(ctx *fasthttp.RequestCtx, event string) (context.Context, context.CancelFunc, error) {
-	who, err := s.auth.door(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	actx, cancel := adminCtx()
-	if _, err := s.ownedEvent(actx, who, event); err != nil {
-		cancel()
-		return nil, nil, err
-	}
-	return actx, cancel, nil
+	return s.callerEvent(ctx, event, s.auth.door)
 }
 
 func printableASCII(s string) bool {

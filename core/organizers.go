@@ -40,7 +40,13 @@ func (s *Server) ownedEvent(ctx context.Context, who caller, event string) (inve
 
 // organizerEvent authenticates an organizer and checks that event is theirs; cancel ends the returned context.
 func (s *Server) organizerEvent(ctx *fasthttp.RequestCtx, event string) (context.Context, context.CancelFunc, error) {
-	who, err := s.auth.organizer(ctx)
+	return s.callerEvent(ctx, event, s.auth.organizer)
+}
+
+// callerEvent authenticates the caller with authn and checks that event is theirs; cancel ends the returned
+// context.
+func (s *Server) callerEvent(ctx *fasthttp.RequestCtx, event string, authn func(*fasthttp.RequestCtx) (caller, error)) (context.Context, context.CancelFunc, error) {
+	who, err := authn(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
