@@ -211,7 +211,7 @@ func TestTicketsPDF(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "t.pdf"), []byte(r.raw), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(pdftoppm, "-r", "100", "-png", filepath.Join(dir, "t.pdf"), filepath.Join(dir, "p")).CombinedOutput(); err != nil {
+	if out, err := exec.Command(pdftoppm, "-r", "200", "-png", filepath.Join(dir, "t.pdf"), filepath.Join(dir, "p")).CombinedOutput(); err != nil {
 		t.Fatalf("pdftoppm: %v %s", err, out)
 	}
 	pages, _ := filepath.Glob(filepath.Join(dir, "p-*.png"))
